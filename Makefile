@@ -1,0 +1,38 @@
+# Two commands matter: `make demo` and `make test`. Each creates .venv and
+# installs the pinned environment (constraints.txt) the first time, and again
+# whenever setup.py or constraints.txt change.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ROOT ?= runs/demo
+# Two pytest workers: the development and CI machines have 2 cores.
+PYTEST_WORKERS ?= 2
+
+.PHONY: install demo test lint format fixtures clean
+
+$(STAMP): setup.py constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tfelg-dataset --dataset=emission_lines/synthetic --data_dir=$(DEMO_ROOT)/tfds \
+		--plot_dir=$(DEMO_ROOT)/plots
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q --durations=15
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,1 @@
+"""TFX-style components, installed as ``tfelg_components``."""

@@ -1,0 +1,1 @@
+"""Pipelines chaining components, installed as ``tfelg_pipelines``."""

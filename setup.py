@@ -1,0 +1,73 @@
+"""tfelg: unsupervised classes of galaxies, on TensorFlow.
+
+The repository keeps DESIGN.md's top-level folders (`datasets/`,
+`components/`, `pipelines/`) but installs them as `tfelg_datasets`,
+`tfelg_components` and `tfelg_pipelines`: bare top-level names such as
+`datasets` would shadow Hugging Face's `datasets` package in the same
+environment.
+
+Exact versions for a reproducible install are in constraints.txt
+(`pip install -c constraints.txt -e .[dev]`, which is what `make` does).
+"""
+
+import setuptools
+
+INSTALL_REQUIRES = [
+    "tensorflow>=2.21,<2.22",
+    "keras>=3.12,<4",
+    "tensorflow-probability>=0.25,<0.26",
+    # Only so that TensorFlow Probability imports under Keras 3; tfelg never
+    # builds a tf_keras object.
+    "tf-keras>=2.21,<2.22",
+    "tensorflow-datasets>=4.9.10,<4.10",
+    "tensorboard>=2.21,<2.22",
+    "astropy>=7",
+    "scikit-learn>=1.5",
+    "scipy>=1.13",
+    "openTSNE>=1.0",
+    "absl-py>=2.1",
+    "matplotlib>=3.9",
+    "numpy>=1.26",
+    "tqdm>=4.66",
+    "etils[epath]>=1.9",
+]
+
+EXTRAS = {
+    "beam": ["apache-beam>=2.60"],
+    "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+    "images": ["scikit-image>=0.24"],
+    "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.8"],
+}
+
+setuptools.setup(
+    name="tfelg",
+    version="0.1.0",
+    description="Unsupervised classes of galaxies (emission-line spectra, HST images) on TensorFlow",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10,<3.13",
+    packages=(
+        setuptools.find_packages(include=["tfelg", "tfelg.*"])
+        + ["tfelg_datasets", "tfelg_datasets.emission_lines"]
+        + ["tfelg_components", "tfelg_pipelines"]
+    ),
+    package_dir={
+        "tfelg_datasets": "datasets",
+        "tfelg_components": "components",
+        "tfelg_pipelines": "pipelines",
+    },
+    package_data={"tfelg_datasets.emission_lines": ["*.bib", "*.txt", "*.tsv", "*.md"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={
+        "console_scripts": [
+            "tfelg-classify=tfelg.cli.classify:run",
+            "tfelg-dataset=tfelg.cli.dataset:run",
+        ],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Astronomy",
+    ],
+)

@@ -1,0 +1,1 @@
+"""Latent-space analysis: mixtures, model selection, matching, t-SNE."""

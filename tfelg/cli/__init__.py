@@ -1,0 +1,1 @@
+"""Thin absl binaries: each parses flags and calls one library function."""

@@ -1,0 +1,66 @@
+r"""tfelg-classify: WHAN and BPT classes of real SDSS data, as a FITS table.
+
+  tfelg-classify --input=gal_line_dr7_v5_2.fit --info=gal_info_dr7_v5_2.fit \
+      --output=classes.fits
+  tfelg-classify --input=spectra/ --output=classes.fits   # spec-*.fits files
+  tfelg-classify --input=spec-0266-51602-0001.fits --output=one.fits
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+
+from tfelg import classify
+from tfelg.errors import InputError
+
+_INPUT = flags.DEFINE_string(
+    "input", None, "MPA-JHU line catalogue, an SDSS spec-*.fits file, or a folder of them."
+)
+_INFO = flags.DEFINE_string("info", None, "MPA-JHU info catalogue (redshifts, object ids).")
+_OUTPUT = flags.DEFINE_string("output", None, "FITS table to write.")
+_FORMAT = flags.DEFINE_enum(
+    "format", "auto", classify.FORMATS, "Input format; auto: by file name / folder."
+)
+_SNR_MIN = flags.DEFINE_float("snr_min", 3.0, "S/N threshold for lines used by the schemes.")
+_EW_CONVENTION = flags.DEFINE_enum(
+    "ew_convention",
+    "emission_negative",
+    ["emission_negative", "emission_positive"],
+    "Sign of emission EWs in an MPA-JHU catalogue (MPA-JHU: negative). Output is always "
+    "emission-positive.",
+)
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing --output file.")
+
+flags.mark_flags_as_required(["input", "output"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        table = classify.read_input(
+            _INPUT.value,
+            info_path=_INFO.value,
+            fmt=_FORMAT.value,
+            ew_convention=_EW_CONVENTION.value,
+        )
+        result = classify.classify(table, snr_min=_SNR_MIN.value)
+        path = classify.write_classification(
+            _OUTPUT.value, table, result, snr_min=_SNR_MIN.value, overwrite=_OVERWRITE.value
+        )
+    except (InputError, FileExistsError, ValueError) as e:
+        print(f"tfelg-classify: error: {e}", file=sys.stderr)
+        return 2
+    print(classify.format_counts(result))
+    print(f"wrote {len(table)} rows to {path}")
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

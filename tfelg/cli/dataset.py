@@ -1,0 +1,56 @@
+r"""tfelg-dataset: build a TFDS dataset, print its classes, plot its diagrams.
+
+  tfelg-dataset --dataset=emission_lines/synthetic --data_dir=runs/demo/tfds \
+      --plot_dir=runs/demo/plots
+  tfelg-dataset --dataset=emission_lines/mpajhu --manual_dir=~/mpajhu_parent
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from absl import app, flags
+
+_DATASET = flags.DEFINE_string(
+    "dataset", "emission_lines/synthetic", "NAME/CONFIG of a tfelg TFDS dataset."
+)
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+_MANUAL_DIR = flags.DEFINE_string(
+    "manual_dir", None, "Folder holding mpajhu/ or sdss_spec/ for the real-data configs."
+)
+_NUM_GALAXIES = flags.DEFINE_integer("num_galaxies", None, "Synthetic configs: sample size.")
+_SEED = flags.DEFINE_integer("seed", None, "Synthetic configs: generator seed.")
+_PLOT_DIR = flags.DEFINE_string("plot_dir", None, "If set, write BPT/WHAN diagrams here.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from tfelg import data
+    from tfelg.dataset_report import describe_dataset
+    from tfelg.errors import InputError
+
+    try:
+        builder = data.make_builder(
+            _DATASET.value, _DATA_DIR.value, num_galaxies=_NUM_GALAXIES.value, seed=_SEED.value
+        )
+        start = time.perf_counter()
+        print(f"preparing {builder.info.full_name} in {builder.data_dir} ...", flush=True)
+        data.prepare(builder, manual_dir=_MANUAL_DIR.value)
+        print(f"ready in {time.perf_counter() - start:.1f} s", flush=True)
+        plot_dir = os.path.expanduser(_PLOT_DIR.value) if _PLOT_DIR.value else None
+        print(describe_dataset(builder, plot_dir=plot_dir))
+    except (InputError, ValueError) as e:
+        print(f"tfelg-dataset: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""Configs and the one distributed training loop."""
