@@ -30,6 +30,8 @@ INSTALL_REQUIRES = [
     "numpy>=1.26",
     "tqdm>=4.66",
     "etils[epath]>=1.9",
+    # tensorflow-datasets 4.9.10 imports it but does not declare it.
+    "importlib_resources>=6",
 ]
 
 EXTRAS = {

@@ -93,10 +93,12 @@ def describe_dataset(builder, plot_dir: str | None = None) -> str:
         path = os.path.join(plot_dir, "bpt_whan.png")
         diagrams.plot_bpt_whan(
             table,
-            everything["whan"],
             everything["bpt"],
+            schemes.BPT_NAMES,
             path,
             title=builder.info.full_name,
+            whan_classes=everything["whan"],
+            whan_class_names=schemes.WHAN_NAMES,
         )
         out.append(f"\nwrote {path}")
     return "\n".join(out)

@@ -3,9 +3,10 @@
 Every spectrum tfelg feeds to a model lives on one rest-frame grid, so a
 convolutional filter sees the same line at the same pixel for every galaxy.
 The grid is logarithmic like SDSS's (constant velocity width per pixel) but
-binned 2x coarser (2e-4 dex, ~138 km/s): lines stay resolved (the closest
-pair used, [NII]6548/Halpha, is 15 A = 7 pixels apart) and a spectrum is
-~1,240 numbers instead of ~2,500, which halves storage and model cost.
+binned 2x coarser (2e-4 dex, ~138 km/s, ~3 A at Halpha): lines stay
+resolved (the closest pair used, [NII]6548/Halpha, is 15 A = ~5 pixels
+apart) and a spectrum is 1,383 numbers instead of ~2,800, which halves
+storage and model cost.
 It spans 3650-6900 A: [OII]3727 to [SII]6731 with room for the 4000 A break.
 """
 

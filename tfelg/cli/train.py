@@ -1,0 +1,50 @@
+r"""tfelg-train: train one autoencoder on a tfelg dataset.
+
+  tfelg-train --model=vae --latent_dim=2 --epochs=50 --workdir=runs/vae_d2 \
+      --data_dir=runs/tfds
+  tfelg-train --flagfile=runs/vae_d2.flags          # absl's --flagfile
+  TF_CONFIG=... tfelg-train --strategy=multi_worker --workdir=gs://bucket/run ...
+
+Only parses flags and calls :func:`tfelg.training.loop.train_and_evaluate`;
+running it again with the same flags and workdir resumes the run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from absl import app, flags, logging
+
+from tfelg.cli import training_flags
+
+training_flags.define_data_trainer_runtime_flags()
+training_flags.define_model_option_flags()
+_MODEL = flags.DEFINE_string("model", "ae", "Model: ae, cae, vae, cvae or aae.")
+_LATENT_DIM = flags.DEFINE_integer("latent_dim", 2, "Size of the embedding.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run folder (outputs, backups).")
+flags.mark_flag_as_required("workdir")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.INFO)
+    from tfelg.training import loop
+
+    try:
+        config = training_flags.experiment_config(flags.FLAGS, _MODEL.value, _LATENT_DIM.value)
+        metrics = loop.train_and_evaluate(config, _WORKDIR.value)
+    except (ValueError, FloatingPointError) as e:  # InputError is a ValueError
+        print(f"tfelg-train: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, ValueError) else 1
+    print(json.dumps(metrics["reconstruction_error"]))
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

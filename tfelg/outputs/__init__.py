@@ -1,0 +1,1 @@
+"""Things a person looks at after a run: diagrams, projector files, catalogues."""
