@@ -38,7 +38,7 @@ EXTRAS = {
     "beam": ["apache-beam>=2.60"],
     "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
     "images": ["scikit-image>=0.24"],
-    "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.8"],
+    "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.8", "dill>=0.3"],  # dill: tfds.testing
 }
 
 setuptools.setup(

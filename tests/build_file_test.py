@@ -21,7 +21,7 @@ def _load_build():
     targets = {}
 
     def rule(kind):
-        def record(name, srcs=(), deps=(), main=None, **kwargs):
+        def record(name, srcs=(), deps=(), main=None, data=(), **kwargs):
             if name in targets:
                 raise AssertionError(f"target {name!r} defined twice")
             targets[name] = {"kind": kind, "srcs": list(srcs), "deps": list(deps), "main": main}
@@ -49,6 +49,7 @@ def _load_build():
         "glob": glob,
         "package": lambda **kwargs: None,
         "load": lambda *args: None,
+        "requirement": lambda name: f"@pypi//{name}",
         "filegroup": rule("filegroup"),
     }
     with open(os.path.join(ROOT, "BUILD"), encoding="utf-8") as f:
@@ -106,7 +107,9 @@ class BuildFileTest(absltest.TestCase):
             script, _, target = entry.partition("=")
             module = target.strip().partition(":")[0]
             path = module.replace(".", "/") + ".py"
-            self.assertIn(path, binaries, f"console script {script.strip()} ({path}) has no py_binary")
+            self.assertIn(
+                path, binaries, f"console script {script.strip()} ({path}) has no py_binary"
+            )
 
 
 if __name__ == "__main__":

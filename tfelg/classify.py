@@ -59,8 +59,9 @@ def read_input(
         if info_path is not None:
             raise ValueError("--info applies to MPA-JHU catalogues, not to SDSS spec files")
         if os.path.isdir(path):
-            table, _ = sdss_spec.read_spec_folder(path, with_spectra=False)
-            return table
+            # Line measurements only: no need to resample every spectrum.
+            files = sdss_spec.list_spec_files(path)
+            return lines.LineTable.concatenate([sdss_spec.read_spec_file(f).lines for f in files])
         return sdss_spec.read_spec_file(path).lines
     return mpajhu.read_mpajhu(path, info_path, ew_convention=ew_convention)
 

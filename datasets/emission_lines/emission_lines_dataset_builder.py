@@ -217,11 +217,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         raise InputError(f"no MPA-JHU catalogues found; expected {expected}", path=folder)
 
     def _sdss_spec_rows(self, folder: epath.Path):
-        if not folder.exists():
-            raise InputError("folder of SDSS spec files not found", path=folder)
-        paths = sorted(folder.rglob("spec-*.fits"))
-        if not paths:
-            raise InputError("no spec-*.fits files found", path=folder)
+        paths = sdss_spec.list_spec_files(folder)  # errors if missing or empty
         tables, fluxes, ivars = [], [], []
         for path in paths:
             spectrum = sdss_spec.read_spec_file(_read_bytes(path), name=str(path))
