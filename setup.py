@@ -66,6 +66,7 @@ setuptools.setup(
         "console_scripts": [
             "tfelg-classify=tfelg.cli.classify:run",
             "tfelg-dataset=tfelg.cli.dataset:run",
+            "tfelg-pipeline=tfelg.cli.pipeline:run",
         ],
     },
     classifiers=[

@@ -1,0 +1,281 @@
+"""A pipeline: named parameters and a function that wires component nodes from them.
+
+    def build(params):
+        data = make_data(n=params["n"])
+        scaled = scale(data=data.outputs["data"], factor=params["factor"])
+        return [data, scaled]
+
+    toy = Pipeline("toy", build, [Parameter("n", 1000), Parameter("factor", 2.0)])
+    result = run_pipeline(toy, "runs/toy", {"factor": 3.0})
+    print(result.table())
+
+The build function is ordinary Python, so a pipeline's shape may depend on
+its parameters (one training node per model in a list, say). Running it
+executes the nodes in dependency order through runner.execute, so a node is
+re-executed only when its code, its parameters or the contents of its inputs
+changed. A `pipeline.json` at the root names the pipeline that owns it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from tfelg_components import runner
+from tfelg_components.base import Node, OutputRef, Parameter, ParameterError
+
+PIPELINE_JSON = "pipeline.json"
+
+
+class PipelineError(ValueError):
+    """A pipeline that cannot run: unknown, badly wired, or a root owned by another pipeline."""
+
+
+class Pipeline:
+    """A named pipeline: its parameters and `build_fn(params) -> [Node, ...]`."""
+
+    def __init__(
+        self,
+        name: str,
+        build_fn: Callable[[dict[str, Any]], Iterable[Node]],
+        params: Sequence[Parameter] | Mapping[str, Any] = (),
+        description: str = "",
+    ):
+        if isinstance(params, Mapping):
+            params = [Parameter(k, v) for k, v in params.items()]
+        self.name = name
+        self.build_fn = build_fn
+        self.params = {p.name: p for p in params}
+        self.description = description
+
+    def parameter(self, name: str) -> Parameter:
+        if name not in self.params:
+            raise ParameterError(
+                f"pipeline {self.name!r} has no parameter {name!r}; "
+                f"its parameters: {', '.join(self.params) or '(none)'}"
+            )
+        return self.params[name]
+
+    def parse_params(self, assignments: Iterable[str]) -> dict[str, Any]:
+        """Values from ``KEY=VALUE`` strings (the command line), typed by the declarations."""
+        values = {}
+        for assignment in assignments:
+            key, sep, text = assignment.partition("=")
+            if not sep:
+                raise ParameterError(f"{assignment!r}: write KEY=VALUE")
+            values[key.strip()] = self.parameter(key.strip()).parse(text)
+        return values
+
+    def resolve_params(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every parameter, checked, defaults filled in; unknown names are an error."""
+        values = dict(values or {})
+        for name in values:
+            self.parameter(name)
+        resolved = {}
+        for name, spec in self.params.items():
+            if name not in values and spec.required:
+                raise ParameterError(f"pipeline {self.name!r}: parameter {name!r} is required")
+            resolved[name] = spec.check(values[name]) if name in values else spec.default
+        return resolved
+
+    def nodes(self, params: Mapping[str, Any]) -> list[Node]:
+        """The nodes built from resolved `params`, in dependency order (ties: as built)."""
+        built = list(self.build_fn(dict(params)))
+        ids = [n.id for n in built]
+        for node_id in ids:
+            if ids.count(node_id) > 1:
+                raise PipelineError(
+                    f"pipeline {self.name!r}: two nodes named {node_id!r}; name one .with_id(...)"
+                )
+        for node in built:
+            for up in node.upstream:
+                if not any(up is n for n in built):
+                    raise PipelineError(
+                        f"pipeline {self.name!r}: {node.id!r} uses {up.id!r}, which the build "
+                        "function did not return"
+                    )
+        order: list[Node] = []
+        while len(order) < len(built):
+            node = next(
+                n
+                for n in built
+                if not any(n is o for o in order)
+                and all(any(u is o for o in order) for u in n.upstream)
+            )
+            order.append(node)
+        return order
+
+    def describe(self) -> str:
+        lines = [f"{self.name}: {self.description}".rstrip(": "), "parameters:"]
+        for p in self.params.values():
+            default = "(required)" if p.required else f"= {p.default!r}"
+            lines.append(f"  {p.name} ({p.type.__name__}) {default}  {p.help}".rstrip())
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass
+class NodeResult:
+    """What became of one node in a run: "ran", "cached", "failed" or "not run"."""
+
+    node: str
+    component: str
+    status: str
+    seconds: float = 0.0
+    execution: runner.Execution | None = None
+
+
+@dataclasses.dataclass
+class PipelineResult:
+    """The summary of a run: one NodeResult per node, in execution order."""
+
+    pipeline: str
+    root: str
+    params: dict[str, Any]
+    nodes: list[NodeResult]
+    seconds: float = 0.0
+
+    def __getitem__(self, node: str) -> runner.Execution:
+        """The execution of `node` (KeyError if it did not complete)."""
+        for result in self.nodes:
+            if result.node == node and result.execution and result.execution.status == "complete":
+                return result.execution
+        raise KeyError(node)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.nodes)
+
+    def table(self) -> str:
+        """A short table for the terminal: node, status, seconds, outputs (relative to root)."""
+        rows = [("node", "status", "seconds", "outputs")]
+        for r in self.nodes:
+            outputs = r.execution.outputs.values() if r.execution else ()
+            uris = ", ".join(os.path.relpath(a.uri, self.root) for a in outputs)
+            rows.append((r.node, r.status, f"{r.seconds:.2f}", uris or "-"))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = [
+            f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}  {d}" for a, b, c, d in rows
+        ]
+        counts = ", ".join(
+            f"{self.count(s)} {s}" for s in ("ran", "cached", "failed", "not run") if self.count(s)
+        )
+        lines.append(f"{self.pipeline}: {counts} in {self.seconds:.1f} s under {self.root}")
+        return "\n".join(lines)
+
+    def tensorboard_logdirs(self) -> dict[str, str]:
+        """TensorBoard log directories among the outputs, by ``node.output``."""
+        logdirs = {}
+        for r in self.nodes:
+            for name, artifact in (r.execution.outputs if r.execution else {}).items():
+                inside = artifact.properties.get("tensorboard_logdir", artifact.TENSORBOARD_LOGDIR)
+                if inside is not None:
+                    logdirs[f"{r.node}.{name}"] = os.path.normpath(artifact.path(inside))
+        return logdirs
+
+    def tensorboard_command(self) -> str | None:
+        """The exact ``tensorboard --logdir ...`` command for the run's log directories."""
+        logdirs = self.tensorboard_logdirs()
+        if not logdirs:
+            return None
+        if len(logdirs) == 1:
+            return f"tensorboard --logdir {shlex.quote(next(iter(logdirs.values())))}"
+        spec = ",".join(f"{name}:{path}" for name, path in logdirs.items())
+        return f"tensorboard --logdir_spec {shlex.quote(spec)}"
+
+
+def _print(line: str) -> None:
+    print(line, file=sys.stdout, flush=True)
+
+
+def _claim_root(pipeline: Pipeline, root: str) -> dict:
+    """Reads or creates `<root>/pipeline.json`, refusing a root of another pipeline."""
+    path = os.path.join(root, PIPELINE_JSON)
+    record = runner.read_json(path)
+    if record is None:
+        record = {"pipeline": pipeline.name, "created": runner.utc_now()}
+        runner.write_json(path, record)
+    elif record.get("pipeline") != pipeline.name:
+        raise PipelineError(
+            f"{root} holds a run of pipeline {record.get('pipeline')!r}, not "
+            f"{pipeline.name!r}: choose another root"
+        )
+    return record
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    root: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    log: Callable[[str], None] | None = _print,
+) -> PipelineResult:
+    """Runs every node of `pipeline` under `root`, reusing complete executions.
+
+    Args:
+      pipeline: the pipeline.
+      root: the run root (created if missing).
+      params: parameter values (unknown names are an error); defaults for the rest.
+      log: receives one progress line per node and step (None: quiet).
+
+    Returns:
+      The summary of the run.
+
+    Raises:
+      ParameterError, PipelineError: before anything runs.
+      runner.ComponentError: a node failed; outputs of the nodes before it are
+        kept, a new run resumes from there. Its `result` is the summary so far.
+    """
+    log = log or (lambda line: None)
+    root = os.path.abspath(os.path.expanduser(root))
+    params = pipeline.resolve_params(params)
+    nodes = pipeline.nodes(params)
+    record = _claim_root(pipeline, root)
+    result = PipelineResult(
+        pipeline.name, root, params, [NodeResult(n.id, n.component.name, "not run") for n in nodes]
+    )
+    start = time.monotonic()
+    error = None
+    for index, (node, node_result) in enumerate(zip(nodes, result.nodes, strict=True)):
+        tag = f"[{index + 1}/{len(nodes)}] {node.id}"
+        inputs = {
+            name: result[ref.node.id].outputs[ref.name] if isinstance(ref, OutputRef) else ref
+            for name, ref in node.inputs.items()
+        }
+        node_start = time.monotonic()
+        try:
+            execution = runner.execute(
+                node.component,
+                root,
+                inputs,
+                node.params,
+                node=node.id,
+                on_run=lambda tag=tag: log(f"{tag}: running ..."),
+            )
+        except runner.ComponentError as e:
+            node_result.status, node_result.seconds = "failed", time.monotonic() - node_start
+            log(f"{tag}: failed after {node_result.seconds:.2f} s")
+            error = e
+            break
+        node_result.execution = execution
+        node_result.seconds = time.monotonic() - node_start
+        node_result.status = "cached" if execution.cached else "ran"
+        log(f"{tag}: {node_result.status} ({node_result.seconds:.2f} s)")
+    result.seconds = time.monotonic() - start
+    record["last_run"] = {
+        "finished": runner.utc_now(),
+        "params": params,
+        "status": "failed" if error else "complete",
+        "nodes": {
+            r.node: {"status": r.status, "execution": r.execution and r.execution.id}
+            for r in result.nodes
+        },
+    }
+    runner.write_json(os.path.join(root, PIPELINE_JSON), record)
+    if error is not None:
+        error.result = result
+        raise error
+    return result

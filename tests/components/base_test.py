@@ -1,0 +1,221 @@
+"""The component model: declarations from signatures, parameters, artifacts, wiring."""
+
+import math
+import os
+
+from absl.testing import absltest, parameterized
+
+from tfelg_components import base
+from tfelg_components.base import (
+    Context,
+    Dataset,
+    Input,
+    Model,
+    Output,
+    Parameter,
+    ParameterError,
+    Report,
+    component,
+)
+
+
+@component(version="1")
+def train(
+    data: Input[Dataset],
+    model: Output[Model],
+    report: Output[Report],
+    context: Context,
+    init: Input[Model] = None,
+    epochs: int = 10,
+    rate: float = 1e-3,
+    name: str | None = None,
+    layers: list[int] = (8, 4),
+    verbose: bool = False,
+):
+    del data, model, report, context, init, epochs, rate, name, layers, verbose
+
+
+def _fn(x: Output[Dataset], k: int = 1):
+    del x, k
+
+
+class ComponentDeclarationTest(absltest.TestCase):
+    def test_signature_declares_inputs_outputs_parameters(self):
+        self.assertEqual(train.name, "train")
+        self.assertEqual(train.inputs, {"data": Dataset, "init": Model})
+        self.assertEqual(train.optional_inputs, {"init"})
+        self.assertEqual(train.outputs, {"model": Model, "report": Report})
+        self.assertEqual(train.context_arg, "context")
+        params = train.parameters
+        self.assertEqual(list(params), ["epochs", "rate", "name", "layers", "verbose"])
+        self.assertEqual((params["epochs"].type, params["epochs"].default), (int, 10))
+        self.assertEqual(params["layers"].type, list)
+        self.assertEqual(params["layers"].default, [8, 4])
+        self.assertTrue(params["name"].nullable)
+        self.assertFalse(params["epochs"].nullable)
+
+    def test_code_version_follows_source_and_version(self):
+        self.assertEqual(
+            base.Component(_fn, "1").code_version, base.Component(_fn, "1").code_version
+        )
+        self.assertNotEqual(
+            base.Component(_fn, "1").code_version, base.Component(_fn, "2").code_version
+        )
+        self.assertNotEqual(base.Component(_fn, "1").code_version, train.code_version)
+
+    def test_bad_declarations(self):
+        def unannotated(x: Output[Dataset], k=1):
+            del x, k
+
+        def output_default(x: Output[Dataset] = None):
+            del x
+
+        def not_artifact(x: Input[int]):
+            del x
+
+        def reserved(x: Output[Dataset], root: str = ""):
+            del x, root
+
+        def any_type(x: Output[Dataset], k: object = None):
+            del x, k
+
+        for fn, words in [
+            (unannotated, "annotate"),
+            (output_default, "no default"),
+            (not_artifact, "not an Artifact"),
+            (reserved, "reserved"),
+            (any_type, "is not one of"),
+        ]:
+            with self.subTest(fn.__name__), self.assertRaisesRegex(TypeError, words):
+                base.Component(fn, "1")
+        with self.assertRaisesRegex(TypeError, "version"):
+            component(_fn)
+
+    def test_bind_parameters(self):
+        bound = train.bind_parameters({"epochs": 3, "rate": 1})
+        self.assertEqual(bound["epochs"], 3)
+        self.assertIsInstance(bound["rate"], float)
+        self.assertEqual(bound["layers"], [8, 4])
+        with self.assertRaisesRegex(ParameterError, "no parameter 'epoch'.*epochs, rate"):
+            train.bind_parameters({"epoch": 3})
+        with self.assertRaisesRegex(ParameterError, "'train'.*'epochs': expected int"):
+            train.bind_parameters({"epochs": "3"})
+
+
+class ParameterTest(parameterized.TestCase):
+    @parameterized.parameters(
+        (int, "3", 3),
+        (float, "2", 2.0),
+        (bool, "true", True),
+        (bool, "No", False),
+        (str, "null", "null"),
+        (list, "[1, 2]", [1, 2]),
+        (dict, '{"a": 1}', {"a": 1}),
+    )
+    def test_parse(self, kind, text, value):
+        parsed = Parameter("p", type=kind).parse(text)
+        self.assertEqual(parsed, value)
+        self.assertIs(type(parsed), type(value))
+
+    def test_parse_none_only_when_nullable(self):
+        self.assertIsNone(Parameter("p", None, type=int).parse("none"))
+        with self.assertRaisesRegex(ParameterError, "cannot read 'none' as int"):
+            Parameter("p", 1).parse("none")
+
+    def test_check_rejects_wrong_types_and_non_json(self):
+        for spec, value in [
+            (Parameter("p", 1), True),
+            (Parameter("p", 1), 1.5),
+            (Parameter("p", 1.0), "1"),
+            (Parameter("p", 1.0), math.nan),
+            (Parameter("p", {}), {"a": object()}),
+            (Parameter("p", 1), None),
+        ]:
+            with self.subTest(value=value), self.assertRaises(ParameterError):
+                spec.check(value)
+
+    def test_type_from_default(self):
+        self.assertIs(Parameter("p", 2.0).type, float)
+        self.assertEqual(Parameter("p", (1, 2)).default, [1, 2])
+        self.assertTrue(Parameter("p", type=int).required)
+        with self.assertRaisesRegex(TypeError, "give its type"):
+            Parameter("p", None)
+
+
+class ArtifactTest(absltest.TestCase):
+    def test_json_round_trip_relative_to_root(self):
+        root = self.create_tempdir().full_path
+        artifact = Model(os.path.join(root, "train", "model", "abc"), {"k": 1}, "sha256:00")
+        record = artifact.to_json(root)
+        self.assertEqual(record["uri"], os.path.join("train", "model", "abc"))
+        self.assertEqual(record["type"], "Model")
+        back = base.Artifact.from_json(record, root)
+        self.assertIsInstance(back, Model)
+        self.assertEqual(
+            (back.uri, back.properties, back.fingerprint), (artifact.uri, {"k": 1}, "sha256:00")
+        )
+        self.assertTrue(os.path.isabs(Model("/elsewhere/x").to_json(root)["uri"]))
+
+    def test_types(self):
+        for name in (
+            "Dataset",
+            "Model",
+            "Embeddings",
+            "ModelSelection",
+            "Clusters",
+            "TSNEMap",
+            "ProjectorLog",
+            "Catalogue",
+            "Report",
+            "Files",
+        ):
+            self.assertIn(name, base.ARTIFACT_TYPES)
+        self.assertEqual(base.ProjectorLog.TENSORBOARD_LOGDIR, ".")
+        with self.assertRaisesRegex(ValueError, "unknown artifact type"):
+            base.Artifact.from_json({"type": "Nope", "uri": "/x"})
+
+
+@component(version="1")
+def make(data: Output[Dataset], n: int = 1):
+    del data, n
+
+
+@component(version="1")
+def fit(data: Input[Dataset], model: Output[Model], init: Input[Model] = None):
+    del data, model, init
+
+
+class NodeTest(absltest.TestCase):
+    def test_wiring(self):
+        made = make(n=3)
+        self.assertEqual(made.params, {"n": 3})
+        fitted = fit(data=made.outputs["data"])
+        self.assertEqual(fitted.inputs, {"data": made.outputs["data"], "init": None})
+        self.assertEqual(fitted.upstream, [made])
+        again = fit(data=made.outputs["data"], init=fitted.outputs["model"]).with_id("fit_2")
+        self.assertEqual(again.id, "fit_2")
+        self.assertEqual(repr(again.inputs["init"]), "fit.outputs['model']")
+        external = fit(data=Dataset("/data/x"))
+        self.assertEqual(external.upstream, [])
+
+    def test_wiring_errors(self):
+        made = make()
+        for kwargs, words in [
+            ({}, "input 'data' is required"),
+            (
+                {"data": made.outputs["data"], "init": made.outputs["data"]},
+                "takes Model, not Dataset",
+            ),
+            ({"data": "path/to/data"}, "takes a node's output or an Artifact"),
+            ({"data": made.outputs["data"], "extra": made.outputs["data"]}, "no input 'extra'"),
+        ]:
+            with self.subTest(words), self.assertRaisesRegex(TypeError, words):
+                fit(**kwargs)
+        with self.assertRaisesRegex(ParameterError, "no parameter 'm'"):
+            make(m=1)
+        with self.assertRaisesRegex(ValueError, "node id"):
+            make().with_id("_bad/id")
+
+
+if __name__ == "__main__":
+    absltest.main()

@@ -1,0 +1,67 @@
+r"""tfelg-pipeline: run a pipeline under a run root; a re-run only does what changed.
+
+  tfelg-pipeline --pipeline=toy --root=runs/toy
+  tfelg-pipeline --pipeline=toy --root=runs/toy --param=factor=3 --param=bins=20
+  tfelg-pipeline --pipeline=toy --describe          # its parameters and defaults
+  tfelg-pipeline --flagfile=toy.flags               # the same flags, one per line
+
+Prints one line per component as it goes and a summary table at the end
+(and the `tensorboard` command when the pipeline wrote a TensorBoard log).
+Exit status: 0 done, 1 a component failed (run again to resume), 2 bad flags.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+_PIPELINE = flags.DEFINE_string("pipeline", None, "Name of the pipeline to run.")
+_ROOT = flags.DEFINE_string("root", None, "Run root: every output and record goes under it.")
+_PARAM = flags.DEFINE_multi_string(
+    "param", [], "KEY=VALUE: a pipeline parameter (repeat the flag); see --describe."
+)
+_DESCRIBE = flags.DEFINE_bool("describe", False, "Print the pipeline's parameters and exit.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from tfelg.errors import InputError
+    from tfelg_components.base import ParameterError
+    from tfelg_components.pipeline import PipelineError, run_pipeline
+    from tfelg_components.runner import ComponentError
+    from tfelg_pipelines import registry
+
+    try:
+        pipeline = registry.get_pipeline(_PIPELINE.value)
+        if _DESCRIBE.value:
+            print(pipeline.describe())
+            return 0
+        if not _ROOT.value:
+            raise PipelineError("--root is required")
+        params = pipeline.parse_params(_PARAM.value)
+        result = run_pipeline(pipeline, os.path.expanduser(_ROOT.value), params)
+    except (ParameterError, PipelineError, InputError) as e:
+        print(f"tfelg-pipeline: error: {e}", file=sys.stderr)
+        return 2
+    except ComponentError as e:
+        if e.result is not None:
+            print(e.result.table())
+        print(f"tfelg-pipeline: error: {e}\n  details: {e.record}", file=sys.stderr)
+        print("  earlier outputs are kept; run the same command again to resume.", file=sys.stderr)
+        return 1
+    print(result.table())
+    command = result.tensorboard_command()
+    if command:
+        print(f"TensorBoard: {command}")
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
