@@ -1,0 +1,96 @@
+"""Tests for tfelg.analysis.tsne (small data, few iterations, one thread)."""
+
+import numpy as np
+from absl.testing import absltest
+
+from tfelg.analysis import tsne
+
+# Few iterations keep each map under a few seconds on a loaded 2-core machine.
+_FAST = dict(early_exaggeration_iter=100, n_iter=150, n_jobs=1)
+
+
+def _blobs(n_per_cluster=100, n_clusters=5, dims=8, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 10.0, size=(n_clusters, dims))
+    x = np.concatenate([rng.normal(c, 1.0, size=(n_per_cluster, dims)) for c in centres])
+    labels = np.repeat(np.arange(n_clusters), n_per_cluster)
+    return x.astype(np.float32), labels
+
+
+def _knn_accuracy(points, labels, k=5):
+    """Leave-one-out k-nearest-neighbour accuracy in ``points``."""
+    d2 = ((points[:, None, :] - points[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    neighbours = np.argsort(d2, axis=1)[:, :k]
+    votes = labels[neighbours]
+    predicted = np.array([np.bincount(v).argmax() for v in votes])
+    return float((predicted == labels).mean())
+
+
+class RunTsneTest(absltest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.x, cls.labels = _blobs()
+        cls.result = tsne.run_tsne(cls.x, seed=3, **_FAST)
+
+    def test_shape_dtype_and_kl(self):
+        self.assertEqual(self.result.embedding.shape, (500, 2))
+        self.assertEqual(self.result.embedding.dtype, np.float32)
+        self.assertTrue(np.isfinite(self.result.embedding).all())
+        self.assertGreater(self.result.kl_divergence, 0.0)
+        self.assertTrue(np.isfinite(self.result.kl_divergence))
+
+    def test_params_recorded(self):
+        params = self.result.params
+        self.assertEqual(params["perplexity"], 30.0)
+        self.assertEqual(params["seed"], 3)
+        self.assertEqual(params["n_iter"], 150)
+        self.assertEqual(params["early_exaggeration_iter"], 100)
+        self.assertEqual(params["early_exaggeration"], 12.0)
+        self.assertEqual(params["negative_gradient_method"], "fft")
+        self.assertEqual(params["initialization"], "pca")
+        self.assertEqual(params["n_points"], 500)
+        self.assertEqual(params["n_dims"], 8)
+        self.assertEqual(params["n_jobs"], 1)
+
+    def test_same_seed_same_map(self):
+        again = tsne.run_tsne(self.x, seed=3, **_FAST)
+        np.testing.assert_array_equal(again.embedding, self.result.embedding)
+        self.assertEqual(again.kl_divergence, self.result.kl_divergence)
+
+    def test_separated_clusters_stay_separated(self):
+        self.assertGreater(_knn_accuracy(self.result.embedding, self.labels), 0.95)
+
+    def test_barnes_hut_also_separates(self):
+        result = tsne.run_tsne(self.x, seed=3, negative_gradient_method="bh", **_FAST)
+        self.assertGreater(_knn_accuracy(result.embedding, self.labels), 0.95)
+
+    def test_perplexity_reduced_for_few_points(self):
+        with self.assertLogs(logger="absl", level="WARNING") as logs:
+            result = tsne.run_tsne(self.x[:40], perplexity=30, seed=0, **_FAST)
+        self.assertIn("too high", "\n".join(logs.output))
+        self.assertAlmostEqual(result.params["perplexity"], 13.0)
+        self.assertEqual(result.params["perplexity_requested"], 30.0)
+        self.assertEqual(result.embedding.shape, (40, 2))
+
+    def test_nan_and_inf_rejected(self):
+        for bad in (np.nan, np.inf):
+            x = self.x[:50].copy()
+            x[7, 2] = bad
+            with self.assertRaisesRegex(ValueError, "row 7"):
+                tsne.run_tsne(x, **_FAST)
+
+    def test_bad_arguments_rejected(self):
+        with self.assertRaisesRegex(ValueError, "2-D"):
+            tsne.run_tsne(self.x[:, 0], **_FAST)
+        with self.assertRaisesRegex(ValueError, "at least 4"):
+            tsne.run_tsne(self.x[:3], **_FAST)
+        with self.assertRaisesRegex(ValueError, "initialization"):
+            tsne.run_tsne(self.x, initialization="umap", **_FAST)
+        with self.assertRaisesRegex(ValueError, "negative_gradient_method"):
+            tsne.run_tsne(self.x, negative_gradient_method="exact", **_FAST)
+
+
+if __name__ == "__main__":
+    absltest.main()

@@ -1,0 +1,211 @@
+"""The value-added catalogue: one FITS row per galaxy with everything a run found.
+
+Astronomers cross-match tables, not checkpoints: the catalogue carries the
+object id and redshift with the latent coordinates, the t-SNE map position,
+the cluster and its membership probabilities, and the classical WHAN and
+BPT classes (as names, readable in TOPCAT, and as integer codes, easy to
+select on), plus the true class for synthetic data. The primary header
+records where the numbers came from (model, run, seeds, versions, as
+passed by the caller), so a table found on a disk can be traced to its run.
+
+Columns:
+  OBJID            object id (string or integer, as given)
+  Z                redshift (if given)
+  LATENT           (d,) vector: latent coordinates (posterior means)
+  TSNE_1, TSNE_2   t-SNE map (if given)
+  CLUSTER          cluster index (0-based)
+  CLUSTER_PROB     (K,) vector: posterior probability of each cluster
+  WHAN, WHAN_CODE  WHAN class name and code (``tfelg.schemes.WHAN_NAMES``)
+  BPT, BPT_CODE    BPT class name and code (``tfelg.schemes.BPT_NAMES``)
+  TRUE_CLASS, TRUE_CLASS_CODE   the true class (synthetic data, if given)
+
+Vector columns (``LATENT``, ``CLUSTER_PROB``) are kept as FITS vector
+columns (TFORM ``dE``), which astropy, fitsio and TOPCAT read as arrays; pass
+``latent_as_columns=True`` for scalar ``LATENT_1..LATENT_d`` columns instead.
+The table is written atomically by :func:`tfelg.outputs.fits_table.write_fits_table`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+import tfelg
+from tfelg import schemes
+from tfelg.errors import InputError
+from tfelg.outputs.fits_table import write_fits_table
+from tfelg.synthetic.emission_lines import TRUE_CLASS_NAMES
+
+EXTNAME = "VACAT"
+
+
+def _array(
+    values, name: str, path, *, ndim: int, n: int | None, dtype_kind: str = ""
+) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != ndim:
+        raise InputError(
+            f"expected a {ndim}-D array, got shape {array.shape}", path=path, column=name
+        )
+    if n is not None and array.shape[0] != n:
+        raise InputError(
+            f"has {array.shape[0]} rows, expected {n} (one per object)", path=path, column=name
+        )
+    if dtype_kind and array.size and array.dtype.kind not in dtype_kind:
+        raise InputError(f"has dtype {array.dtype}, expected numbers", path=path, column=name)
+    return array
+
+
+def _finite(array: np.ndarray, name: str, path) -> np.ndarray:
+    finite = np.isfinite(array)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite.reshape(len(array), -1).all(axis=1))[0])
+        raise InputError("has NaN or infinite values", path=path, column=name, row=row)
+    return array
+
+
+def _codes(values, names: Sequence[str], name: str, path, n: int) -> np.ndarray:
+    codes = _array(values, name, path, ndim=1, n=n, dtype_kind="iu")
+    if codes.size and (codes.min() < 0 or codes.max() >= len(names)):
+        row = int(np.flatnonzero((codes < 0) | (codes >= len(names)))[0])
+        raise InputError(
+            f"codes must lie in [0, {len(names)}) ({', '.join(names)}), got {codes[row]}",
+            path=path,
+            column=name,
+            row=row,
+        )
+    return codes.astype(np.int16)
+
+
+def write_catalogue(
+    path,
+    *,
+    object_id,
+    latent,
+    tsne,
+    cluster,
+    cluster_proba,
+    whan,
+    bpt,
+    redshift=None,
+    true_class=None,
+    class_names: Sequence[str] = TRUE_CLASS_NAMES,
+    extra_header: Mapping[str, object] | None = None,
+    latent_as_columns: bool = False,
+    overwrite: bool = False,
+) -> str:
+    """Writes the value-added catalogue as a FITS binary table.
+
+    Args:
+      path: the FITS file to write.
+      object_id: (N,) object ids (strings or integers).
+      latent: (N, d) latent coordinates.
+      tsne: (N, 2) t-SNE map coordinates, or None.
+      cluster: (N,) cluster indices in [0, K).
+      cluster_proba: (N, K) cluster membership probabilities.
+      whan: (N,) codes into ``tfelg.schemes.WHAN_NAMES``.
+      bpt: (N,) codes into ``tfelg.schemes.BPT_NAMES``.
+      redshift: (N,) redshifts, or None.
+      true_class: (N,) codes into ``class_names``, or None.
+      class_names: names of the true-class codes (default: the synthetic
+        generator's ``TRUE_CLASS_NAMES``).
+      extra_header: provenance cards for the primary header (model, run id,
+        seeds, ...); keys longer than 8 characters become HIERARCH cards.
+      latent_as_columns: write LATENT_1..LATENT_d instead of one vector column.
+      overwrite: replace an existing file.
+
+    Returns:
+      The path written.
+
+    Raises:
+      tfelg.errors.InputError (a ValueError): an array of the wrong shape,
+        length or dtype, NaN/inf coordinates or a code out of range; the
+        message names the column (and row).
+      FileExistsError: ``path`` exists and ``overwrite`` is False.
+    """
+    object_id = _array(object_id, "OBJID", path, ndim=1, n=None)
+    n = len(object_id)
+    if n == 0:
+        raise InputError("no objects", path=path, column="OBJID")
+    if object_id.dtype.kind not in "iuUS":
+        if object_id.dtype.kind == "O":
+            object_id = object_id.astype(str)
+        else:
+            raise InputError(
+                f"ids must be strings or integers, got dtype {object_id.dtype}",
+                path=path,
+                column="OBJID",
+            )
+    latent = _finite(_array(latent, "LATENT", path, ndim=2, n=n, dtype_kind="iuf"), "LATENT", path)
+    if latent.shape[1] == 0:
+        raise InputError("has no dimensions", path=path, column="LATENT")
+    cluster_proba = _finite(
+        _array(cluster_proba, "CLUSTER_PROB", path, ndim=2, n=n, dtype_kind="iuf"),
+        "CLUSTER_PROB",
+        path,
+    )
+    k = cluster_proba.shape[1]
+    if k == 0:
+        raise InputError("has no clusters", path=path, column="CLUSTER_PROB")
+    if cluster_proba.size and (cluster_proba.min() < -1e-6 or cluster_proba.max() > 1 + 1e-6):
+        raise InputError("probabilities must lie in [0, 1]", path=path, column="CLUSTER_PROB")
+    cluster_names = tuple(str(i) for i in range(k))
+    cluster = _codes(cluster, cluster_names, "CLUSTER", path, n)
+    whan = _codes(whan, schemes.WHAN_NAMES, "WHAN", path, n)
+    bpt = _codes(bpt, schemes.BPT_NAMES, "BPT", path, n)
+
+    columns: dict[str, np.ndarray] = {"OBJID": object_id}
+    descriptions = {"OBJID": "object identifier"}
+    if redshift is not None:
+        columns["Z"] = _array(redshift, "Z", path, ndim=1, n=n, dtype_kind="iuf").astype(np.float64)
+        descriptions["Z"] = "redshift"
+    if latent_as_columns:
+        for i in range(latent.shape[1]):
+            columns[f"LATENT_{i + 1}"] = latent[:, i].astype(np.float32)
+            descriptions[f"LATENT_{i + 1}"] = f"latent coordinate {i + 1} (posterior mean)"
+    else:
+        columns["LATENT"] = latent.astype(np.float32)
+        descriptions["LATENT"] = "latent coordinates (posterior mean)"
+    if tsne is not None:
+        tsne = _finite(_array(tsne, "TSNE", path, ndim=2, n=n, dtype_kind="iuf"), "TSNE", path)
+        if tsne.shape[1] != 2:
+            raise InputError(f"must be (N, 2), got shape {tsne.shape}", path=path, column="TSNE")
+        columns["TSNE_1"] = tsne[:, 0].astype(np.float32)
+        columns["TSNE_2"] = tsne[:, 1].astype(np.float32)
+        descriptions["TSNE_1"] = "t-SNE map x"
+        descriptions["TSNE_2"] = "t-SNE map y"
+    columns["CLUSTER"] = cluster
+    columns["CLUSTER_PROB"] = cluster_proba.astype(np.float32)
+    descriptions["CLUSTER"] = "most probable mixture component (0-based)"
+    descriptions["CLUSTER_PROB"] = "posterior probability of each component"
+    columns["WHAN"] = np.asarray(schemes.WHAN_NAMES)[whan]
+    columns["WHAN_CODE"] = whan
+    columns["BPT"] = np.asarray(schemes.BPT_NAMES)[bpt]
+    columns["BPT_CODE"] = bpt
+    descriptions["WHAN"] = "WHAN class (Cid Fernandes et al. 2011)"
+    descriptions["BPT"] = "BPT class (Kauffmann+03, Kewley+01, Kewley+06)"
+    if true_class is not None:
+        names = tuple(class_names)
+        true_codes = _codes(true_class, names, "TRUE_CLASS", path, n)
+        columns["TRUE_CLASS"] = np.asarray(names)[true_codes]
+        columns["TRUE_CLASS_CODE"] = true_codes
+        descriptions["TRUE_CLASS"] = "true class (synthetic data)"
+
+    header: dict[str, object] = {
+        "CREATOR": f"tfelg {tfelg.__version__}",
+        "NOBJ": n,
+        "NLATENT": int(latent.shape[1]),
+        "NCLUSTER": int(k),
+        "HASTSNE": tsne is not None,
+    }
+    for key, value in (extra_header or {}).items():
+        header[str(key)] = value if isinstance(value, bool | int | float | str) else str(value)
+    return write_fits_table(
+        path,
+        columns,
+        header=header,
+        descriptions=descriptions,
+        extname=EXTNAME,
+        overwrite=overwrite,
+    )
