@@ -67,6 +67,9 @@ setuptools.setup(
             "tfelg-classify=tfelg.cli.classify:run",
             "tfelg-dataset=tfelg.cli.dataset:run",
             "tfelg-pipeline=tfelg.cli.pipeline:run",
+            "tfelg-analyze=tfelg.cli.analyze:run",
+            "tfelg-train=tfelg.cli.train:run",
+            "tfelg-latent-sweep=tfelg.cli.latent_sweep:run",
         ],
     },
     classifiers=[

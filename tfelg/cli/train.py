@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from absl import app, flags, logging
 
@@ -29,17 +30,23 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.set_verbosity(logging.INFO)
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO chatter; progress via _log
     from tfelg.training import loop
 
     try:
         config = training_flags.experiment_config(flags.FLAGS, _MODEL.value, _LATENT_DIM.value)
-        metrics = loop.train_and_evaluate(config, _WORKDIR.value)
+        metrics = loop.train_and_evaluate(config, _WORKDIR.value, log=_log)
     except (ValueError, FloatingPointError) as e:  # InputError is a ValueError
         print(f"tfelg-train: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ValueError) else 1
     print(json.dumps(metrics["reconstruction_error"]))
     return 0
+
+
+def _log(message: str) -> None:
+    """Progress lines on stderr, timestamped (absl INFO would bury them in TF's own)."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def run():

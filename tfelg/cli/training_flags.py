@@ -69,7 +69,7 @@ def define_model_option_flags() -> None:
     flags.DEFINE_string(
         "model_options",
         None,
-        'Further model constructor arguments as JSON, e.g. \'{"filters": [8, 16, 32]}\'.',
+        "Further model constructor arguments as JSON, e.g. '{\"filters\": [8, 16, 32]}'.",
     )
 
 

@@ -1,0 +1,261 @@
+"""Tests for tfelg.training.loop: outputs, selection, determinism, NaN, refusals.
+
+One test trains on the real TFDS dataset (a 300-galaxy synthetic config in a
+temporary data_dir); the others pass in-memory splits of the synthetic
+generator's output to skip TFDS, so that each training run costs a few
+seconds. Runs use the dense AE, whose graph traces fastest.
+"""
+
+import dataclasses
+import json
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import absltest
+
+from tfelg import data
+from tfelg.errors import InputError
+from tfelg.synthetic import emission_lines as synthetic
+from tfelg.training import loop
+from tfelg.training.config import (
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    RuntimeConfig,
+    TrainerConfig,
+)
+
+
+def generator_splits(num_galaxies=400, seed=3):
+    """Train/validation/test dicts like load_split_arrays', without TFDS."""
+    sample = synthetic.generate(num_galaxies, seed, with_spectrum=False)
+    table = sample.lines
+    arrays = {"object_id": table.object_id, "ew": table.ew, "flux": table.flux}
+    cut = [int(0.8 * num_galaxies), int(0.9 * num_galaxies)]
+    parts = np.split(np.arange(num_galaxies), cut)
+    return {
+        split: {k: v[rows] for k, v in arrays.items()}
+        for split, rows in zip(loop.SPLITS, parts, strict=True)
+    }
+
+
+def small_config(**trainer):
+    return ExperimentConfig(
+        model=ModelConfig(name="ae", latent_dim=2),
+        trainer=TrainerConfig(**{"epochs": 2, "batch_size": 64, **trainer}),
+        runtime=RuntimeConfig(progress_bar=False),
+    )
+
+
+def read_scalars(folder):
+    values = {}
+    for name in os.listdir(folder):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+            for value in event.summary.value:
+                values.setdefault(value.tag, []).append(
+                    (event.step, float(tf.make_ndarray(value.tensor)))
+                )
+    return values
+
+
+class TrainOnTfdsTest(absltest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # One dataset for the class (create_tempdir is per test).
+        cls._data_tmp = tempfile.TemporaryDirectory()
+        cls.data_dir = cls._data_tmp.name
+        data.prepare(
+            data.make_builder("emission_lines/synthetic", cls.data_dir, num_galaxies=300, seed=1)
+        )
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._data_tmp.cleanup()
+        super().tearDownClass()
+
+    def test_outputs_selection_and_reloading(self):
+        data_dir = self.data_dir
+        workdir = self.create_tempdir().full_path
+        config = dataclasses.replace(
+            small_config(epochs=3),
+            data=DataConfig(data_dir=data_dir, num_galaxies=300, dataset_seed=1),
+        )
+        lines = []
+        metrics = loop.train_and_evaluate(config, workdir, log=lines.append)
+
+        for name in ("config.json", "preprocessing.json", "model.keras", "metrics.json"):
+            self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
+        self.assertEqual(ExperimentConfig.from_json(open(f"{workdir}/config.json").read()), config)
+        with open(os.path.join(workdir, "loss.png"), "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertEqual(
+            [f for f in os.listdir(workdir) if ".tmp" in f], [], "temporary files left"
+        )
+
+        on_disk = json.load(open(os.path.join(workdir, "metrics.json")))
+        self.assertEqual(on_disk["num_examples"], {"train": 240, "validation": 23, "test": 37})
+        for split in loop.SPLITS:
+            self.assertGreater(on_disk["reconstruction_error"][split], 0)
+        # The epoch kept is the best on validation, never judged on test.
+        history = json.load(open(os.path.join(workdir, "history.json")))
+        validation = [h["validation"]["loss"] for h in history]
+        self.assertEqual(metrics["best_epoch"], int(np.argmin(validation)) + 1)
+        self.assertAlmostEqual(metrics["losses"]["validation"]["loss"], min(validation), places=5)
+        self.assertEqual(len([line for line in lines if line.startswith("epoch ")]), 3)
+
+        scalars = {s: read_scalars(f"{workdir}/tensorboard/{s}") for s in ("train", "validation")}
+        self.assertEqual([step for step, _ in scalars["train"]["loss"]], [1, 2, 3])
+        self.assertEqual([step for step, _ in scalars["validation"]["reconstruction"]], [1, 2, 3])
+
+        trained = loop.load_trained(workdir)
+        builder = data.make_builder("emission_lines/synthetic", data_dir, num_galaxies=300, seed=1)
+        test = data.load_split_arrays(builder, "test")
+        z = trained.embed(test)
+        self.assertEqual(z.shape, (37, 2))
+        np.testing.assert_allclose(
+            trained.reconstruction_error(test).mean(),
+            metrics["reconstruction_error"]["test"],
+            rtol=1e-4,
+        )
+
+    def test_spectrum_input(self):
+        workdir = self.create_tempdir().full_path
+        config = dataclasses.replace(
+            small_config(epochs=1),
+            data=DataConfig(
+                data_dir=self.data_dir, num_galaxies=300, dataset_seed=1, input="spectrum"
+            ),
+        )
+        metrics = loop.train_and_evaluate(config, workdir, log=lambda _: None)
+        self.assertGreater(metrics["num_features"], 1000)
+        trained = loop.load_trained(workdir)
+        self.assertEqual(trained.preprocessor.input, "spectrum")
+        builder = data.make_builder(
+            "emission_lines/synthetic", self.data_dir, num_galaxies=300, seed=1
+        )
+        self.assertEqual(trained.embed(data.load_split_arrays(builder, "test")).shape, (37, 2))
+
+
+class TrainInMemoryTest(absltest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.splits = generator_splits()
+
+    def train(self, config, workdir=None, **kwargs):
+        workdir = workdir or self.create_tempdir().full_path
+        trainer = loop.Trainer(config, workdir, splits=self.splits, log=lambda _: None, **kwargs)
+        trainer.run()
+        return trainer
+
+    def test_same_seed_same_weights_and_one_loop_for_every_strategy(self):
+        first = self.train(small_config(seed=5))
+        second = self.train(small_config(seed=5))
+        mirrored = self.train(
+            dataclasses.replace(small_config(seed=5), runtime=RuntimeConfig(strategy="mirrored"))
+        )
+        for a, b, c in zip(
+            first.model.get_weights(),
+            second.model.get_weights(),
+            mirrored.model.get_weights(),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+
+    def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(self):
+        class PoisonedTrainer(loop.Trainer):
+            """Feeds NaN from the second epoch on."""
+
+            def _train_epoch_batches(self, epoch):
+                for x, w in super()._train_epoch_batches(epoch):
+                    yield (x * np.nan if epoch >= 1 else x), w
+
+        workdir = self.create_tempdir().full_path
+        trainer = PoisonedTrainer(small_config(epochs=3), workdir, splits=self.splits)
+        with self.assertRaisesRegex(FloatingPointError, r"epoch 2, step 1 .*last good epoch \(1\)"):
+            trainer.run()
+        backup = os.path.join(workdir, "backup")
+        self.assertEqual(tf.train.latest_checkpoint(backup), os.path.join(backup, "ckpt-1"))
+        reader = tf.train.load_checkpoint(os.path.join(backup, "ckpt-1"))
+        for name in reader.get_variable_to_shape_map():
+            value = reader.get_tensor(name)
+            if np.issubdtype(np.asarray(value).dtype, np.floating):
+                self.assertTrue(np.all(np.isfinite(value)), name)
+
+    def test_huge_learning_rate_is_a_floating_point_error(self):
+        with self.assertRaisesRegex(FloatingPointError, r"non-finite training loss at epoch 1"):
+            self.train(small_config(learning_rate=1e30))
+
+    def test_other_config_refused_same_config_resumed(self):
+        workdir = self.create_tempdir().full_path
+        config = small_config(epochs=1)
+        first = self.train(config, workdir)
+        with self.assertRaisesRegex(InputError, r"trainer.batch_size: 64 in the workdir, 32 now"):
+            loop.Trainer(small_config(epochs=1, batch_size=32), workdir, splits=self.splits)
+        with self.assertRaisesRegex(InputError, r"model.latent_dim: 2 in the workdir, 3 now"):
+            loop.Trainer(
+                dataclasses.replace(config, model=ModelConfig(latent_dim=3)),
+                workdir,
+                splits=self.splits,
+            )
+        self.assertEqual(os.listdir(os.path.join(workdir, "tensorboard", "train")).__len__(), 1)
+        lines = []
+        again = loop.Trainer(config, workdir, splits=self.splits, log=lines.append)
+        metrics = again.run()
+        self.assertTrue(any("resumed from" in line for line in lines))
+        self.assertEqual(metrics["resumed_from_epoch"], 1)
+        for a, b in zip(first.model.get_weights(), again.model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+class BadInputTest(absltest.TestCase):
+    """Every one of these fails before any training starts."""
+
+    def test_unknown_names_and_sizes(self):
+        workdir = self.create_tempdir().full_path
+        cases = [
+            (ModelConfig(name="transformer"), DataConfig(), "unknown model.name 'transformer'"),
+            (ModelConfig(latent_dim=0), DataConfig(), "latent_dim must be >= 1"),
+            (ModelConfig(), DataConfig(dataset="sdss_images"), "unknown dataset 'sdss_images'"),
+            (ModelConfig(), DataConfig(dataset="emission_lines/dr19"), "unknown config 'dr19'"),
+            (ModelConfig(options={"beta": 1.0}), DataConfig(), "'ae' does not take option"),
+        ]
+        for model, data_config, message in cases:
+            config = dataclasses.replace(small_config(), model=model, data=data_config)
+            with self.assertRaisesRegex(ValueError, message):
+                loop.Trainer(config, workdir)
+        self.assertEqual(os.listdir(workdir), [])
+
+    def test_spectrum_input_on_a_lines_only_dataset(self):
+        config = dataclasses.replace(
+            small_config(), data=DataConfig(dataset="emission_lines/mpajhu", input="spectrum")
+        )
+        with self.assertRaisesRegex(InputError, "has only line measurements; use --input=lines"):
+            loop.Trainer(config, self.create_tempdir().full_path)
+
+    def test_empty_split_from_tfds(self):
+        # Ten synthetic galaxies: the md5 split assignment puts none in validation.
+        config = dataclasses.replace(
+            small_config(),
+            data=DataConfig(data_dir=self.create_tempdir().full_path, num_galaxies=10),
+        )
+        with self.assertRaisesRegex(InputError, "a split would be empty.*validation"):
+            loop.train_and_evaluate(config, self.create_tempdir().full_path)
+
+    def test_empty_split_in_memory_and_batch_larger_than_train(self):
+        splits = generator_splits(100)
+        empty = dict(splits, test={k: v[:0] for k, v in splits["test"].items()})
+        with self.assertRaisesRegex(InputError, "split 'test' of .* is empty"):
+            loop.train_and_evaluate(small_config(), self.create_tempdir().full_path, splits=empty)
+        with self.assertRaisesRegex(InputError, "train split has 80 galaxies, fewer than one"):
+            loop.train_and_evaluate(
+                small_config(batch_size=128), self.create_tempdir().full_path, splits=splits
+            )
+
+
+if __name__ == "__main__":
+    absltest.main()
