@@ -19,9 +19,11 @@ $(STAMP): setup.py constraints.txt
 
 install: $(STAMP)
 
+# The emission-line pipeline on built-in synthetic data (pipelines/demo.flags);
+# a re-run reuses runs/demo, deleting it starts afresh.
 demo: $(STAMP)
-	$(BIN)/tfelg-dataset --dataset=emission_lines/synthetic --data_dir=$(DEMO_ROOT)/tfds \
-		--plot_dir=$(DEMO_ROOT)/plots
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/tfelg-pipeline --flagfile=pipelines/demo.flags --root=$(DEMO_ROOT)
+	$(BIN)/python -m tfelg_pipelines.emission_lines --root=$(DEMO_ROOT)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -19,6 +19,7 @@ from tfelg_components.pipeline import Pipeline, PipelineError
 #: Pipeline name -> the module that registers it.
 PIPELINE_MODULES = {
     "toy": "tfelg_pipelines.toy",
+    "emission_lines": "tfelg_pipelines.emission_lines",
 }
 
 _PIPELINES: dict[str, Pipeline] = {}

@@ -30,6 +30,20 @@ def _inputs(n=12, d=4, k=3, seed=0):
 
 
 class WriteCatalogueTest(absltest.TestCase):
+    def test_galaxies_outside_a_subsampled_map(self):
+        path = os.path.join(self.create_tempdir().full_path, "vac.fits")
+        inputs = _inputs()
+        tsne = np.array(inputs["tsne"], dtype=np.float64)
+        tsne[1] = np.nan
+        inputs["tsne"] = tsne
+        catalogue.write_catalogue(path, **inputs)
+        table = Table.read(path, hdu=1)
+        self.assertFalse(table["TSNE_MAPPED"][1])
+        self.assertTrue(table["TSNE_MAPPED"][0])
+        tsne[2, 0] = np.nan  # one coordinate only: an error naming the row
+        with self.assertRaisesRegex(InputError, "TSNE.*row 2"):
+            catalogue.write_catalogue(path + "2", **inputs)
+
     def test_round_trip(self):
         path = os.path.join(self.create_tempdir().full_path, "vac.fits")
         inputs = _inputs()
@@ -46,6 +60,7 @@ class WriteCatalogueTest(absltest.TestCase):
                 "LATENT",
                 "TSNE_1",
                 "TSNE_2",
+                "TSNE_MAPPED",
                 "CLUSTER",
                 "CLUSTER_PROB",
                 "WHAN",

@@ -101,7 +101,8 @@ def write_catalogue(
       path: the FITS file to write.
       object_id: (N,) object ids (strings or integers).
       latent: (N, d) latent coordinates.
-      tsne: (N, 2) t-SNE map coordinates, or None.
+      tsne: (N, 2) t-SNE map coordinates, or None; a row of two NaN marks a
+        galaxy left out of a subsampled map (column TSNE_MAPPED says which).
       cluster: (N,) cluster indices in [0, K).
       cluster_proba: (N, K) cluster membership probabilities.
       whan: (N,) codes into ``tfelg.schemes.WHAN_NAMES``.
@@ -168,11 +169,25 @@ def write_catalogue(
         columns["LATENT"] = latent.astype(np.float32)
         descriptions["LATENT"] = "latent coordinates (posterior mean)"
     if tsne is not None:
-        tsne = _finite(_array(tsne, "TSNE", path, ndim=2, n=n, dtype_kind="iuf"), "TSNE", path)
+        # NaN marks a galaxy outside a subsampled map (both coordinates);
+        # infinities and half-NaN pairs are errors.
+        tsne = _array(tsne, "TSNE", path, ndim=2, n=n, dtype_kind="iuf")
         if tsne.shape[1] != 2:
             raise InputError(f"must be (N, 2), got shape {tsne.shape}", path=path, column="TSNE")
+        unmapped = np.all(np.isnan(tsne), axis=1)
+        bad = ~unmapped & ~np.all(np.isfinite(tsne), axis=1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                "has infinite values or only one NaN coordinate (NaN, NaN marks a galaxy "
+                "outside the map)",
+                path=path,
+                column="TSNE",
+                row=row,
+            )
         columns["TSNE_1"] = tsne[:, 0].astype(np.float32)
         columns["TSNE_2"] = tsne[:, 1].astype(np.float32)
+        columns["TSNE_MAPPED"] = ~unmapped
         descriptions["TSNE_1"] = "t-SNE map x"
         descriptions["TSNE_2"] = "t-SNE map y"
     columns["CLUSTER"] = cluster

@@ -1,0 +1,307 @@
+r"""emission_lines: from a TFDS dataset to classes, maps, a catalogue and a projector.
+
+    tfelg-pipeline --pipeline=emission_lines --root=runs/el
+    tfelg-pipeline --pipeline=emission_lines --root=runs/el --param=k_max=8
+                                  # only model selection and what follows re-run
+    tfelg-pipeline --pipeline=emission_lines --root=runs/sweep \
+        --param='models=["ae","vae"]' --param='latent_dims=[2,4]'
+    tfelg-pipeline --flagfile=pipelines/demo.flags          # make demo
+    python -m tfelg_pipelines.emission_lines --root=runs/el  # the last run's summary
+
+One chain, named by its node ids:
+
+    dataset_gen -> trainer -> embedding_exporter -+-> model_selector -> clusterer -+
+                                                  |                                |
+                                                  +-> tsne ------------------------+
+                                                                                   |
+                  projector_writer <- reporter <- catalog_writer <-----------------+
+
+(the reporter and the projector writer also read the dataset, the model and
+the earlier analysis artifacts). The embedding exporter adds the baselines
+(PCA at the same latent dimension, the classical line ratios), so every later
+step handles three representations. Sweep mode (`models` and/or `latent_dims` given) builds one
+chain per (model, d) sharing the dataset, with node ids such as
+`trainer_vae_d2`, computes each baseline once (PCA once per d, line ratios
+once), and folds every chain's report into one table (`comparison`).
+Components are in tfelg_components.emission_lines.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfelg_components import emission_lines as el
+from tfelg_components import runner
+from tfelg_components.base import Files, Parameter, ParameterError
+from tfelg_components.pipeline import PIPELINE_JSON
+from tfelg_pipelines.registry import register_pipeline
+
+#: The keys of tfelg.models.MODEL_REGISTRY (checked by the tests), so that a
+#: misspelt model fails before anything runs, without importing Keras.
+MODEL_NAMES = ("aae", "ae", "cae", "cvae", "vae")
+INPUTS = ("lines", "spectrum")
+
+PARAMETERS = [
+    # Data.
+    Parameter("dataset", "emission_lines/synthetic", help="TFDS dataset NAME/CONFIG."),
+    Parameter("num_galaxies", None, int, help="Synthetic sample size (None: 20,000)."),
+    Parameter("dataset_seed", None, int, help="Synthetic generator seed (None: the config's)."),
+    Parameter("manual_dir", None, str, help="Folder of real catalogues (mpajhu, sdss_spec)."),
+    # Model and training.
+    Parameter("model", "ae", help=f"Autoencoder: {', '.join(MODEL_NAMES)}."),
+    Parameter("input", "lines", help="Model input: lines or spectrum."),
+    Parameter("line_features", "ew", help="ew or ew_and_ratios (input=lines)."),
+    Parameter("latent_dim", 2, help="Latent dimension d."),
+    Parameter("model_options", None, dict, help='Further model arguments, e.g. {"beta": 2}.'),
+    Parameter("epochs", 50, help="Training epochs."),
+    Parameter("batch_size", 200, help="Global batch size."),
+    Parameter("learning_rate", 1e-3, help="Adam's step size."),
+    Parameter("seed", 0, help="Seeds training and every step of the analysis."),
+    # Analysis.
+    Parameter("baselines", True, help="Also analyse PCA (same d) and the line ratios."),
+    Parameter("k_max", 10, help="Largest number of mixture components tried."),
+    Parameter("covariance_type", "full", help="Mixture covariances: full or diag."),
+    Parameter("gap_references", 10, help="Reference sets B of the gap statistic."),
+    Parameter("n_clusters", None, int, help="K of the clusters (None: the BIC choice)."),
+    Parameter("n_bootstrap", 200, help="Bootstrap resamples for the metrics' errors."),
+    Parameter("tsne_perplexity", 30.0, help="t-SNE perplexity."),
+    Parameter("tsne_max_points", 20_000, help="Galaxies in the t-SNE map (seeded subsample)."),
+    Parameter("tsne_iterations", 500, help="t-SNE iterations after 250 of early exaggeration."),
+    Parameter("projector_max_points", 100_000, help="Points in the projector."),
+    # Sweep mode.
+    Parameter("models", None, list, help='Sweep: models, e.g. ["ae","vae"].'),
+    Parameter("latent_dims", None, list, help="Sweep: latent dimensions, e.g. [2,4]."),
+]
+
+
+def _check(params) -> tuple[list[str], list[int]]:
+    """The sweep's models and latent dimensions, checked (ParameterError before anything runs)."""
+    models = params["models"] if params["models"] is not None else [params["model"]]
+    dims = params["latent_dims"] if params["latent_dims"] is not None else [params["latent_dim"]]
+    for name in models:
+        if name not in MODEL_NAMES:
+            raise ParameterError(f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}")
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ParameterError(f"a latent dimension is an integer >= 1, got {d!r}")
+    for what, values in (("models", models), ("latent_dims", dims)):
+        if not values or len(set(values)) != len(values):
+            raise ParameterError(f"{what} must be a non-empty list without repeats: {values!r}")
+    if params["input"] not in INPUTS:
+        raise ParameterError(f"input must be one of {', '.join(INPUTS)}, got {params['input']!r}")
+    return models, dims
+
+
+def _chain(params, data, model: str, d: int, suffix: str, baselines: list[str]) -> list:
+    """Trainer ... projector writer for one (model, d); node ids end with `suffix`."""
+    trained = el.trainer(
+        dataset=data.outputs["dataset"],
+        model_name=model,
+        latent_dim=d,
+        input=params["input"],
+        line_features=params["line_features"],
+        model_options=params["model_options"],
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        learning_rate=params["learning_rate"],
+        seed=params["seed"],
+    )
+    exported = el.embedding_exporter(
+        dataset=data.outputs["dataset"], model=trained.outputs["model"], baselines=baselines
+    )
+    embeddings = exported.outputs["embeddings"]
+    selected = el.model_selector(
+        embeddings=embeddings,
+        k_max=params["k_max"],
+        covariance_type=params["covariance_type"],
+        gap_references=params["gap_references"],
+        seed=params["seed"],
+    )
+    clustered = el.clusterer(
+        embeddings=embeddings,
+        selection=selected.outputs["selection"],
+        covariance_type=params["covariance_type"],
+        n_clusters=params["n_clusters"],
+        n_bootstrap=params["n_bootstrap"],
+        seed=params["seed"],
+    )
+    mapped = el.tsne(
+        embeddings=embeddings,
+        perplexity=params["tsne_perplexity"],
+        max_points=params["tsne_max_points"],
+        iterations=params["tsne_iterations"],
+        seed=params["seed"],
+    )
+    catalogued = el.catalog_writer(
+        embeddings=embeddings,
+        clusters=clustered.outputs["clusters"],
+        tsne_map=mapped.outputs["tsne_map"],
+        seed=params["seed"],
+    )
+    reported = el.reporter(
+        dataset=data.outputs["dataset"],
+        model=trained.outputs["model"],
+        embeddings=embeddings,
+        selection=selected.outputs["selection"],
+        clusters=clustered.outputs["clusters"],
+        tsne_map=mapped.outputs["tsne_map"],
+        catalogue=catalogued.outputs["catalogue"],
+        seed=params["seed"],
+    )
+    projected = el.projector_writer(
+        dataset=data.outputs["dataset"],
+        model=trained.outputs["model"],
+        embeddings=embeddings,
+        clusters=clustered.outputs["clusters"],
+        report=reported.outputs["report"],
+        max_points=params["projector_max_points"],
+        seed=params["seed"],
+    )
+    nodes = [trained, exported, selected, clustered, mapped, catalogued, reported, projected]
+    return [node.with_id(node.id + suffix) for node in nodes]
+
+
+def build(params) -> list:
+    models, dims = _check(params)
+    raw = Files(os.path.expanduser(params["manual_dir"])) if params["manual_dir"] else None
+    data = el.dataset_gen(
+        raw=raw,
+        dataset_name=params["dataset"],
+        num_galaxies=params["num_galaxies"],
+        seed=params["dataset_seed"],
+    )
+    all_baselines = list(el.BASELINES) if params["baselines"] else []
+    if params["models"] is None and params["latent_dims"] is None:
+        return [data, *_chain(params, data, models[0], dims[0], "", all_baselines)]
+    nodes, previous = [data], None
+    for i, model in enumerate(models):
+        for j, d in enumerate(dims):
+            # Each baseline once: PCA with the first model at each d, line ratios once.
+            baselines = [b for b in all_baselines if i == 0 and (b == "pca" or j == 0)]
+            tag = f"{model}_d{d}"
+            chain = _chain(params, data, model, d, f"_{tag}", baselines)
+            last = i == len(models) - 1 and j == len(dims) - 1
+            folded = el.comparison(
+                report=next(n for n in chain if n.component is el.reporter).outputs["report"],
+                previous=previous.outputs["table"] if previous else None,
+                chain=tag,
+            ).with_id("comparison" if last else f"comparison_{tag}")
+            nodes += [*chain, folded]
+            previous = folded
+    return nodes
+
+
+PIPELINE = register_pipeline(
+    "emission_lines",
+    build,
+    PARAMETERS,
+    description="emission-line galaxies: train, cluster, compare with WHAN/BPT, map, catalogue",
+)
+
+
+# -- the summary a person reads at the end ---------------------------------------------------
+def _last_outputs(root: str) -> dict[str, dict[str, str]]:
+    """{node: {output: absolute uri}} of the nodes of the last run under `root`."""
+    record = runner.read_json(os.path.join(root, PIPELINE_JSON))
+    if not record or "last_run" not in record:
+        raise FileNotFoundError(f"no finished run under {root}")
+    outputs = {}
+    for node, state in record["last_run"]["nodes"].items():
+        execution = state.get("execution")
+        done = execution and runner.read_json(runner.record_path(root, node, execution))
+        if done and done.get("status") == "complete":
+            outputs[node] = {
+                name: os.path.join(root, artifact["uri"])
+                for name, artifact in done["outputs"].items()
+            }
+    return outputs
+
+
+SCHEMES = ("whan", "bpt", "true_class")
+
+
+def _metric(row: dict, key: str) -> str:
+    if row.get(key) is None:
+        return "–"
+    err = row.get(f"{key}_err")
+    return f"{row[key]:.3f}" + ("" if err is None else f" ± {err:.3f}")
+
+
+def summary_text(root: str) -> str:
+    """What the last run under `root` found, and where its plots, catalogues and projector are.
+
+    Paths are given as `root` is spelt (relative stays relative). Metrics are
+    those of the results table: the value on the test split ± the bootstrap
+    standard deviation.
+    """
+    outputs = _last_outputs(os.path.abspath(root))
+
+    def show(path: str) -> str:
+        return os.path.normpath(os.path.join(root, os.path.relpath(path, os.path.abspath(root))))
+
+    lines = []
+    reporters = [n for n in outputs if n == "reporter" or n.startswith("reporter_")]
+    if not reporters:
+        return f"{root}: the last run did not reach the reporter (run it again to resume)"
+    for node in reporters:
+        report = outputs[node]["report"]
+        summary = runner.read_json(os.path.join(report, el.SUMMARY_JSON))
+        model, data = summary["model"], summary["dataset"]
+        counts = ", ".join(f"{s} {data['splits'][s]}" for s in el.SPLITS if s in data["splits"])
+        lines.append(
+            f"{model['model']} (d = {model['latent_dim']}) on {data['full_name']} ({counts}); "
+            f"best epoch {model['best_epoch']} of {model['epochs']}, test reconstruction "
+            f"error {model['reconstruction_error']['test']:.4g}"
+        )
+        for row in summary["results"]:
+            name = row["representation"]
+            lines.append(
+                f"  {name} (d = {row['latent_dim']}): chosen K {row.get('k_bic')} (BIC), "
+                f"{row.get('k_aic')} (AIC), {row.get('k_gap')} (gap), "
+                f"{row.get('k_silhouette')} (silhouette); "
+                f"clusters K = {summary['representations'][name]['n_clusters']}"
+            )
+            for scheme in SCHEMES:
+                if f"{scheme}_accuracy" in row:
+                    lines.append(
+                        f"    vs {scheme} (test split): matched accuracy "
+                        f"{_metric(row, f'{scheme}_accuracy')}, ARI {_metric(row, f'{scheme}_ari')}"
+                        f", NMI {_metric(row, f'{scheme}_nmi')}"
+                    )
+        catalogues = [summary["catalogues"][row["representation"]] for row in summary["results"]]
+        lines += [
+            f"  plots:      {show(os.path.join(report, el.FIGURES_DIR))}/<representation>/*.png",
+            f"              {show(os.path.join(report, el.LOSS_PLOT))}",
+            f"              {show(os.path.join(root, summary['dataset_plot']))}",
+            f"  catalogue:  {', '.join(show(os.path.join(root, c)) for c in catalogues)}",
+            f"  summary:    {show(os.path.join(report, el.SUMMARY_JSON))}",
+        ]
+        projector_node = "projector_writer" + node[len("reporter") :]
+        if projector_node in outputs:
+            logdir = show(outputs[projector_node]["projector"])
+            lines.append(f"  projector:  tensorboard --logdir {logdir}")
+    if "comparison" in outputs:
+        table = os.path.join(outputs["comparison"]["table"], el.RESULTS_MD)
+        with open(table, encoding="utf-8") as f:
+            text = f.read().strip()
+        lines += ["", text[text.index("|") :], f"(table: {show(table)})"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    _ROOT = flags.DEFINE_string("root", None, "Run root of an emission_lines pipeline.")
+    flags.mark_flag_as_required("root")
+
+    def _main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        try:
+            print(summary_text(_ROOT.value))
+        except FileNotFoundError as e:
+            print(f"error: {e}")
+            return 1
+        return 0
+
+    app.run(_main)

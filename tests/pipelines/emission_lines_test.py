@@ -1,0 +1,268 @@
+"""The emission_lines pipeline end to end on tiny data: outputs, caching, what re-runs, sweeps.
+
+One run of the whole pipeline (400 galaxies, 2 epochs, K <= 3, a 25-iteration
+t-SNE) is shared by the tests of a class; each further run reuses it.
+openTSNE's early-exaggeration phase (250 iterations, not an AnalysisConfig
+setting) is shortened to 25 here: at 400 points it would otherwise be most
+of the test's time.
+"""
+
+import functools
+import os
+import shlex
+import shutil
+import tempfile
+from unittest import mock
+
+import numpy as np
+from absl.testing import absltest
+from astropy.io import fits
+
+from tfelg.analysis import tsne as tsne_lib
+from tfelg_components.base import ParameterError
+from tfelg_components.pipeline import run_pipeline
+from tfelg_pipelines import emission_lines, registry
+
+N = 400
+SMALL = {
+    "num_galaxies": N,
+    "dataset_seed": 1,
+    "epochs": 2,
+    "batch_size": 64,
+    "k_max": 3,
+    "gap_references": 2,
+    "n_bootstrap": 5,
+    "tsne_perplexity": 10.0,
+    "tsne_max_points": N,
+    "tsne_iterations": 25,
+}
+CHAIN = (
+    "trainer",
+    "embedding_exporter",
+    "model_selector",
+    "clusterer",
+    "tsne",
+    "catalog_writer",
+    "reporter",
+    "projector_writer",
+)
+REPRESENTATIONS = ("ae", "pca", "line_ratios")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _fast_tsne():
+    short = functools.partial(tsne_lib.run_tsne, early_exaggeration_iter=25)
+    return mock.patch.object(tsne_lib, "run_tsne", short)
+
+
+def _run(root, **params):
+    lines = []
+    with _fast_tsne():
+        result = run_pipeline(emission_lines.PIPELINE, root, params, log=lines.append)
+    return result, lines
+
+
+def _statuses(result):
+    return {r.node: r.status for r in result.nodes}
+
+
+def _snapshot(root):
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            if name != "pipeline.json":
+                path = os.path.join(folder, name)
+                found[os.path.relpath(path, root)] = os.stat(path).st_mtime_ns
+    return found
+
+
+def _event_dirs(logdir):
+    """Sub-folders TensorBoard treats as runs: those holding an event file."""
+    return {
+        os.path.relpath(folder, logdir)
+        for folder, _, files in os.walk(logdir)
+        if any(f.startswith("events.out.tfevents") for f in files)
+    }
+
+
+class EmissionLinesPipelineTest(absltest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.root = tempfile.mkdtemp(prefix="emission_lines_test_")
+        cls.first, cls.lines = _run(cls.root, **SMALL)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.root, ignore_errors=True)
+        super().tearDownClass()
+
+    def output(self, node, name):
+        return self.first[node].outputs[name]
+
+    def test_end_to_end_outputs(self):
+        self.assertEqual(_statuses(self.first), dict.fromkeys(["dataset_gen", *CHAIN], "ran"))
+        self.assertIn("[2/9] trainer: running ...", self.lines)
+
+        catalogue = self.output("catalog_writer", "catalogue")
+        for name in REPRESENTATIONS:
+            with fits.open(catalogue.path(f"{name}.fits")) as hdul:
+                table = hdul[1].data
+                self.assertLen(table, N)
+                for column in ("OBJID", "LATENT", "TSNE_1", "CLUSTER", "CLUSTER_PROB", "WHAN"):
+                    self.assertIn(column, table.columns.names)
+                self.assertTrue(np.all(np.isfinite(table["TSNE_1"])))
+
+        logdir = self.output("projector_writer", "projector")
+        self.assertEqual(
+            _event_dirs(logdir.uri), {*REPRESENTATIONS, "training/train", "training/validation"}
+        )
+        for name in REPRESENTATIONS:
+            for asset in ("projector_config.pbtxt", "metadata.tsv", "sprite.png", "checkpoint"):
+                self.assertTrue(os.path.isfile(logdir.path(name, asset)), (name, asset))
+            with open(logdir.path(name, "metadata.tsv"), encoding="utf-8") as f:
+                self.assertLen(f.read().splitlines(), N + 1)  # header + one row per galaxy
+        self.assertEqual(
+            self.first.tensorboard_command(), f"tensorboard --logdir {shlex.quote(logdir.uri)}"
+        )
+
+        report = self.output("reporter", "report")
+        summary = emission_lines.runner.read_json(report.path("summary.json"))
+        self.assertEqual([r["representation"] for r in summary["results"]], list(REPRESENTATIONS))
+        paths = [summary["loss_plot"], summary["dataset_plot"], *summary["catalogues"].values()]
+        for figures in summary["figures"].values():
+            self.assertContainsSubset({"bic", "gap", "tsne_whan", "contingency_whan"}, figures)
+            paths += figures.values()
+        for path in paths:  # relative to the run root, and there
+            self.assertFalse(os.path.isabs(path), path)
+            self.assertTrue(os.path.isfile(os.path.join(self.root, path)), path)
+        with open(report.path("results.md"), encoding="utf-8") as f:
+            self.assertIn("| line_ratios | 5 |", f.read())
+
+    def test_no_output_names_a_temporary_folder(self):
+        for result in self.first.nodes:
+            for artifact in result.execution.outputs.values():
+                for folder, _, files in os.walk(artifact.uri):
+                    for name in files:
+                        with open(os.path.join(folder, name), "rb") as f:
+                            self.assertNotIn(b"/.tmp-", f.read(), os.path.join(folder, name))
+
+    def test_summary_text(self):
+        text = emission_lines.summary_text(self.root)
+        self.assertIn(f"ae (d = 2) on emission_lines/synthetic_n{N}_s1/1.0.0", text)
+        self.assertRegex(text, r"ae \(d = 2\): chosen K \d \(BIC\), \d \(AIC\), \d \(gap\)")
+        self.assertRegex(text, r"vs whan \(test split\): matched accuracy 0\.\d{3} ± 0\.\d{3}")
+        logdir = self.output("projector_writer", "projector").uri
+        self.assertIn(f"projector:  tensorboard --logdir {logdir}", text)
+        self.assertIn("line_ratios.fits", text)
+
+    def test_rerun_executes_nothing(self):
+        before = _snapshot(self.root)
+        second, lines = _run(self.root, **SMALL)
+        self.assertEqual(set(_statuses(second).values()), {"cached"})
+        self.assertNotIn("running", " ".join(lines))
+        self.assertEqual(_snapshot(self.root), before)
+
+    def test_a_parameter_change_reruns_only_downstream(self):
+        result, _ = _run(self.root, **{**SMALL, "tsne_perplexity": 5.0})
+        ran = {node for node, status in _statuses(result).items() if status == "ran"}
+        # The projector re-runs because it logs the report's figures (t-SNE map included).
+        self.assertEqual(ran, {"tsne", "catalog_writer", "reporter", "projector_writer"})
+        self.assertEqual(
+            result["trainer"].outputs["model"].uri, self.output("trainer", "model").uri
+        )
+
+    def test_sweep_shares_the_dataset_and_writes_one_table(self):
+        sweep = {**SMALL, "epochs": 1, "baselines": False, "models": ["ae"], "latent_dims": [2, 3]}
+        result, _ = _run(self.root, **sweep)
+        statuses = _statuses(result)
+        self.assertEqual(statuses.pop("dataset_gen"), "cached")  # shared with the first run
+        self.assertEqual(set(statuses.values()), {"ran"})
+        self.assertContainsSubset(
+            {"trainer_ae_d2", "reporter_ae_d3", "comparison_ae_d2", "comparison"}, statuses
+        )
+        table = result["comparison"].outputs["table"]
+        rows = emission_lines.runner.read_json(table.path("comparison.json"))["rows"]
+        self.assertEqual(
+            [(r["representation"], r["latent_dim"]) for r in rows], [("ae", 2), ("ae", 3)]
+        )
+        text = emission_lines.summary_text(self.root)
+        self.assertIn("| ae | 3 |", text)
+        self.assertIn("projector_writer_ae_d3", text)
+
+
+class BuildTest(absltest.TestCase):
+    """The pipeline's shape from its parameters; nothing runs."""
+
+    def nodes(self, **params):
+        pipeline = emission_lines.PIPELINE
+        return {n.id: n for n in pipeline.nodes(pipeline.resolve_params(params))}
+
+    def test_registered_with_its_parameters(self):
+        pipeline = registry.get_pipeline("emission_lines")
+        self.assertIs(pipeline, emission_lines.PIPELINE)
+        self.assertContainsSubset(
+            {"dataset", "num_galaxies", "model", "latent_dim", "k_max", "models", "latent_dims"},
+            pipeline.params,
+        )
+
+    def test_sweep_nodes_and_baselines_once(self):
+        nodes = self.nodes(models=["ae", "vae"], latent_dims=[2, 3])
+        self.assertLen(nodes, 1 + 4 * (len(CHAIN) + 1))
+        baselines = {
+            node_id: node.params["baselines"]
+            for node_id, node in nodes.items()
+            if node_id.startswith("embedding_exporter_")
+        }
+        self.assertEqual(
+            baselines,
+            {
+                "embedding_exporter_ae_d2": ["pca", "line_ratios"],
+                "embedding_exporter_ae_d3": ["pca"],
+                "embedding_exporter_vae_d2": [],
+                "embedding_exporter_vae_d3": [],
+            },
+        )
+        self.assertEqual(nodes["trainer_vae_d3"].params["model_name"], "vae")
+        self.assertEqual(nodes["trainer_vae_d3"].params["latent_dim"], 3)
+        self.assertIsNone(nodes["comparison_ae_d2"].inputs["previous"])
+        self.assertIs(nodes["comparison"].inputs["previous"].node, nodes["comparison_vae_d2"])
+        for node_id in ("trainer_ae_d2", "trainer_vae_d3"):
+            self.assertIs(nodes[node_id].inputs["dataset"].node, nodes["dataset_gen"])
+
+    def test_one_chain_without_sweep_parameters(self):
+        nodes = self.nodes(model="vae", latent_dim=4, baselines=False)
+        self.assertEqual(list(nodes), ["dataset_gen", *CHAIN])
+        self.assertEqual(nodes["embedding_exporter"].params["baselines"], [])
+
+    def test_bad_parameters_fail_before_anything_runs(self):
+        with self.assertRaisesRegex(ParameterError, "unknown model 'vea'; known models"):
+            self.nodes(models=["ae", "vea"])
+        with self.assertRaisesRegex(ParameterError, "latent dimension is an integer >= 1"):
+            self.nodes(latent_dims=[2, 0])
+        with self.assertRaisesRegex(ParameterError, "without repeats"):
+            self.nodes(models=["ae", "ae"])
+        with self.assertRaisesRegex(ParameterError, "input must be one of lines, spectrum"):
+            self.nodes(input="image")
+
+    def test_model_names_are_the_registry(self):
+        from tfelg.models import MODEL_REGISTRY
+
+        self.assertEqual(emission_lines.MODEL_NAMES, tuple(sorted(MODEL_REGISTRY)))
+
+    def test_demo_flagfile_parses(self):
+        with open(os.path.join(REPO, "pipelines", "demo.flags"), encoding="utf-8") as f:
+            flags = [line.strip() for line in f if line.startswith("--")]
+        self.assertIn("--pipeline=emission_lines", flags)
+        self.assertIn("--root=runs/demo", flags)
+        assignments = [line[len("--param=") :] for line in flags if line.startswith("--param=")]
+        params = emission_lines.PIPELINE.resolve_params(
+            emission_lines.PIPELINE.parse_params(assignments)
+        )
+        # Every galaxy gets a t-SNE position in the catalogue.
+        self.assertGreaterEqual(params["tsne_max_points"], params["num_galaxies"])
+        self.assertLen(self.nodes(**params), 1 + len(CHAIN))
+
+
+if __name__ == "__main__":
+    absltest.main()

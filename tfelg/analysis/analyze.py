@@ -1,0 +1,596 @@
+"""The latent-space analysis of one representation, end to end.
+
+For one :class:`~tfelg.analysis.embeddings.Embeddings` (an autoencoder's
+posterior means, PCA, or the classical line ratios) this module:
+
+1. chooses the number of Gaussian-mixture components on the *training* split
+   by BIC, AIC, the gap statistic and the silhouette;
+2. fits the mixture with the chosen K on the training split and assigns
+   every galaxy a cluster and cluster probabilities;
+3. matches clusters to WHAN, BPT (star-forming / composite / AGN) and, for
+   synthetic data, the true classes by the Hungarian method, with metrics and
+   bootstrap errors measured on the *test* split (never seen by the model,
+   its checkpoint choice or the mixture);
+4. maps the galaxies with t-SNE, writes the TensorBoard projector, the
+   value-added catalogue, the figures, and ``summary.json``.
+
+Why train/test here: the reference work chose its checkpoint and fitted its
+clusters on the same galaxies it then scored. Here the autoencoder's
+checkpoint is chosen on ``validation``, the mixture is fitted on ``train``,
+and every agreement figure is measured on ``test``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from tfelg import schemes
+from tfelg.analysis.embeddings import Embeddings
+
+# Classes that are not classes: galaxies without a scheme class are left out
+# of the matching (and counted).
+IGNORED_CLASSES = ("low_sn", "unclassified", "unknown")
+
+
+@dataclasses.dataclass
+class AnalysisConfig:
+    """Settings of the analysis (all seeded).
+
+    Attributes:
+      k_max: largest number of mixture components tried.
+      covariance_type: ``full`` or ``diag``.
+      gap_references: B, reference sets of the gap statistic.
+      silhouette_sample: points used for the silhouette (a seeded subsample).
+      selection_max_points: training points used for the K sweep (a seeded
+        subsample above this; the final mixture uses all of them).
+      n_clusters: K of the class inference; None: the BIC choice.
+      n_bootstrap: bootstrap resamples of the test split for the errors.
+      tsne_max_points: galaxies in the t-SNE map (a seeded subsample above;
+        catalogue rows outside it get NaN map coordinates).
+      tsne_perplexity, tsne_n_iter: openTSNE settings.
+      projector_max_points: TensorBoard loads at most 100,000 points.
+      seed: seeds every random choice above.
+    """
+
+    k_max: int = 10
+    covariance_type: str = "full"
+    gap_references: int = 10
+    silhouette_sample: int = 4000
+    selection_max_points: int = 50_000
+    n_clusters: int | None = None
+    n_bootstrap: int = 200
+    tsne_max_points: int = 20_000
+    tsne_perplexity: float = 30.0
+    tsne_n_iter: int = 500
+    projector_max_points: int = 100_000
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.k_max < 2:
+            raise ValueError(f"k_max must be >= 2, got {self.k_max}")
+        if self.covariance_type not in ("full", "diag"):
+            raise ValueError(f"covariance_type must be full or diag, got {self.covariance_type!r}")
+        if self.n_clusters is not None and self.n_clusters < 1:
+            raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
+
+
+def _seeded_rows(n: int, max_points: int, seed: int) -> np.ndarray:
+    """All rows, or a sorted seeded subsample of ``max_points`` of them."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+
+
+def scheme_views(emb: Embeddings) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """The class schemes clusters are compared with: codes and names.
+
+    BPT is compared in its three-class form (star-forming, composite, AGN),
+    as in the reference work; Seyfert/LINER stay in the catalogue.
+    """
+    views = {"whan": (emb.labels["whan"], list(emb.class_names["whan"]))}
+    views["bpt"] = (schemes.bpt_coarse(emb.labels["bpt"]), list(schemes.BPT_COARSE_NAMES))
+    if "true_class" in emb.labels:
+        names = list(emb.class_names["true_class"])
+        codes = emb.labels["true_class"]
+        if "unknown" not in names or np.any(codes != names.index("unknown")):
+            views["true_class"] = (codes, names)
+    return views
+
+
+def _json_default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_json(path: str, value) -> str:
+    """JSON written atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, sort_keys=True, default=_json_default)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+@dataclasses.dataclass
+class ClassInference:
+    """The mixture's clusters and their agreement with the schemes.
+
+    Attributes:
+      n_clusters: K of the mixture.
+      cluster: (N,) hard assignment of every galaxy (all splits).
+      proba: (N, K) cluster probabilities.
+      comparisons: scheme -> {"match": ..., "bootstrap": ...} on the test
+        split, or {"skipped": reason}.
+      mixture: the fitted mixture's summary (BIC, log-likelihood, ...).
+    """
+
+    n_clusters: int
+    cluster: np.ndarray
+    proba: np.ndarray
+    comparisons: dict
+    mixture: dict
+
+    def save(self, directory: str) -> None:
+        os.makedirs(directory, exist_ok=True)
+        tmp = os.path.join(directory, f".tmp-clusters-{os.getpid()}.npz")
+        np.savez(tmp, cluster=self.cluster, proba=self.proba)
+        os.replace(tmp, os.path.join(directory, "clusters.npz"))
+        write_json(
+            os.path.join(directory, "class_inference.json"),
+            {
+                "n_clusters": self.n_clusters,
+                "comparisons": self.comparisons,
+                "mixture": self.mixture,
+            },
+        )
+
+    @classmethod
+    def load(cls, directory: str) -> ClassInference:
+        with np.load(os.path.join(directory, "clusters.npz")) as z:
+            cluster, proba = z["cluster"], z["proba"]
+        with open(os.path.join(directory, "class_inference.json"), encoding="utf-8") as f:
+            meta = json.load(f)
+        return cls(
+            n_clusters=meta["n_clusters"],
+            cluster=cluster,
+            proba=proba,
+            comparisons=meta["comparisons"],
+            mixture=meta["mixture"],
+        )
+
+
+def choose_k(emb: Embeddings, config: AnalysisConfig):
+    """BIC, AIC, gap and silhouette over K = 1..k_max on the training split."""
+    from tfelg.analysis import model_selection
+
+    emb.check_finite()
+    train = emb.for_split("train")
+    if len(train) < 3:
+        raise ValueError(f"{emb.representation}: the training split has {len(train)} galaxies")
+    rows = _seeded_rows(len(train), config.selection_max_points, config.seed)
+    k_max = min(config.k_max, len(rows) - 1)
+    return model_selection.select_k(
+        train.latent[rows],
+        k_max,
+        covariance_type=config.covariance_type,
+        gap_references=config.gap_references,
+        seed=config.seed,
+        silhouette_sample=config.silhouette_sample,
+    )
+
+
+def infer_classes(emb: Embeddings, chosen_k: dict, config: AnalysisConfig, log=print):
+    """Mixture with the chosen K (fitted on train), matched to the schemes on test."""
+    from tfelg.analysis import gmm, matching
+
+    emb.check_finite()
+    k = int(config.n_clusters or chosen_k["bic"])
+    train = emb.for_split("train")
+    mixture = gmm.fit_gmm(train.latent, k, covariance_type=config.covariance_type, seed=config.seed)
+    proba = gmm.predict_proba(mixture, emb.latent)
+    cluster = np.argmax(proba, axis=1).astype(np.int32)
+    test_rows = emb.split == "test"
+    if not test_rows.any():
+        raise ValueError(f"{emb.representation}: the test split holds no galaxies")
+    comparisons = {}
+    for scheme, (codes, names) in scheme_views(emb).items():
+        try:
+            match = matching.match_clusters(
+                cluster[test_rows], codes[test_rows], names, ignore=IGNORED_CLASSES, n_clusters=k
+            )
+            boot = matching.bootstrap_metrics(
+                cluster[test_rows],
+                codes[test_rows],
+                names,
+                ignore=IGNORED_CLASSES,
+                n_boot=config.n_bootstrap,
+                seed=config.seed,
+                n_clusters=k,
+            )
+        except ValueError as e:  # e.g. every galaxy unclassified in this scheme
+            log(f"  [{emb.representation}] no comparison with {scheme}: {e}")
+            comparisons[scheme] = {"skipped": str(e)}
+            continue
+        comparisons[scheme] = {"match": match.to_dict(), "bootstrap": boot}
+    summary = {
+        "k": k,
+        "bic": mixture.bic,
+        "log_likelihood": mixture.log_likelihood,
+        "converged": mixture.converged,
+        "n_iter": mixture.n_iter,
+    }
+    return ClassInference(k, cluster, proba, comparisons, summary)
+
+
+def tsne_map(emb: Embeddings, config: AnalysisConfig):
+    """t-SNE of all galaxies (a seeded subsample above ``tsne_max_points``).
+
+    Returns (coordinates (N, 2) with NaN outside the map, rows mapped, result).
+    """
+    from tfelg.analysis import tsne
+
+    emb.check_finite()
+    rows = _seeded_rows(len(emb), config.tsne_max_points, config.seed)
+    result = tsne.run_tsne(
+        emb.latent[rows],
+        perplexity=config.tsne_perplexity,
+        n_iter=config.tsne_n_iter,
+        seed=config.seed,
+        # PCA initialisation needs two dimensions to take.
+        initialization="pca" if emb.latent_dim >= 2 else "random",
+    )
+    xy = np.full((len(emb), 2), np.nan, dtype=np.float32)
+    xy[rows] = result.embedding
+    return xy, rows, result
+
+
+def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_dir, config):
+    """Every figure of one representation; returns {name: path}."""
+    from tfelg.outputs import analysis_plots as plots
+
+    os.makedirs(out_dir, exist_ok=True)
+    name = emb.representation
+    figures = {}
+    views = scheme_views(emb)
+    for scheme, result in inference.comparisons.items():
+        if "match" not in result:
+            continue
+        match = result["match"]
+        figures[f"contingency_{scheme}"] = plots.plot_contingency(
+            np.asarray(match["contingency"]),
+            match["cluster_names"],
+            match["class_names"],
+            os.path.join(out_dir, f"contingency_{scheme}.png"),
+            title=f"{name}: clusters vs {scheme} (test split)",
+            column_label=scheme,
+        )
+    for scheme in ("whan", "bpt"):
+        codes, names = views[scheme]
+        figures[f"latent_{scheme}"] = plots.plot_latent_pairs(
+            emb.latent,
+            codes,
+            names,
+            os.path.join(out_dir, f"latent_{scheme}.png"),
+            title=f"{name}: latent coordinates by {scheme.upper()} class",
+            class_label=scheme.upper(),
+            seed=config.seed,
+        )
+    whan_codes, whan_names = views["whan"]
+    if emb.latent_dim >= 2:
+        figures["clusters_vs_whan"] = plots.plot_clusters_and_classes(
+            emb.latent,
+            inference.cluster,
+            whan_codes,
+            whan_names,
+            os.path.join(out_dir, "clusters_vs_whan.png"),
+            class_label="WHAN",
+            seed=config.seed,
+        )
+    ks = np.asarray(selection["ks"])
+    chosen = selection["chosen_k"]
+    curve = lambda key: np.array([np.nan if v is None else v for v in selection[key]])  # noqa: E731
+    figures["bic"] = plots.plot_information_criteria(
+        ks,
+        curve("bic"),
+        chosen["bic"],
+        os.path.join(out_dir, "bic.png"),
+        aic=curve("aic"),
+        title=f"{name}: Gaussian mixture BIC/AIC (train split)",
+    )
+    figures["gap"] = plots.plot_gap_curve(
+        ks,
+        curve("gap"),
+        curve("gap_s"),
+        chosen["gap"],
+        os.path.join(out_dir, "gap.png"),
+        title=f"{name}: gap statistic, B = {selection['gap_references']} (train split)",
+    )
+    if len(ks) >= 2 and chosen.get("silhouette") is not None:
+        figures["silhouette"] = plots.plot_silhouette_curve(
+            ks[1:],
+            curve("silhouette")[1:],
+            chosen["silhouette"],
+            os.path.join(out_dir, "silhouette.png"),
+            title=f"{name}: mean silhouette (train split)",
+        )
+    mapped = np.all(np.isfinite(tsne_xy), axis=1)
+    figures["tsne_whan"] = plots.plot_tsne_map(
+        tsne_xy[mapped],
+        whan_codes[mapped],
+        whan_names,
+        inference.cluster[mapped],
+        os.path.join(out_dir, "tsne_whan.png"),
+        class_label="WHAN",
+        seed=config.seed,
+        title=f"{name}: t-SNE map",
+    )
+    return figures
+
+
+def write_projector_log(emb, cluster, logdir, config, sprite_images=None, figures=None) -> dict:
+    """TensorBoard projector (latent space + metadata + sprite) and figure images."""
+    from tfelg.outputs import analysis_plots as plots
+    from tfelg.outputs import projector
+
+    views = scheme_views(emb)
+    metadata = {
+        "id": emb.object_id,
+        "whan": np.array(emb.class_names["whan"])[emb.labels["whan"]],
+        "bpt": np.array(emb.class_names["bpt"])[emb.labels["bpt"]],
+        "cluster": cluster,
+        "redshift": np.round(emb.redshift, 5),
+        "split": emb.split,
+    }
+    if "true_class" in views:
+        metadata["true_class"] = np.array(emb.class_names["true_class"])[emb.labels["true_class"]]
+    info = projector.write_projector(
+        logdir,
+        emb.latent,
+        metadata,
+        sprite_images=sprite_images,
+        max_points=config.projector_max_points,
+        seed=config.seed,
+    )
+    for key, path in (figures or {}).items():
+        plots.log_png_to_tensorboard(path, logdir, f"{emb.representation}/{key}")
+    return {k: v for k, v in info.items() if k != "thumb_size"}
+
+
+def write_value_added_catalogue(emb, inference: ClassInference, tsne_xy, path, config) -> str:
+    """The FITS catalogue: id, latent and t-SNE coordinates, cluster, probabilities, classes."""
+    from tfelg.outputs import catalogue
+
+    return catalogue.write_catalogue(
+        path,
+        object_id=emb.object_id,
+        latent=emb.latent,
+        tsne=tsne_xy,
+        cluster=inference.cluster,
+        cluster_proba=inference.proba,
+        whan=emb.labels["whan"],
+        bpt=emb.labels["bpt"],
+        redshift=emb.redshift,
+        true_class=emb.labels.get("true_class"),
+        class_names=emb.class_names.get("true_class"),
+        extra_header={
+            "REPRESENTATION": emb.representation,
+            "N_CLUSTERS": inference.n_clusters,
+            "SEED": config.seed,
+        },
+        overwrite=True,
+    )
+
+
+def analyze_embeddings(
+    emb: Embeddings,
+    out_dir: str,
+    config: AnalysisConfig | None = None,
+    *,
+    sprite_images: np.ndarray | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Runs the whole analysis of one representation into ``out_dir``.
+
+    Writes ``figures/``, ``projector/`` (a TensorBoard log directory),
+    ``catalogue.fits``, ``clusters.npz`` and ``summary.json``; returns the
+    summary.
+    """
+    config = config or AnalysisConfig()
+    emb.check_finite()
+    os.makedirs(out_dir, exist_ok=True)
+    name = emb.representation
+    timings: dict[str, float] = {}
+
+    start = time.perf_counter()
+    selection = choose_k(emb, config).to_dict()
+    timings["model_selection"] = time.perf_counter() - start
+    log(f"  [{name}] chosen K: " + ", ".join(f"{k}={v}" for k, v in selection["chosen_k"].items()))
+
+    start = time.perf_counter()
+    inference = infer_classes(emb, selection["chosen_k"], config, log=log)
+    inference.save(out_dir)
+    timings["class_inference"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    tsne_xy, map_rows, tsne_result = tsne_map(emb, config)
+    timings["tsne"] = time.perf_counter() - start
+    log(f"  [{name}] t-SNE of {len(map_rows)} galaxies: KL {tsne_result.kl_divergence:.3f}")
+
+    start = time.perf_counter()
+    figures = write_figures(
+        emb, selection, inference, tsne_xy, os.path.join(out_dir, "figures"), config
+    )
+    projector_info = write_projector_log(
+        emb, inference.cluster, os.path.join(out_dir, "projector"), config, sprite_images, figures
+    )
+    catalogue_path = write_value_added_catalogue(
+        emb, inference, tsne_xy, os.path.join(out_dir, "catalogue.fits"), config
+    )
+    timings["outputs"] = time.perf_counter() - start
+
+    summary = {
+        "representation": name,
+        "latent_dim": emb.latent_dim,
+        "n_galaxies": {s: int(np.sum(emb.split == s)) for s in ("train", "validation", "test")},
+        "config": dataclasses.asdict(config),
+        "model_selection": selection,
+        "chosen_k": selection["chosen_k"],
+        "n_clusters": inference.n_clusters,
+        "mixture": inference.mixture,
+        "comparisons": inference.comparisons,
+        "tsne": {"n_points": len(map_rows), **tsne_result.params, "kl": tsne_result.kl_divergence},
+        "projector": projector_info,
+        "catalogue": catalogue_path,
+        "figures": figures,
+        "timings_seconds": timings,
+        "info": emb.info,
+    }
+    write_json(os.path.join(out_dir, "summary.json"), summary)
+    return summary
+
+
+def headline(summary: dict) -> dict:
+    """One results-table row: chosen K and test-split agreement per scheme."""
+    row = {
+        "representation": summary["representation"],
+        "latent_dim": summary["latent_dim"],
+        **{f"k_{c}": v for c, v in summary["chosen_k"].items()},
+    }
+    for scheme, result in summary["comparisons"].items():
+        if "bootstrap" not in result:
+            continue
+        boot = result["bootstrap"]
+        for metric in ("accuracy", "ari", "nmi"):
+            stats = boot.get(metric)
+            if stats is not None:
+                row[f"{scheme}_{metric}"] = stats["estimate"]
+                row[f"{scheme}_{metric}_err"] = stats["std"]
+    return row
+
+
+def _format_cell(row: dict, key: str) -> str:
+    value = row.get(key)
+    if value is None:
+        return "–"
+    err = row.get(f"{key}_err")
+    return f"{value:.3f} ± {err:.3f}" if err is not None else f"{value}"
+
+
+def results_table(rows: list[dict]) -> str:
+    """The comparison as a Markdown table (chosen K, matched accuracy/ARI/NMI)."""
+    schemes_present = [
+        s for s in ("whan", "bpt", "true_class") if any(f"{s}_ari" in r for r in rows)
+    ]
+    header = ["representation", "d", "K (BIC)", "K (AIC)", "K (gap)", "K (silhouette)"]
+    for s in schemes_present:
+        header += [f"{s} accuracy", f"{s} ARI", f"{s} NMI"]
+    lines_ = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        cells = [
+            str(r["representation"]),
+            str(r["latent_dim"]),
+            *(str(r.get(f"k_{c}", "–")) for c in ("bic", "aic", "gap", "silhouette")),
+        ]
+        for s in schemes_present:
+            cells += [_format_cell(r, f"{s}_{m}") for m in ("accuracy", "ari", "nmi")]
+        lines_.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines_)
+
+
+def analyze_workdir(
+    workdir: str,
+    out_dir: str,
+    config: AnalysisConfig | None = None,
+    *,
+    baselines: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Analyses a training run and, beside it, the PCA and line-ratio baselines.
+
+    The data are those the run was trained on (its ``config.json``); PCA has
+    the run's latent dimension and input. Writes ``<out_dir>/<representation>/``
+    for each, plus ``results.md`` and ``summary.json`` comparing them.
+    """
+    from tfelg.analysis import embeddings as emb_lib
+    from tfelg.errors import InputError
+    from tfelg.outputs import sprites
+    from tfelg.training import config as config_lib
+    from tfelg.training import loop
+
+    config = config or AnalysisConfig()
+    config_path = os.path.join(workdir, loop.CONFIG_FILE)
+    if not os.path.exists(os.path.join(workdir, loop.MODEL_FILE)) or not os.path.exists(
+        config_path
+    ):
+        raise InputError(
+            "no trained model here (expected config.json and model.keras from tfelg-train)",
+            path=workdir,
+        )
+    with open(config_path, encoding="utf-8") as f:
+        experiment = config_lib.ExperimentConfig.from_dict(json.load(f))
+    builder = loop.open_dataset(experiment.data)
+    splits = loop.load_splits(experiment.data, builder)
+    class_names = emb_lib.default_class_names(builder.info.features["true_class"].names)
+
+    representations = [emb_lib.autoencoder_embeddings(workdir, splits, class_names)]
+    if baselines:
+        representations.append(
+            emb_lib.pca_embeddings(
+                splits,
+                experiment.model.latent_dim,
+                class_names,
+                input=experiment.data.input,
+                line_features=experiment.data.line_features,
+            )
+        )
+        representations.append(emb_lib.line_ratio_embeddings(splits, class_names))
+
+    all_arrays = {
+        k: np.concatenate([splits[s][k] for s in emb_lib.SPLITS]) for k in splits["train"]
+    }
+    if "spectrum" in all_arrays:
+        thumbs = sprites.render_spectra(all_arrays["spectrum"])
+    else:
+        thumbs = sprites.render_feature_glyphs(
+            emb_lib.line_ratio_embeddings(splits, class_names).latent
+        )
+
+    summaries = {}
+    for emb in representations:
+        log(f"analysing {emb.representation} (d = {emb.latent_dim}) ...")
+        emb.save(os.path.join(out_dir, emb.representation, "embeddings.npz"))
+        summaries[emb.representation] = analyze_embeddings(
+            emb, os.path.join(out_dir, emb.representation), config, sprite_images=thumbs, log=log
+        )
+    rows = [headline(s) for s in summaries.values()]
+    table = results_table(rows)
+    with open(os.path.join(out_dir, "results.md"), "w", encoding="utf-8") as f:
+        f.write(
+            f"# Analysis of {os.path.abspath(workdir)}\n\n"
+            "Chosen K on the training split; agreement with each scheme on the test split "
+            f"(value on the test split ± std over {config.n_bootstrap} bootstrap resamples).\n\n{table}\n"
+        )
+    overall = {
+        "workdir": os.path.abspath(workdir),
+        "dataset": experiment.data.dataset,
+        "results": rows,
+        "representations": {k: os.path.join(out_dir, k, "summary.json") for k in summaries},
+        "figures": {k: s["figures"] for k, s in summaries.items()},
+    }
+    write_json(os.path.join(out_dir, "summary.json"), overall)
+    log(table)
+    return overall

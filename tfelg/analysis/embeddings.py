@@ -1,0 +1,252 @@
+"""Embeddings: one representation of every galaxy, with its labels.
+
+An :class:`Embeddings` holds, for every galaxy of every split, the latent
+coordinates of one *representation* together with what later steps compare
+them against (object id, split, redshift, WHAN, BPT, true class). It is the
+artifact between training and analysis, saved as one ``.npz``.
+
+Three kinds of representation are compared in every results table:
+
+* ``autoencoder``: the posterior mean of a trained model (never a noisy
+  sample: the reference work's first flaw);
+* ``pca``: PCA with the same latent dimension on the same preprocessed
+  inputs (fitted on the training split);
+* ``line_ratios``: the classical approach, the standardised log line ratios
+  ([NII]/Hα, [OIII]/Hβ, [SII]/Hα, [OI]/Hα) and asinh EW(Hα), no learning.
+  A missing ratio is imputed with the training mean (0 after scaling), so
+  every galaxy keeps a point, as the autoencoders' masked inputs do.
+
+Every scaling is fitted on the training split only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+
+import numpy as np
+
+from tfelg import schemes
+
+SPLITS = ("train", "validation", "test")
+LABEL_KEYS = ("whan", "bpt", "true_class")
+
+
+@dataclasses.dataclass
+class Embeddings:
+    """Latent coordinates and labels of N galaxies.
+
+    Attributes:
+      object_id: (N,) str.
+      split: (N,) str, ``train``/``validation``/``test``.
+      latent: (N, d) float32.
+      redshift: (N,) float32.
+      labels: name -> (N,) int codes (``whan``, ``bpt``, ``true_class``).
+      class_names: name -> class names of those codes.
+      representation: e.g. ``vae``, ``pca``, ``line_ratios``.
+      info: provenance (workdir, latent_dim, config, ...), JSON-serialisable.
+    """
+
+    object_id: np.ndarray
+    split: np.ndarray
+    latent: np.ndarray
+    redshift: np.ndarray
+    labels: dict[str, np.ndarray]
+    class_names: dict[str, list[str]]
+    representation: str
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.object_id)
+        self.latent = np.asarray(self.latent, dtype=np.float32)
+        if self.latent.ndim != 2 or self.latent.shape[0] != n:
+            raise ValueError(f"latent has shape {self.latent.shape}, expected ({n}, d)")
+        for name, codes in self.labels.items():
+            if len(codes) != n:
+                raise ValueError(f"labels[{name!r}] has {len(codes)} rows, expected {n}")
+
+    def __len__(self) -> int:
+        return len(self.object_id)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.latent.shape[1]
+
+    def check_finite(self) -> None:
+        """Raises ValueError naming the rows whose coordinates are NaN or infinite."""
+        bad = ~np.all(np.isfinite(self.latent), axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValueError(
+                f"{self.representation} embeddings have NaN or infinite coordinates in "
+                f"{bad.sum()} of {len(self)} galaxies (first: row {rows[0]}, "
+                f"object {self.object_id[rows[0]]!r}); was training diverging?"
+            )
+
+    def subset(self, rows) -> Embeddings:
+        return Embeddings(
+            object_id=self.object_id[rows],
+            split=self.split[rows],
+            latent=self.latent[rows],
+            redshift=self.redshift[rows],
+            labels={k: v[rows] for k, v in self.labels.items()},
+            class_names=self.class_names,
+            representation=self.representation,
+            info=self.info,
+        )
+
+    def for_split(self, split: str) -> Embeddings:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        return self.subset(self.split == split)
+
+    # -- persistence ----------------------------------------------------------------
+    def save(self, path: str) -> str:
+        """Writes one ``.npz`` atomically (temporary file, then rename)."""
+        meta = {
+            "representation": self.representation,
+            "class_names": self.class_names,
+            "info": self.info,
+        }
+        arrays = {
+            "object_id": self.object_id.astype(str),
+            "split": self.split.astype(str),
+            "latent": self.latent,
+            "redshift": np.asarray(self.redshift, np.float32),
+            "meta": np.array(json.dumps(meta)),
+        }
+        arrays.update({f"label_{k}": np.asarray(v, np.int16) for k, v in self.labels.items()})
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str) -> Embeddings:
+        if not os.path.exists(path):
+            from tfelg.errors import InputError
+
+            raise InputError("embeddings file not found", path=path)
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            labels = {k[len("label_") :]: z[k] for k in z.files if k.startswith("label_")}
+            return cls(
+                object_id=z["object_id"],
+                split=z["split"],
+                latent=z["latent"],
+                redshift=z["redshift"],
+                labels=labels,
+                class_names=meta["class_names"],
+                representation=meta["representation"],
+                info=meta["info"],
+            )
+
+
+def _stack_splits(splits: Mapping[str, Mapping[str, np.ndarray]], key: str) -> np.ndarray:
+    return np.concatenate([splits[s][key] for s in SPLITS])
+
+
+def _from_parts(splits, latent_by_split, representation, class_names, info) -> Embeddings:
+    return Embeddings(
+        object_id=_stack_splits(splits, "object_id").astype(str),
+        split=np.concatenate([np.full(len(splits[s]["object_id"]), s) for s in SPLITS]),
+        latent=np.concatenate([latent_by_split[s] for s in SPLITS]),
+        redshift=_stack_splits(splits, "redshift"),
+        labels={k: _stack_splits(splits, k) for k in LABEL_KEYS if k in splits[SPLITS[0]]},
+        class_names=class_names,
+        representation=representation,
+        info=info,
+    )
+
+
+def default_class_names(true_class_names) -> dict[str, list[str]]:
+    return {
+        "whan": list(schemes.WHAN_NAMES),
+        "bpt": list(schemes.BPT_NAMES),
+        "true_class": list(true_class_names),
+    }
+
+
+def autoencoder_embeddings(workdir: str, splits, class_names) -> Embeddings:
+    """Posterior means of the model trained in ``workdir``, every split."""
+    from tfelg.training import loop
+
+    trained = loop.load_trained(workdir)
+    with open(os.path.join(workdir, loop.CONFIG_FILE), encoding="utf-8") as f:
+        config = json.load(f)
+    latent = {s: trained.embed(splits[s]) for s in SPLITS}
+    return _from_parts(
+        splits,
+        latent,
+        config["model"]["name"],
+        class_names,
+        {"workdir": os.path.abspath(workdir), "config": config},
+    )
+
+
+def pca_embeddings(splits, latent_dim: int, class_names, *, input="lines", line_features="ew"):
+    """PCA of the same preprocessed inputs the autoencoders see (fitted on train)."""
+    from tfelg.models.pca import PCA
+    from tfelg.preprocessing import Preprocessor
+
+    pre = Preprocessor.fit(splits["train"], input=input, line_features=line_features)
+    x_train, w_train = pre.transform(splits["train"])
+    pca = PCA(pre.num_features, latent_dim)
+    pca.fit(x_train, w_train)
+    latent = {}
+    for s in SPLITS:
+        x, w = pre.transform(splits[s])
+        latent[s] = pca.encode(x, w)
+    info = {"latent_dim": latent_dim, "input": input, "line_features": line_features}
+    return _from_parts(splits, latent, "pca", class_names, info)
+
+
+LINE_RATIO_FEATURES = ("log_nii_ha", "log_oiii_hb", "log_sii_ha", "log_oi_ha", "asinh_ew_ha")
+
+
+def line_ratio_features(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N, 5) raw classical features, NaN where a line is missing."""
+    from tfelg.dataset_report import table_from_arrays
+
+    r = schemes.classify_table(table_from_arrays(arrays))
+    return np.stack(
+        [
+            r["log_nii_ha"],
+            r["log_oiii_hb"],
+            r["log_sii_ha"],
+            r["log_oi_ha"],
+            np.arcsinh(r["ew_ha"]),
+        ],
+        axis=1,
+    )
+
+
+def line_ratio_embeddings(splits, class_names) -> Embeddings:
+    """Standardised log line ratios and asinh EW(Hα): the no-learning baseline."""
+    raw = {s: line_ratio_features(splits[s]) for s in SPLITS}
+    train = raw["train"]
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(train, axis=0)
+        std = np.nanstd(train, axis=0)
+    std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    latent = {s: np.where(np.isfinite(v), (v - mean) / std, 0.0) for s, v in raw.items()}
+    missing = {s: float(np.mean(~np.isfinite(v))) for s, v in raw.items()}
+    info = {
+        "features": list(LINE_RATIO_FEATURES),
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+        "fraction_missing_imputed": missing,
+    }
+    return _from_parts(splits, latent, "line_ratios", class_names, info)

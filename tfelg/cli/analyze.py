@@ -1,0 +1,80 @@
+r"""tfelg-analyze: the latent-space analysis of a training run.
+
+  tfelg-analyze --workdir=runs/vae_d2 --output_dir=runs/vae_d2/analysis
+
+Writes, for the run's model and for the PCA and line-ratio baselines:
+model-selection curves (BIC, AIC, gap, silhouette) with the chosen K, the
+mixture's clusters matched to WHAN, BPT and (synthetic data) the true
+classes, a t-SNE map, a TensorBoard projector, a value-added FITS catalogue,
+figures, ``results.md`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A finished tfelg-train workdir.")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write (default: WORKDIR/analysis).")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing analysis in --output_dir.")
+_BASELINES = flags.DEFINE_bool("baselines", True, "Also analyse PCA and raw line ratios.")
+_K_MAX = flags.DEFINE_integer("k_max", 10, "Largest number of mixture components.")
+_COVARIANCE = flags.DEFINE_enum("covariance_type", "full", ["full", "diag"], "Mixture covariances.")
+_GAP_REFS = flags.DEFINE_integer("gap_references", 10, "Reference sets of the gap statistic.")
+_N_CLUSTERS = flags.DEFINE_integer("n_clusters", None, "K of the class inference (default: BIC's).")
+_N_BOOT = flags.DEFINE_integer("n_bootstrap", 200, "Bootstrap resamples for the errors.")
+_TSNE_PERPLEXITY = flags.DEFINE_float("tsne_perplexity", 30.0, "t-SNE perplexity.")
+_TSNE_MAX = flags.DEFINE_integer("tsne_max_points", 20_000, "Galaxies in the t-SNE map.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
+
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from tfelg.analysis import analyze
+    from tfelg.errors import InputError
+
+    out_dir = _OUTPUT_DIR.value or os.path.join(_WORKDIR.value, "analysis")
+    if os.path.exists(os.path.join(out_dir, "summary.json")) and not _OVERWRITE.value:
+        print(
+            f"tfelg-analyze: error: {out_dir} already holds an analysis; "
+            "pass --overwrite to replace it",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        config = analyze.AnalysisConfig(
+            k_max=_K_MAX.value,
+            covariance_type=_COVARIANCE.value,
+            gap_references=_GAP_REFS.value,
+            n_clusters=_N_CLUSTERS.value,
+            n_bootstrap=_N_BOOT.value,
+            tsne_perplexity=_TSNE_PERPLEXITY.value,
+            tsne_max_points=_TSNE_MAX.value,
+            seed=_SEED.value,
+        )
+        summary = analyze.analyze_workdir(
+            _WORKDIR.value, out_dir, config, baselines=_BASELINES.value
+        )
+    except (InputError, ValueError) as e:
+        print(f"tfelg-analyze: error: {e}", file=sys.stderr)
+        return 2
+    print(f"\nresults: {os.path.join(out_dir, 'results.md')}")
+    print(f"summary: {os.path.join(out_dir, 'summary.json')}")
+    logdirs = ",".join(
+        f"{name}:{os.path.join(out_dir, name, 'projector')}" for name in summary["representations"]
+    )
+    print(f"projector: tensorboard --logdir_spec={logdirs}")
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
