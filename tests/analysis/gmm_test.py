@@ -1,0 +1,224 @@
+"""The TensorFlow EM against scikit-learn's GaussianMixture, from the same start."""
+
+import json
+import warnings
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
+
+from tfelg.analysis import gmm
+
+
+def mixture_data(n=1500, d=3, k=4, spread=5.0, seed=0):
+    """Anisotropic Gaussian clusters with some overlap."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=spread, size=(k, d))
+    mixing = rng.normal(scale=0.4, size=(k, d, d)) + np.eye(d)
+    labels = rng.integers(0, k, n)
+    x = centres[labels] + np.einsum("nd,nde->ne", rng.normal(size=(n, d)), mixing[labels])
+    return x, labels
+
+
+def sklearn_from(x, init, covariance_type):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(
+            init.k,
+            covariance_type=covariance_type,
+            init_params="random_from_data",
+            **init.to_sklearn(),
+        ).fit(x)
+
+
+class EmAgreesWithSklearnTest(parameterized.TestCase, tf.test.TestCase):
+    @parameterized.product(covariance_type=["full", "diag"], precision=["float32", "float64"])
+    def test_same_start_same_likelihood_and_bic(self, covariance_type, precision):
+        x, _ = mixture_data()
+        ks = [1, 3, 5]
+        inits = []
+        for k in ks:
+            labels = KMeans(k, n_init=1, random_state=0).fit(x).labels_
+            inits.append(gmm.init_from_labels(x, labels, k, covariance_type=covariance_type))
+        fits = gmm.fit_gmm_sweep(
+            x, ks, covariance_type=covariance_type, init=inits, precision=precision
+        )
+        for k, init, ours in zip(ks, inits, fits, strict=True):
+            theirs = sklearn_from(x, init, covariance_type)
+            ll = theirs.score(x) * len(x)
+            self.assertEqual(ours.k, k)
+            self.assertLess(abs(ours.log_likelihood - ll) / abs(ll), 1e-3)
+            self.assertLess(abs(ours.bic - theirs.bic(x)) / abs(theirs.bic(x)), 1e-3)
+            self.assertLess(abs(ours.aic - theirs.aic(x)) / abs(theirs.aic(x)), 1e-3)
+            self.assertEqual(ours.n_parameters, theirs._n_parameters())
+            if precision == "float64":
+                # Same arithmetic in float64: the same iterations and parameters.
+                self.assertEqual(ours.n_iter, theirs.n_iter_)
+                self.assertAllClose(ours.log_likelihood, ll, rtol=1e-9)
+                self.assertAllClose(ours.means, theirs.means_, rtol=1e-6, atol=1e-8)
+                self.assertAllClose(ours.covariances, theirs.covariances_, rtol=1e-6, atol=1e-8)
+                self.assertAllClose(ours.weights, theirs.weights_, rtol=1e-6)
+
+    def test_tight_cluster_far_away_uses_float64(self):
+        # A cluster of width 1e-3 at distance 50: the quadratic form cancels
+        # in float32 (kappa ~ 2.5e9), so "auto" must run in float64.
+        rng = np.random.default_rng(1)
+        x = np.concatenate([rng.normal(size=(400, 2)), 50.0 + 1e-3 * rng.normal(size=(200, 2))])
+        labels = np.r_[np.zeros(400, int), np.ones(200, int)]
+        init = gmm.init_from_labels(x, labels, 2)
+        centred = init.means - x.mean(axis=0)
+        prec_chol = gmm._precision_cholesky(init.covariances, "full")
+        self.assertGreater(gmm._kappa(centred, prec_chol, "full").max(), gmm.FLOAT32_KAPPA_MAX)
+        ours = gmm.fit_gmm(x, 2, init=init)
+        theirs = sklearn_from(x, init, "full")
+        self.assertAllClose(ours.log_likelihood, theirs.score(x) * len(x), rtol=1e-6)
+        # Forced to float32 the same fit breaks down.
+        with self.assertRaisesRegex(ValueError, "not positive definite"):
+            gmm.fit_gmm(x, 2, init=init, precision="float32")
+
+    def test_moderately_tight_cluster(self):
+        # Width 0.01 at distance 30: float32 is off by 10% or more in log L
+        # (or fails), "auto" switches to float64 and agrees.
+        rng = np.random.default_rng(2)
+        x = np.concatenate([rng.normal(size=(400, 2)), 30 + 1e-2 * rng.normal(size=(200, 2))])
+        init = gmm.init_from_labels(x, np.r_[np.zeros(400, int), np.ones(200, int)], 2)
+        expected = sklearn_from(x, init, "full").score(x) * len(x)
+        auto = gmm.fit_gmm(x, 2, init=init).log_likelihood
+        forced = gmm.fit_gmm(x, 2, init=init, precision="float32").log_likelihood
+        self.assertLess(abs(auto - expected) / abs(expected), 1e-8)
+        self.assertGreater(abs(forced - expected) / abs(expected), 0.01)
+
+    def test_init_from_labels_is_sklearn_first_m_step(self):
+        x, labels = mixture_data(n=600)
+        for covariance_type in ("full", "diag"):
+            init = gmm.init_from_labels(x, labels, 4, covariance_type=covariance_type)
+            resp = np.eye(4)[labels]
+            nk, means, cov = _estimate_gaussian_parameters(x, resp, 1e-6, covariance_type)
+            self.assertAllClose(init.weights, nk / len(x))
+            self.assertAllClose(init.means, means)
+            self.assertAllClose(init.covariances, cov)
+
+    def test_label_matrix_pass_equals_numpy(self):
+        x, labels = mixture_data(n=700)
+        other = (labels + 1) % 3
+        inits = gmm.inits_from_label_matrix(x, np.stack([labels, other], 1), [4, 3])
+        for init, lab, k in zip(inits, [labels, other], [4, 3], strict=True):
+            expected = gmm.init_from_labels(x, lab, k)
+            self.assertAllClose(init.weights, expected.weights)
+            self.assertAllClose(init.means, expected.means)
+            self.assertAllClose(init.covariances, expected.covariances, atol=1e-10)
+
+    def test_sweep_equals_separate_fits(self):
+        x, _ = mixture_data(n=800)
+        labels = [KMeans(k, n_init=1, random_state=0).fit(x).labels_ for k in (2, 4)]
+        inits = [gmm.init_from_labels(x, lab, k) for lab, k in zip(labels, (2, 4), strict=True)]
+        sweep = gmm.fit_gmm_sweep(x, [2, 4], init=inits, precision="float64")
+        for init, together in zip(inits, sweep, strict=True):
+            alone = gmm.fit_gmm(x, init.k, init=init, precision="float64")
+            self.assertAllClose(together.log_likelihood, alone.log_likelihood, rtol=1e-12)
+            self.assertEqual(together.n_iter, alone.n_iter)
+
+    def test_compiled_pass_agrees(self):
+        x, _ = mixture_data(n=600, d=2)
+        inits = [
+            gmm.init_from_labels(x, KMeans(k, n_init=1, random_state=0).fit(x).labels_, k)
+            for k in (2, 3)
+        ]
+        plain = gmm.fit_gmm_sweep(x, [2, 3], init=inits, precision="float64", jit_compile=False)
+        xla = gmm.fit_gmm_sweep(
+            x, [2, 3], init=inits, precision="float64", jit_compile=True, chunk_size=128
+        )
+        for a, b in zip(plain, xla, strict=True):
+            self.assertAllClose(a.log_likelihood, b.log_likelihood, rtol=1e-10)
+
+
+class GmmApiTest(tf.test.TestCase):
+    def test_default_start_finds_the_clusters(self):
+        rng = np.random.default_rng(0)
+        centres = np.array([[0, 0, 0], [9, 0, 0], [0, 9, 0], [0, 0, 9]])
+        labels = rng.integers(0, 4, 1200)
+        x = centres[labels] + rng.normal(size=(1200, 3))
+        fit = gmm.fit_gmm(x, 4, seed=0)
+        self.assertTrue(fit.converged)
+        proba = gmm.predict_proba(fit, x)
+        self.assertEqual(proba.shape, (len(x), 4))
+        self.assertAllClose(proba.sum(axis=1), np.ones(len(x)))
+        predicted = gmm.predict(fit, x)
+        self.assertAllEqual(predicted, np.argmax(proba, axis=1))
+        # Each cluster is (almost) one true class.
+        table = np.zeros((4, 4))
+        np.add.at(table, (predicted, labels), 1)
+        self.assertGreater(table.max(axis=1).sum() / len(x), 0.95)
+        self.assertAllClose(gmm.score_samples(fit, x).sum(), fit.log_likelihood, rtol=1e-5)
+        self.assertAllClose(fit.bic, -2 * fit.log_likelihood + fit.n_parameters * np.log(len(x)))
+        json.dumps(fit.to_dict())
+
+    def test_translation_invariant(self):
+        x, labels = mixture_data(n=500)
+        init = gmm.init_from_labels(x, labels, 4)
+        moved = gmm.GMMInit(init.weights, init.means + 1e5, init.covariances)
+        near = gmm.fit_gmm(x, 4, init=init)
+        far = gmm.fit_gmm(x + 1e5, 4, init=moved)
+        self.assertAllClose(near.log_likelihood, far.log_likelihood, rtol=1e-6)
+        self.assertAllClose(near.means + 1e5, far.means)
+
+    def test_n_init_keeps_the_best_start(self):
+        x, _ = mixture_data(n=600, k=6, spread=3.0)
+        one = gmm.fit_gmm(x, 6, seed=3, n_init=1)
+        three = gmm.fit_gmm(x, 6, seed=3, n_init=3)
+        self.assertGreaterEqual(three.log_likelihood, one.log_likelihood - 1e-6)
+
+    def test_kmeans_within_ss_and_labels(self):
+        x, _ = mixture_data(n=900, spread=10.0)
+        sweep = gmm.kmeans_sweep(x, [1, 2, 4], seed=0, return_labels=True)
+        self.assertEqual(sweep.labels.shape, (900, 3))
+        for g, k in enumerate(sweep.ks):
+            lab = sweep.labels[:, g]
+            w = sum(np.sum((x[lab == j] - x[lab == j].mean(0)) ** 2) for j in np.unique(lab))
+            self.assertAllClose(sweep.within_ss[0, g], w, rtol=1e-7)
+            self.assertEqual(sweep.centres[0][g].shape, (k, 3))
+        # Well separated: the same optimum as scikit-learn's best of 10.
+        best = KMeans(4, n_init=10, random_state=0).fit(x).inertia_
+        self.assertAllClose(sweep.within_ss[0, 2], best, rtol=1e-6)
+        self.assertTrue(sweep.converged.all())
+
+    def test_kmeans_several_data_sets_are_independent(self):
+        x, _ = mixture_data(n=500)
+        y, _ = mixture_data(n=500, seed=5)
+        both = gmm.kmeans_sweep(np.stack([x, y]), [3], seed=0)
+        self.assertEqual(both.within_ss.shape, (2, 1))
+        alone = gmm.kmeans_sweep(y, [3], seed=0)
+        # The same local optimum need not be found from different seeds,
+        # but both are k-means optima of y: within a few percent.
+        self.assertAllClose(both.within_ss[1, 0], alone.within_ss[0, 0], rtol=0.05)
+
+    def test_bad_input(self):
+        x, _ = mixture_data(n=50)
+        bad = x.copy()
+        bad[[3, 7], 1] = np.nan
+        with self.assertRaisesRegex(ValueError, "2 row"):
+            gmm.fit_gmm(bad, 2)
+        bad[3, 1] = np.inf
+        with self.assertRaisesRegex(ValueError, "row 3"):
+            gmm.kmeans_sweep(bad, [2])
+        with self.assertRaisesRegex(ValueError, "only 50 points"):
+            gmm.fit_gmm(x, 51)
+        with self.assertRaisesRegex(ValueError, "covariance_type"):
+            gmm.fit_gmm(x, 2, covariance_type="tied")
+        with self.assertRaisesRegex(ValueError, "2-D"):
+            gmm.fit_gmm(x[:, 0], 2)
+        init = gmm.init_from_labels(x, np.arange(50) % 2, 2)
+        with self.assertRaisesRegex(ValueError, "shapes"):
+            gmm.fit_gmm(x, 3, init=init)
+        with self.assertRaisesRegex(ValueError, "n_init"):
+            gmm.fit_gmm(x, 2, init=init, n_init=2)
+        with self.assertRaisesRegex(ValueError, "precision"):
+            gmm.fit_gmm(x, 2, precision="float16")
+
+
+if __name__ == "__main__":
+    tf.test.main()
