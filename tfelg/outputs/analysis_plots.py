@@ -19,7 +19,6 @@ also puts a written PNG into TensorBoard's Images tab.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,7 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from tfelg.outputs.diagrams import CLASS_COLOURS
+from tfelg.outputs.diagrams import CLASS_COLOURS, save_png_atomically
 
 MAX_PLOT_POINTS = 50_000
 MAX_PAIR_DIMS = 6
@@ -36,24 +35,6 @@ MAX_PAIR_DIMS = 6
 # makes neighbouring cluster numbers look alike).
 _CLUSTER_PALETTE = colormaps["tab10"].colors + colormaps["tab20"].colors[1::2]
 _FALLBACK_PALETTE = colormaps["tab10"].colors
-
-
-def save_png_atomically(fig: Figure, path, *, dpi: int = 110) -> str:
-    """Writes ``fig`` as a PNG at ``path`` via a temporary file and a rename."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _finish(fig: Figure, path, dpi: int):

@@ -237,7 +237,8 @@ def _draw_panel(ax, panel: DiagramPanel) -> None:
         ax.set_title(panel.title, fontsize=10)
 
 
-def _save_atomically(fig: Figure, path, dpi: int) -> str:
+def save_png_atomically(fig: Figure, path, *, dpi: int = 110) -> str:
+    """Writes ``fig`` as a PNG at ``path`` via a temporary file and a rename."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -282,7 +283,7 @@ def plot_panels(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save_atomically(fig, path, dpi)
+    return save_png_atomically(fig, path, dpi=dpi)
 
 
 def plot_bpt(table_or_ratios, classes, class_names, path, *, title: str = "BPT diagram") -> str:
