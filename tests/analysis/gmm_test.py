@@ -12,6 +12,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
 
 from tfelg.analysis import gmm
+from tfelg.errors import InputError
 
 
 def mixture_data(n=1500, d=3, k=4, spread=5.0, seed=0):
@@ -200,10 +201,10 @@ class GmmApiTest(tf.test.TestCase):
         x, _ = mixture_data(n=50)
         bad = x.copy()
         bad[[3, 7], 1] = np.nan
-        with self.assertRaisesRegex(ValueError, "2 row"):
+        with self.assertRaisesRegex(InputError, "row 3: x has 2 row"):
             gmm.fit_gmm(bad, 2)
         bad[3, 1] = np.inf
-        with self.assertRaisesRegex(ValueError, "row 3"):
+        with self.assertRaisesRegex(InputError, "row 3"):
             gmm.kmeans_sweep(bad, [2])
         with self.assertRaisesRegex(ValueError, "only 50 points"):
             gmm.fit_gmm(x, 51)

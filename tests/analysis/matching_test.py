@@ -8,6 +8,7 @@ from sklearn import metrics
 
 from tfelg import schemes
 from tfelg.analysis import matching
+from tfelg.errors import InputError
 
 
 def labels_from_table(table):
@@ -119,13 +120,13 @@ class MatchTest(tf.test.TestCase):
         matching.match_clusters(clusters, classes, names, ignore=("low_sn", "unknown"))
 
     def test_bad_input(self):
-        with self.assertRaisesRegex(ValueError, "every one of the 3 galaxies"):
+        with self.assertRaisesRegex(InputError, "every one of the 3 galaxies"):
             matching.match_clusters([0, 1, 0], [5, 5, 6], schemes.WHAN_NAMES)
         with self.assertRaisesRegex(ValueError, "same length"):
             matching.match_clusters([0, 1], [0, 1, 1])
-        with self.assertRaisesRegex(ValueError, "row 1"):
+        with self.assertRaisesRegex(InputError, "row 1"):
             matching.match_clusters([0, -1], [0, 1])
-        with self.assertRaisesRegex(ValueError, "outside class_names"):
+        with self.assertRaisesRegex(InputError, "row 1: class code 9 is outside class_names"):
             matching.match_clusters([0, 1], [0, 9], ["a", "b"])
         with self.assertRaisesRegex(ValueError, "integer"):
             matching.match_clusters([0.5, 1.0], [0, 1])

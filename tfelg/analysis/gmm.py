@@ -21,7 +21,7 @@ one pass over the data serves every component of every K of the sweep:
   at any N; for large N it is compiled with XLA (``jit_compile``), which
   fuses the feature construction and the exponentials. Models that have
   converged are dropped from the pass when a smaller pass, compiled anew,
-  costs less than carrying them (:class:`_Compaction`).
+  is expected to cost less than carrying them (``_should_compact``).
 
 Numerics. The quadratic-form expansion cancels: near a component's mean its
 terms are of size kappa_c = (|mu_c|_Lambda + sqrt(D))^2 (the Mahalanobis
@@ -72,11 +72,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from tfelg.errors import InputError
 
 COVARIANCE_TYPES = ("full", "diag")
 PRECISIONS = ("auto", "float32", "float64")
@@ -224,7 +225,9 @@ def _check_covariance_type(covariance_type):
 
 
 def check_points(x, name="x") -> np.ndarray:
-    """x as a finite (N, D) float64 array, or a ValueError saying what is wrong."""
+    """x as a finite (N, D) float64 array, or a ValueError saying what is wrong
+    (:class:`tfelg.errors.InputError`, naming the first bad row, for
+    non-finite values)."""
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"{name} must be 2-D (points, features), got shape {x.shape}")
@@ -236,9 +239,10 @@ def check_points(x, name="x") -> np.ndarray:
     bad = ~np.isfinite(x).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ValueError(
-            f"{name} has {rows.size} row(s) with NaN or inf values (first: row {rows[0]}); "
-            "remove or impute them first"
+        raise InputError(
+            f"{name} has {rows.size} row(s) with NaN or inf values (the first is shown); "
+            "remove or impute them first",
+            row=int(rows[0]),
         )
     return x
 
@@ -634,6 +638,9 @@ def _lloyd_pass(x, n_valid, centres, *, chunk, plan, final):
     t = centres.shape[0]
     acc_dtype = tf.float64 if final else x.dtype
     nf = d + 2 if final else d + 1
+    # XLA's CPU scatter-add is several times slower for some row widths
+    # (9 floats: 4x slower than 16): pad the summed features to a multiple of 8.
+    nf_pad = -(-nf // 8) * 8
     offsets = np.concatenate([[0], np.cumsum([k * len(ds) for k, ds in plan])]).tolist()
     num_labels = len(plan) if final else 0
     groups = {}
@@ -648,7 +655,8 @@ def _lloyd_pass(x, n_valid, centres, *, chunk, plan, final):
         feats = [tf.ones([b, chunk, 1], acc_dtype), xa]
         if final:
             feats.append(tf.reduce_sum(xa * xa, -1, keepdims=True))
-        feats = tf.concat(feats, -1) * valid  # (B, n, nf)
+        feats.append(tf.zeros([b, chunk, nf_pad - nf], acc_dtype))
+        feats = tf.concat(feats, -1) * valid  # (B, n, nf_pad)
         parts, firsts = [None] * len(plan), [None] * len(plan)
         # Entries over the same data sets share one matrix product.
         for ds, entries in groups.items():
@@ -672,7 +680,7 @@ def _lloyd_pass(x, n_valid, centres, *, chunk, plan, final):
                 row += k
                 segments = labels + (tf.range(a) * k)[:, None]
                 parts[e] = tf.math.unsorted_segment_sum(
-                    tf.reshape(fg, [a * chunk, nf]), tf.reshape(segments, [-1]), a * k
+                    tf.reshape(fg, [a * chunk, nf_pad]), tf.reshape(segments, [-1]), a * k
                 )
                 firsts[e] = labels[0]
         if final:
@@ -686,69 +694,40 @@ def _lloyd_pass(x, n_valid, centres, *, chunk, plan, final):
     _, sums, ta = tf.while_loop(
         lambda i, *_: i < num_chunks,
         body,
-        [tf.constant(0), tf.zeros([t, nf], tf.float64), ta],
+        [tf.constant(0), tf.zeros([t, nf_pad], tf.float64), ta],
     )
+    sums = sums[:, :nf]
     if final:
         return sums, tf.reshape(ta.stack(), [-1, num_labels])
     return sums, tf.zeros([0, num_labels], tf.int32)
 
 
-# Seconds to trace and compile one shape of each pass, as last measured, and
-# the shapes already compiled in this process (tf.function keeps them).
-_COMPILE_SECONDS: dict = {}
-_COMPILED_SHAPES: set = set()
+def _should_compact(work_now, work_left, *, seconds_per_work, iterations, jit_compile):
+    """Whether to drop finished models from a pass (a new, smaller pass).
 
-
-class _Compaction:
-    """Runs the passes of an iterative fit and says when to drop finished work.
-
-    Dropping finished models means a pass of a new shape, which must be
-    traced and (with XLA) compiled: seconds on a small CPU, nothing if that
-    shape was compiled before. It pays off when the share of finished work,
-    times the time of a pass, times the iterations still expected (assumed
-    to be about as many as run so far, at least 5) exceeds that cost; and
-    it is only considered once at least ``min_share`` of the work is
-    finished, so that a fit compiles only a few shapes.
+    The new pass must be traced and, with XLA, compiled: about
+    ``_COMPILE_SECONDS`` on a small CPU. Dropping pays off when the time
+    saved per pass (the finished work times ``seconds_per_work``, a cost
+    model of the pass, not a measurement), times the iterations still
+    expected (assumed as many as run so far, at least 5), exceeds that; and
+    at least ``_MIN_COMPACT_SHARE`` of the work must be finished, so that
+    a fit compiles only a few shapes. The rule uses no timings, so a fit
+    takes the same path (and gives the same numbers) on every run.
     """
+    done = work_now - work_left
+    if done < _MIN_COMPACT_SHARE * work_now:
+        return False
+    compile_s = _COMPILE_SECONDS[bool(jit_compile)]
+    return done * seconds_per_work * max(iterations, 5) > compile_s
 
-    def __init__(self, name, jit_compile, min_share=0.4):
-        self.name = (name, bool(jit_compile))
-        self.default_compile_s = 2.0 if jit_compile else 0.3
-        self.min_share = min_share
-        self.signature = None
-        self.steady_s = None
-        self.first_s = None
-        self.iterations = 0
 
-    def run(self, signature, fn, *args):
-        """fn(*args) for a pass of shape ``signature``, timed."""
-        key = (self.name, signature)
-        new_shape = key not in _COMPILED_SHAPES
-        if signature != self.signature:
-            self.signature, self.steady_s, self.first_s = signature, None, None
-        start = time.perf_counter()
-        out = fn(*args)
-        seconds = time.perf_counter() - start
-        self.iterations += 1
-        if new_shape:
-            _COMPILED_SHAPES.add(key)
-            self.first_s = seconds
-        else:
-            self.steady_s = seconds if self.steady_s is None else min(self.steady_s, seconds)
-            if self.first_s is not None:
-                _COMPILE_SECONDS[self.name] = max(self.first_s - seconds, 0.0)
-                self.first_s = None
-        return out
-
-    def should_compact(self, share_done, signature):
-        if self.steady_s is None or share_done <= 0:
-            return False
-        if (self.name, signature) in _COMPILED_SHAPES:
-            return True
-        if share_done < self.min_share:
-            return False
-        compile_s = _COMPILE_SECONDS.get(self.name, self.default_compile_s)
-        return share_done * self.steady_s * max(self.iterations, 5) > compile_s
+# Calibrated on a 2-core AVX-512 CPU (TF 2.21): XLA compile of one pass, and
+# seconds per (point x component x feature) of the EM and k-means passes.
+# Only their ratios matter, and only for when to recompile.
+_COMPILE_SECONDS = {True: 2.0, False: 0.3}
+_EM_SECONDS_PER_UNIT = 4e-11
+_KMEANS_SECONDS_PER_UNIT = 4e-11
+_MIN_COMPACT_SHARE = 0.1
 
 
 def kmeans_sweep(
@@ -811,8 +790,9 @@ def kmeans_sweep(
         if bad.any():
             rows = np.flatnonzero(bad)
             where = "x" if nb == 1 else f"data set {b}"
-            raise ValueError(
-                f"{where} has {rows.size} row(s) with NaN or inf values (first: row {rows[0]})"
+            raise InputError(
+                f"{where} has {rows.size} row(s) with NaN or inf values (the first is shown)",
+                row=int(rows[0]),
             )
         centre_of_data[b, 0] = x[b].mean(axis=0, dtype=np.float64)
         xc32[b, :n] = x[b] - centre_of_data[b]
@@ -840,12 +820,18 @@ def kmeans_sweep(
     n_t = tf.constant(n)
 
     def plan_of(active):
-        """(model, k, data sets) for every model with an active data set."""
-        return tuple(
-            (g, int(k_of[g]), tuple(int(b) for b in np.flatnonzero(active[:, g])))
-            for g in range(num_models)
-            if active[:, g].any()
-        )
+        """(model, k, data sets): every model still running on some data set,
+        on every data set still running some model.
+
+        Rectangular on purpose: a pass over per-model subsets of the data
+        sets must copy the points of each subset, and measured 2-2.5 times
+        slower per unit of work than one product over the same data sets,
+        which outweighs the ~1.5 times more work of carrying finished
+        (data set, K) runs until their row and column are both done.
+        """
+        models = [g for g in range(num_models) if active[:, g].any()]
+        datasets = tuple(int(b) for b in np.flatnonzero(active.any(axis=1)))
+        return tuple((g, int(k_of[g]), datasets) for g in models)
 
     def work(plan):
         return sum(k * len(ds) for _, k, ds in plan)
@@ -864,13 +850,8 @@ def kmeans_sweep(
 
     full_plan = plan_of(np.ones_like(converged))
     plan = full_plan
-    compaction = _Compaction("lloyd", jit)
-
-    def signature(plan):
-        return (tuple((k, ds) for _, k, ds in plan), chunk, xt.shape)
-
     for it in range(1, max_iter + 1):
-        cen, sums, _ = compaction.run(signature(plan), run, plan)
+        cen, sums, _ = run(plan)
         o = 0
         for g, k, ds in plan:
             for b in ds:
@@ -890,7 +871,13 @@ def kmeans_sweep(
         if converged.all():
             break
         remaining = plan_of(~converged)
-        if compaction.should_compact(1.0 - work(remaining) / work(plan), signature(remaining)):
+        if _should_compact(
+            work(plan),
+            work(remaining),
+            seconds_per_work=n * (d + 8) * _KMEANS_SECONDS_PER_UNIT,
+            iterations=it,
+            jit_compile=jit,
+        ):
             plan = remaining
 
     # The final labels and W_K: one more pass with the final centres.
@@ -1011,9 +998,6 @@ def _run_em(
         kappa = _kappa(means, prec_chol, covariance_type).max()
         return np.float32 if kappa <= FLOAT32_KAPPA_MAX else np.float64
 
-    def signature(group):
-        return (tuple(m.k for m in group), dtype_for(group), chunk, n)
-
     def run_pass(group):
         layout = _Layout.of([m.k for m in group])
         means = np.concatenate([m.means for m in group])
@@ -1033,9 +1017,8 @@ def _run_em(
         return layout, ll.numpy(), stats.numpy()
 
     group = list(models)
-    compaction = _Compaction(f"em-{covariance_type}", jit_compile)
     while group:
-        layout, ll, stats = compaction.run(signature(group), run_pass, group)
+        layout, ll, stats = run_pass(group)
         stats_of = layout.split(stats)
         for g, m in enumerate(group):
             if m.converged or m.n_iter >= max_iter:
@@ -1056,10 +1039,15 @@ def _run_em(
         remaining = [m for m in group if m.final_ll is None]
         if not remaining:
             break
-        # The pass costs about as much as its number of components.
+        # The pass costs about (points) x (components) x (features).
         work = sum(m.k for m in group)
-        if compaction.should_compact(
-            1.0 - sum(m.k for m in remaining) / work, signature(remaining)
+        iterations = max(m.n_iter for m in group)
+        if _should_compact(
+            work,
+            sum(m.k for m in remaining),
+            seconds_per_work=n * _num_features(d, covariance_type) * _EM_SECONDS_PER_UNIT,
+            iterations=iterations,
+            jit_compile=jit_compile,
         ):
             group = remaining
 

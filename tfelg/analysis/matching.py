@@ -38,6 +38,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from tfelg.errors import InputError
+
 DEFAULT_IGNORE = ("low_sn", "unclassified")
 SCALAR_METRICS = (
     "accuracy",
@@ -165,7 +167,7 @@ def _prepare(clusters, classes, class_names, ignore, n_clusters):
             raise ValueError(f"clusters must be integer labels, got dtype {clusters.dtype}")
     if clusters.min() < 0:
         row = int(np.flatnonzero(clusters < 0)[0])
-        raise ValueError(f"cluster labels must be >= 0 (row {row} has {clusters[row]})")
+        raise InputError(f"cluster labels must be >= 0, got {clusters[row]}", row=row)
     if class_names is None:
         names, codes = np.unique(classes, return_inverse=True)
         names = [str(v) for v in names]
@@ -178,9 +180,9 @@ def _prepare(clusters, classes, class_names, ignore, n_clusters):
         bad = (classes < 0) | (classes >= len(names))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"class code {classes[row]} at row {row} is outside class_names "
-                f"(0..{len(names) - 1})"
+            raise InputError(
+                f"class code {classes[row]} is outside class_names (0..{len(names) - 1})",
+                row=row,
             )
         codes = classes.astype(np.int64)
     ignore = set(ignore or ())
@@ -192,7 +194,7 @@ def _prepare(clusters, classes, class_names, ignore, n_clusters):
         if np.any(codes == c)
     }
     if dropped.all():
-        raise ValueError(
+        raise InputError(
             f"every one of the {codes.size} galaxies has an ignored class "
             f"({', '.join(f'{k}: {v}' for k, v in ignored_counts.items())}); nothing to match"
         )
