@@ -363,20 +363,31 @@ def clusterer(
         clusters.properties[name] = inference.n_clusters
 
 
-@component(version="1")
+@component(version="2")
 def tsne(
     embeddings: Input[Embeddings],
     tsne_map: Output[TSNEMap],
     perplexity: float = 30.0,
     max_points: int = 20_000,
     iterations: int = 500,
+    early_exaggeration_iterations: int = 250,
+    exaggeration: float = 1.0,
+    initialization: str = "pca",
+    method: str = "auto",
     seed: int = 0,
 ):
     """A t-SNE map (openTSNE) per representation; galaxies outside a subsample get NaN."""
     from tfelg.analysis import analyze
 
     config = _analysis_config(
-        tsne_perplexity=perplexity, tsne_max_points=max_points, tsne_n_iter=iterations, seed=seed
+        tsne_perplexity=perplexity,
+        tsne_max_points=max_points,
+        tsne_n_iter=iterations,
+        tsne_early_exaggeration_iter=early_exaggeration_iterations,
+        tsne_exaggeration=exaggeration,
+        tsne_initialization=initialization,
+        tsne_method=method,
+        seed=seed,
     )
     for name in representations(embeddings):
         xy, rows, result = analyze.tsne_map(load_embeddings(embeddings, name), config)

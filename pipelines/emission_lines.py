@@ -66,7 +66,11 @@ PARAMETERS = [
     Parameter("n_bootstrap", 200, help="Bootstrap resamples for the metrics' errors."),
     Parameter("tsne_perplexity", 30.0, help="t-SNE perplexity."),
     Parameter("tsne_max_points", 20_000, help="Galaxies in the t-SNE map (seeded subsample)."),
-    Parameter("tsne_iterations", 500, help="t-SNE iterations after 250 of early exaggeration."),
+    Parameter("tsne_iterations", 500, help="t-SNE iterations after the early exaggeration."),
+    Parameter("tsne_early_iterations", 250, help="t-SNE iterations of early exaggeration (x12)."),
+    Parameter("tsne_exaggeration", 1.0, help="t-SNE attraction after the early phase (1: plain)."),
+    Parameter("tsne_initialization", "pca", help="t-SNE start: pca, spectral or random."),
+    Parameter("tsne_method", "auto", help="t-SNE repulsion: auto (bh < 10k points), fft, bh."),
     Parameter("projector_max_points", 100_000, help="Points in the projector."),
     # Sweep mode.
     Parameter("models", None, list, help='Sweep: models, e.g. ["ae","vae"].'),
@@ -130,6 +134,10 @@ def _chain(params, data, model: str, d: int, suffix: str, baselines: list[str]) 
         perplexity=params["tsne_perplexity"],
         max_points=params["tsne_max_points"],
         iterations=params["tsne_iterations"],
+        early_exaggeration_iterations=params["tsne_early_iterations"],
+        exaggeration=params["tsne_exaggeration"],
+        initialization=params["tsne_initialization"],
+        method=params["tsne_method"],
         seed=params["seed"],
     )
     catalogued = el.catalog_writer(

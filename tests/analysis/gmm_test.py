@@ -187,6 +187,23 @@ class GmmApiTest(tf.test.TestCase):
         self.assertAllClose(sweep.within_ss[0, 2], best, rtol=1e-6)
         self.assertTrue(sweep.converged.all())
 
+    def test_kmeans_from_its_seeds_is_sklearns_lloyd(self):
+        # Overlapping clusters, where Lloyd's path depends on the start:
+        # scikit-learn's KMeans started from the recorded k-means++ centres
+        # ends at the same labels and the same within-cluster sum (about
+        # the clusters' means, W_K; scikit-learn's inertia_ is about its
+        # last centres, a shift of the order of its tolerance away).
+        x, _ = mixture_data(n=1200, d=4, k=5, spread=2.0, seed=3)
+        ks = [2, 5, 7]
+        sweep = gmm.kmeans_sweep(x, ks, seed=4, return_labels=True)
+        self.assertEqual(sweep.seed_centres.shape, (1, 7, 4))
+        for g, k in enumerate(ks):
+            theirs = KMeans(k, init=sweep.seed_centres[0, :k], n_init=1, algorithm="lloyd").fit(x)
+            lab = theirs.labels_
+            w = sum(np.sum((x[lab == j] - x[lab == j].mean(0)) ** 2) for j in np.unique(lab))
+            self.assertAllClose(sweep.within_ss[0, g], w, rtol=1e-6)
+            self.assertGreater(np.mean(sweep.labels[:, g] == lab), 0.995)
+
     def test_kmeans_several_data_sets_are_independent(self):
         x, _ = mixture_data(n=500)
         y, _ = mixture_data(n=500, seed=5)

@@ -48,7 +48,9 @@ class RunTsneTest(absltest.TestCase):
         self.assertEqual(params["n_iter"], 150)
         self.assertEqual(params["early_exaggeration_iter"], 100)
         self.assertEqual(params["early_exaggeration"], 12.0)
-        self.assertEqual(params["negative_gradient_method"], "fft")
+        # "auto" (the default) takes Barnes-Hut below 10,000 points.
+        self.assertEqual(params["negative_gradient_method"], "bh")
+        self.assertEqual(params["negative_gradient_method_requested"], "auto")
         self.assertEqual(params["initialization"], "pca")
         self.assertEqual(params["n_points"], 500)
         self.assertEqual(params["n_dims"], 8)
@@ -62,8 +64,9 @@ class RunTsneTest(absltest.TestCase):
     def test_separated_clusters_stay_separated(self):
         self.assertGreater(_knn_accuracy(self.result.embedding, self.labels), 0.95)
 
-    def test_barnes_hut_also_separates(self):
-        result = tsne.run_tsne(self.x, seed=3, negative_gradient_method="bh", **_FAST)
+    def test_fft_also_separates(self):
+        result = tsne.run_tsne(self.x, seed=3, negative_gradient_method="fft", **_FAST)
+        self.assertEqual(result.params["negative_gradient_method"], "fft")
         self.assertGreater(_knn_accuracy(result.embedding, self.labels), 0.95)
 
     def test_perplexity_reduced_for_few_points(self):

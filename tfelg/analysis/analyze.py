@@ -53,7 +53,11 @@ class AnalysisConfig:
       n_bootstrap: bootstrap resamples of the test split for the errors.
       tsne_max_points: galaxies in the t-SNE map (a seeded subsample above;
         catalogue rows outside it get NaN map coordinates).
-      tsne_perplexity, tsne_n_iter: openTSNE settings.
+      tsne_perplexity, tsne_n_iter, tsne_exaggeration,
+        tsne_early_exaggeration_iter, tsne_method: openTSNE settings (see
+        :func:`tfelg.analysis.tsne.run_tsne`).
+      tsne_initialization: "pca", "spectral" or "random"; PCA falls back to
+        random for a 1-D latent space (PCA has nothing to take).
       projector_max_points: TensorBoard loads at most 100,000 points.
       seed: seeds every random choice above.
     """
@@ -68,6 +72,10 @@ class AnalysisConfig:
     tsne_max_points: int = 20_000
     tsne_perplexity: float = 30.0
     tsne_n_iter: int = 500
+    tsne_exaggeration: float | None = None
+    tsne_early_exaggeration_iter: int = 250
+    tsne_initialization: str = "pca"
+    tsne_method: str = "auto"
     projector_max_points: int = 100_000
     seed: int = 0
 
@@ -249,9 +257,16 @@ def tsne_map(emb: Embeddings, config: AnalysisConfig):
         emb.latent[rows],
         perplexity=config.tsne_perplexity,
         n_iter=config.tsne_n_iter,
+        exaggeration=config.tsne_exaggeration,
+        early_exaggeration_iter=config.tsne_early_exaggeration_iter,
+        negative_gradient_method=config.tsne_method,
         seed=config.seed,
         # PCA initialisation needs two dimensions to take.
-        initialization="pca" if emb.latent_dim >= 2 else "random",
+        initialization=(
+            "random"
+            if config.tsne_initialization == "pca" and emb.latent_dim < 2
+            else config.tsne_initialization
+        ),
     )
     xy = np.full((len(emb), 2), np.nan, dtype=np.float32)
     xy[rows] = result.embedding

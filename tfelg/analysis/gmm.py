@@ -377,23 +377,56 @@ def _kappa(means, prec_chol, covariance_type):
 # saves.
 JIT_MIN_ROWS = 50_000
 
-_COMPILED = {}
+_COMPILED: dict = {}
+# Distinct static configurations kept compiled (a sweep uses a few dozen;
+# the bound only stops a long-lived process from growing without end).
+_COMPILED_MAX = 256
 
 
 def _use_jit(jit_compile, rows):
     return rows >= JIT_MIN_ROWS if jit_compile is None else bool(jit_compile)
 
 
+def _bind(fn, static):
+    """``fn`` with its static keywords bound, taking only positional tensors."""
+
+    def bound(*tensors):
+        return fn(*tensors, **static)
+
+    return bound
+
+
 def _compiled(fn, jit_compile: bool):
-    """``fn`` as a ``tf.function`` (XLA-compiled or not), made once."""
-    key = (fn.__name__, bool(jit_compile))
-    if key not in _COMPILED:
-        # No autograph: the passes use tf.while_loop and only static Python
-        # control flow (autograph would also re-read this file's source).
-        _COMPILED[key] = tf.function(
-            fn, jit_compile=bool(jit_compile), reduce_retracing=False, autograph=False
-        )
-    return _COMPILED[key]
+    """``fn`` as a ``tf.function`` (XLA-compiled or not), one per static setting.
+
+    The returned callable takes the tensors positionally and the static
+    settings (``chunk``, ``plan``, ``ks``, ...) as keywords. Each distinct
+    static setting gets its own ``tf.function`` over a closure that binds
+    it (not ``functools.partial``, whose keywords TensorFlow would still
+    canonicalise as defaults), so a call passes only tensors: handing the nested ``plan`` tuple to one
+    shared ``tf.function`` made TensorFlow canonicalise it into a trace type
+    on every call (~5 ms a call, ~1 s of a 10^5-point gap statistic), and
+    made that one function retrace, with warnings, for every new setting.
+    """
+
+    def call(*tensors, **static):
+        key = (fn.__name__, bool(jit_compile), tuple(sorted(static.items())))
+        compiled = _COMPILED.get(key)
+        if compiled is None:
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.pop(next(iter(_COMPILED)))
+            # No autograph: the passes use tf.while_loop and only static
+            # Python control flow (autograph would also re-read this source).
+            compiled = tf.function(
+                _bind(fn, static),
+                jit_compile=bool(jit_compile),
+                reduce_retracing=False,
+                autograph=False,
+            )
+            _COMPILED[key] = compiled
+        return compiled(*tensors)
+
+    return call
 
 
 def _gmm_pass(x, n_valid, w, bias, *, chunk, covariance_type, ks):
@@ -560,6 +593,9 @@ class KMeansSweep:
       converged: (B, G).
       labels: (N, G) int32 final labels of data set 0 (points to the nearest
         final centre), or None if not asked for.
+      seed_centres: (B, Kmax, D) the k-means++ sequence of each data set;
+        the K-run started from its first K rows (so another implementation
+        can be started from exactly the same centres).
     """
 
     ks: tuple[int, ...]
@@ -568,6 +604,7 @@ class KMeansSweep:
     n_iter: np.ndarray
     converged: np.ndarray
     labels: np.ndarray | None
+    seed_centres: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
 
 def _sample_plus_plus(d2, trials, seed, n_valid):
@@ -803,8 +840,10 @@ def kmeans_sweep(
     xt = tf.constant(xc32)
     seeds = _kmeans_plus_plus(xt, n, layout.kmax, seed, jit)  # (B, Kmax)
     centres = np.zeros((nb, layout.num_components, d))
+    seed_centres = np.zeros((nb, layout.kmax, d))
     for b in range(nb):
         first = xc32[b, seeds[b]].astype(np.float64)
+        seed_centres[b] = first + centre_of_data[b, 0]
         for g, k in enumerate(ks):
             centres[b, layout.offsets[g] : layout.offsets[g + 1]] = first[:k]
     del xc32
@@ -901,6 +940,7 @@ def kmeans_sweep(
         n_iter=n_iter,
         converged=converged,
         labels=labels.numpy()[:n] if return_labels else None,
+        seed_centres=seed_centres,
     )
 
 

@@ -40,6 +40,7 @@ import math
 import time
 
 import numpy as np
+import tensorflow as tf
 
 from tfelg.analysis import gmm
 
@@ -115,6 +116,9 @@ class GapResult:
       s: (G,) sd * sqrt(1 + 1/B).
       k: the 1-standard-error choice.
       labels: (N, G) k-means labels of the data (for starting mixtures).
+      seed_centres: (1 + B, Kmax, D) the k-means++ centres that started the
+        K-runs on the data (row 0) and on each reference set, in the
+        coordinates of the centred data (add the data mean for the input's).
     """
 
     ks: np.ndarray
@@ -125,9 +129,10 @@ class GapResult:
     s: np.ndarray
     k: int
     labels: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    seed_centres: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
 
-def _gap_from_within(ks, within_ss, labels) -> GapResult:
+def _gap_from_within(ks, within_ss, labels, seed_centres=None) -> GapResult:
     log_w_all = np.log(np.maximum(within_ss, np.finfo(np.float64).tiny))
     log_w, log_w_ref = log_w_all[0], log_w_all[1:]
     num_ref = log_w_ref.shape[0]
@@ -145,6 +150,7 @@ def _gap_from_within(ks, within_ss, labels) -> GapResult:
         s=s,
         k=int(ks[gap_choice(gap, s)]),
         labels=labels,
+        seed_centres=seed_centres,
     )
 
 
@@ -201,19 +207,47 @@ def gap_statistic(
         chunk_size=chunk_size,
         jit_compile=jit_compile,
     )
-    return _gap_from_within(ks, sweep.within_ss, sweep.labels)
+    return _gap_from_within(ks, sweep.within_ss, sweep.labels, sweep.seed_centres)
 
 
 # --------------------------------------------------------------------------
 # Silhouette
 
 
+# Below this many points the silhouette's distance pass runs as a plain
+# graph: an XLA compile (~0.3 s) would cost more than it saves.
+_SILHOUETTE_JIT_MIN_POINTS = 4096
+
+
+def _distance_sums_block(x_rows, sq_rows, first_row, x, sq, onehot):
+    """sum over points j of |x_i - x_j| per cluster column, for a block of rows i.
+
+    Distances are float64 (the expansion |a|^2 + |b|^2 - 2 a.b cancels for
+    close points) and exactly 0 on the diagonal; the per-cluster sums are a
+    float32 matrix product (the O(N^2 K) part; its ~1e-7 relative rounding
+    is far below any difference between two K).
+    """
+    d2 = sq_rows[:, None] + sq[None, :] - 2.0 * tf.matmul(x_rows, x, transpose_b=True)
+    rows = first_row + tf.range(tf.shape(x_rows)[0])
+    diagonal = rows[:, None] == tf.range(tf.shape(x)[0])[None, :]
+    dist = tf.where(diagonal, tf.zeros_like(d2), tf.sqrt(tf.maximum(d2, 0.0)))
+    return tf.matmul(tf.cast(dist, tf.float32), onehot)
+
+
+_DISTANCE_SUMS = {
+    jit: tf.function(_distance_sums_block, jit_compile=jit, autograph=False)
+    for jit in (False, True)
+}
+
+
 def silhouette_scores(x, labelings, *, chunk_size: int = 2048) -> np.ndarray:
     """Mean silhouette of several labelings of the same points.
 
-    Exact up to float32 rounding (O(N^2 D) for the distances, computed once
-    for all labelings), with scikit-learn's conventions: a point alone in its cluster scores 0;
-    a labeling with fewer than 2 or more than N - 1 distinct labels gets NaN.
+    Exact up to float32 rounding of the per-cluster distance sums (O(N^2 D)
+    for the distances, computed once for all labelings, in TensorFlow on
+    every core), with scikit-learn's conventions: a point alone in its
+    cluster scores 0; a labeling with fewer than 2 or more than N - 1
+    distinct labels gets NaN.
 
     Args:
       x: (N, D) points (use a subsample for large N).
@@ -236,20 +270,34 @@ def silhouette_scores(x, labelings, *, chunk_size: int = 2048) -> np.ndarray:
         encoded.append(codes + offsets[-1])
         offsets.append(offsets[-1] + k)
     total = offsets[-1]
-    # Distances in float64 (they cancel for close points), summed per
-    # cluster by a float32 matrix product (the O(N^2 K) part; its rounding,
-    # ~1e-7 relative, is far below any difference between two K).
     onehot = np.zeros((n, total), np.float32)
     for codes in encoded:
         onehot[np.arange(n), codes] = 1.0
     counts = onehot.sum(axis=0, dtype=np.float64)
-    sq = np.einsum("nd,nd->n", x, x)
-    sums = np.empty((n, total))
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (x[start:stop] @ x.T)
-        d2[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        sums[start:stop] = np.sqrt(np.maximum(d2, 0.0)).astype(np.float32) @ onehot
+    # Centred (distances do not depend on the origin; the expansion then
+    # cancels less), and padded to whole blocks so that every block has the
+    # same shape (one trace).
+    chunk = int(min(chunk_size, n))
+    npad = -(-n // chunk) * chunk
+    xc = np.zeros((npad, x.shape[1]))
+    xc[:n] = x - x.mean(axis=0)
+    xt = tf.constant(xc)
+    sq = tf.reduce_sum(xt * xt, axis=1)
+    points, sq_points, onehot_t = xt[:n], sq[:n], tf.constant(onehot)
+    block_sums = _DISTANCE_SUMS[n >= _SILHOUETTE_JIT_MIN_POINTS]
+    sums = np.concatenate(
+        [
+            block_sums(
+                xt[start : start + chunk],
+                sq[start : start + chunk],
+                tf.constant(start),
+                points,
+                sq_points,
+                onehot_t,
+            ).numpy()
+            for start in range(0, n, chunk)
+        ]
+    )[:n].astype(np.float64)
     out = np.full(len(encoded), np.nan)
     rows = np.arange(n)
     for i, codes in enumerate(encoded):

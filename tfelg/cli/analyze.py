@@ -27,6 +27,17 @@ _N_CLUSTERS = flags.DEFINE_integer("n_clusters", None, "K of the class inference
 _N_BOOT = flags.DEFINE_integer("n_bootstrap", 200, "Bootstrap resamples for the errors.")
 _TSNE_PERPLEXITY = flags.DEFINE_float("tsne_perplexity", 30.0, "t-SNE perplexity.")
 _TSNE_MAX = flags.DEFINE_integer("tsne_max_points", 20_000, "Galaxies in the t-SNE map.")
+_TSNE_ITER = flags.DEFINE_integer("tsne_iterations", 500, "t-SNE iterations after the early phase.")
+_TSNE_EARLY = flags.DEFINE_integer("tsne_early_iterations", 250, "Early-exaggeration iterations.")
+_TSNE_EXAGGERATION = flags.DEFINE_float(
+    "tsne_exaggeration", None, "t-SNE attraction after the early phase (default 1: plain t-SNE)."
+)
+_TSNE_INIT = flags.DEFINE_enum(
+    "tsne_initialization", "pca", ["pca", "spectral", "random"], "t-SNE initialisation."
+)
+_TSNE_METHOD = flags.DEFINE_enum(
+    "tsne_method", "auto", ["auto", "fft", "bh"], "t-SNE repulsion (auto: Barnes-Hut < 10k points)."
+)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
 
 flags.mark_flags_as_required(["workdir"])
@@ -55,6 +66,11 @@ def main(argv):
             n_bootstrap=_N_BOOT.value,
             tsne_perplexity=_TSNE_PERPLEXITY.value,
             tsne_max_points=_TSNE_MAX.value,
+            tsne_n_iter=_TSNE_ITER.value,
+            tsne_early_exaggeration_iter=_TSNE_EARLY.value,
+            tsne_exaggeration=_TSNE_EXAGGERATION.value,
+            tsne_initialization=_TSNE_INIT.value,
+            tsne_method=_TSNE_METHOD.value,
             seed=_SEED.value,
         )
         summary = analyze.analyze_workdir(
