@@ -177,14 +177,19 @@ class PipelineResult:
         return logdirs
 
     def tensorboard_command(self) -> str | None:
-        """The exact ``tensorboard --logdir ...`` command for the run's log directories."""
-        logdirs = self.tensorboard_logdirs()
+        """The exact ``tensorboard --logdir ...`` command for the run's log directories.
+
+        Several log directories (a sweep) are opened through their common
+        parent, where each of their sub-folders with an event file is a run
+        named by its path. Not ``--logdir_spec``: TensorBoard's projector
+        plugin finds nothing under it, and the projector is what people
+        open these runs for.
+        """
+        logdirs = sorted(self.tensorboard_logdirs().values())
         if not logdirs:
             return None
-        if len(logdirs) == 1:
-            return f"tensorboard --logdir {shlex.quote(next(iter(logdirs.values())))}"
-        spec = ",".join(f"{name}:{path}" for name, path in logdirs.items())
-        return f"tensorboard --logdir_spec {shlex.quote(spec)}"
+        parent = logdirs[0] if len(logdirs) == 1 else os.path.commonpath(logdirs)
+        return f"tensorboard --logdir {shlex.quote(parent)}"
 
 
 def _print(line: str) -> None:

@@ -29,12 +29,12 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tfelg import atomic
 from tfelg.errors import InputError
 from tfelg_components.base import Artifact, Component, Context, canonical_json
 
@@ -132,15 +132,7 @@ def utc_now() -> str:
 
 def write_json(path: str, value: Any) -> None:
     """Writes JSON to a temporary file beside `path`, then renames it into place."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=os.path.dirname(path), prefix=TMP_PREFIX, suffix=".json", delete=False
-    ) as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(f.name, path)
+    atomic.write_json(path, value)
 
 
 def read_json(path: str) -> dict | None:

@@ -161,8 +161,13 @@ class FailureAndOutputsTest(absltest.TestCase):
             return [data, embed(data=data.outputs["data"]), project(data=data.outputs["data"])]
 
         result = run_pipeline(Pipeline("two", build), self.root, log=None)
-        self.assertStartsWith(result.tensorboard_command(), "tensorboard --logdir_spec embed.log:")
-        self.assertIn(",project.log:", result.tensorboard_command())
+        logdirs = result.tensorboard_logdirs()
+        self.assertEqual(sorted(logdirs), ["embed.log", "project.log"])
+        # Both through their common parent (the projector plugin ignores
+        # --logdir_spec), which here is the run root itself.
+        self.assertEqual(result.tensorboard_command(), f"tensorboard --logdir {self.root}")
+        for path in logdirs.values():
+            self.assertStartsWith(path, self.root + os.sep)
         toy_result = run_pipeline(toy.PIPELINE, self.create_tempdir().full_path, {"n": 5}, log=None)
         self.assertIsNone(toy_result.tensorboard_command())
 

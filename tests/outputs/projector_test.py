@@ -10,14 +10,7 @@ and reads the projector plugin's routes (see
 import io
 import json
 import os
-import re
-import subprocess
-import sys
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import numpy as np
 import tensorflow as tf
@@ -25,9 +18,7 @@ from absl.testing import absltest
 from PIL import Image
 
 from tfelg.outputs import projector, sprites
-
-_SERVER_TIMEOUT_S = 60.0
-_URL_RE = re.compile(r"TensorBoard \S+ at (http://127\.0\.0\.1:(\d+)/)")
+from tfelg.testing.tensorboard_server import SERVER_TIMEOUT_S, TensorBoardServer
 
 
 def _sample(n=40, d=5, seed=0):
@@ -41,73 +32,6 @@ def _sample(n=40, d=5, seed=0):
     }
     thumbs = rng.integers(0, 256, size=(n, 8, 8, 3), dtype=np.uint8)
     return embeddings, metadata, thumbs
-
-
-class TensorBoardServer:
-    """A TensorBoard process on 127.0.0.1 serving ``logdir``; always stop() it."""
-
-    def __init__(self, logdir):
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tensorboard.main",
-                f"--logdir={logdir}",
-                "--host=127.0.0.1",
-                "--port=0",
-                "--load_fast=false",
-                "--reload_interval=0",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.url = None
-        self._found = threading.Event()
-        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._reader.start()
-
-    def _read_stderr(self):
-        for line in self.process.stderr:
-            self.lines.append(line)
-            match = _URL_RE.search(line)
-            if match and self.url is None:
-                self.url = match.group(1)
-                self._found.set()
-
-    def wait_until_serving(self, deadline):
-        while not self._found.wait(timeout=0.2):
-            if self.process.poll() is not None:
-                raise RuntimeError("tensorboard exited:\n" + "".join(self.lines))
-            if time.monotonic() > deadline:
-                raise TimeoutError("tensorboard did not start:\n" + "".join(self.lines))
-        while True:  # The port is announced before the first request is served.
-            try:
-                self.get("data/logdir")
-                return
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
-    def get(self, route, **params):
-        url = self.url + route
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.read()
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        if self.process.stderr:
-            self.process.stderr.close()
 
 
 class WriteProjectorTest(tf.test.TestCase):
@@ -232,7 +156,7 @@ class TensorBoardServerTest(tf.test.TestCase):
         self.addCleanup(self.server.stop)
 
     def test_projector_routes(self):
-        deadline = time.monotonic() + _SERVER_TIMEOUT_S
+        deadline = time.monotonic() + SERVER_TIMEOUT_S
         self.server.wait_until_serving(deadline)
         base = "data/plugin/projector/"
         runs = json.loads(self.server.get(base + "runs"))

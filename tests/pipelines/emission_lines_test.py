@@ -1,24 +1,23 @@
 """The emission_lines pipeline end to end on tiny data: outputs, caching, what re-runs, sweeps.
 
-One run of the whole pipeline (400 galaxies, 2 epochs, K <= 3, a 25-iteration
-t-SNE) is shared by the tests of a class; each further run reuses it.
-openTSNE's early-exaggeration phase (250 iterations, not an AnalysisConfig
-setting) is shortened to 25 here: at 400 points it would otherwise be most
-of the test's time.
+One run of the whole pipeline (400 galaxies, 2 epochs, K <= 3, a t-SNE of
+25 + 25 iterations) is shared by the tests of a class; each further run
+reuses it. The sweep's TensorBoard command is checked against a real
+TensorBoard server.
 """
 
-import functools
+import json
 import os
 import shlex
 import shutil
 import tempfile
-from unittest import mock
+import time
 
 import numpy as np
 from absl.testing import absltest
 from astropy.io import fits
 
-from tfelg.analysis import tsne as tsne_lib
+from tfelg.testing.tensorboard_server import SERVER_TIMEOUT_S, TensorBoardServer
 from tfelg_components.base import ParameterError
 from tfelg_components.pipeline import run_pipeline
 from tfelg_pipelines import emission_lines, registry
@@ -35,6 +34,7 @@ SMALL = {
     "tsne_perplexity": 10.0,
     "tsne_max_points": N,
     "tsne_iterations": 25,
+    "tsne_early_iterations": 25,
 }
 CHAIN = (
     "trainer",
@@ -50,15 +50,9 @@ REPRESENTATIONS = ("ae", "pca", "line_ratios")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _fast_tsne():
-    short = functools.partial(tsne_lib.run_tsne, early_exaggeration_iter=25)
-    return mock.patch.object(tsne_lib, "run_tsne", short)
-
-
 def _run(root, **params):
     lines = []
-    with _fast_tsne():
-        result = run_pipeline(emission_lines.PIPELINE, root, params, log=lines.append)
+    result = run_pipeline(emission_lines.PIPELINE, root, params, log=lines.append)
     return result, lines
 
 
@@ -189,6 +183,21 @@ class EmissionLinesPipelineTest(absltest.TestCase):
         text = emission_lines.summary_text(self.root)
         self.assertIn("| ae | 3 |", text)
         self.assertIn("projector_writer_ae_d3", text)
+
+        # The one command printed for the sweep's log directories opens the
+        # projector of every model in a real TensorBoard.
+        command = result.tensorboard_command()
+        prefix = "tensorboard --logdir "
+        self.assertStartsWith(command, prefix)
+        server = TensorBoardServer(shlex.split(command[len(prefix) :])[0])
+        self.addCleanup(server.stop)
+        server.wait_until_serving(time.monotonic() + SERVER_TIMEOUT_S)
+        runs = json.loads(server.get("data/plugin/projector/runs"))
+        for node in ("projector_writer_ae_d2", "projector_writer_ae_d3"):
+            (run,) = [r for r in runs if r.startswith(node + "/") and r.endswith("/ae")]
+            info = json.loads(server.get("data/plugin/projector/info", run=run))
+            (shape,) = [e["tensorShape"] for e in info["embeddings"]]
+            self.assertEqual([int(v) for v in shape], [N, int(node[-1])])
 
 
 class BuildTest(absltest.TestCase):

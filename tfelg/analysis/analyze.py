@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tfelg import schemes
+from tfelg import atomic, schemes
 from tfelg.analysis.embeddings import Embeddings
 
 # Classes that are not classes: galaxies without a scheme class are left out
@@ -124,13 +124,8 @@ def _json_default(value):
 
 
 def write_json(path: str, value) -> str:
-    """JSON written atomically (temporary file, then rename)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, sort_keys=True, default=_json_default)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    """JSON written atomically (temporary file, then rename); NumPy values allowed."""
+    return atomic.write_json(path, value, default=_json_default)
 
 
 @dataclasses.dataclass
@@ -153,10 +148,8 @@ class ClassInference:
     mixture: dict
 
     def save(self, directory: str) -> None:
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".tmp-clusters-{os.getpid()}.npz")
-        np.savez(tmp, cluster=self.cluster, proba=self.proba)
-        os.replace(tmp, os.path.join(directory, "clusters.npz"))
+        with atomic.atomic_open(os.path.join(directory, "clusters.npz")) as f:
+            np.savez(f, cluster=self.cluster, proba=self.proba)
         write_json(
             os.path.join(directory, "class_inference.json"),
             {

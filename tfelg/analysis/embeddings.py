@@ -24,12 +24,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 
 import numpy as np
 
-from tfelg import schemes
+from tfelg import atomic, schemes
 
 SPLITS = ("train", "validation", "test")
 LABEL_KEYS = ("whan", "bpt", "true_class")
@@ -119,17 +118,8 @@ class Embeddings:
             "meta": np.array(json.dumps(meta)),
         }
         arrays.update({f"label_{k}": np.asarray(v, np.int16) for k, v in self.labels.items()})
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic.atomic_open(path, "wb") as f:
+            np.savez(f, **arrays)
         return path
 
     @classmethod

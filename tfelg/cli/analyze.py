@@ -81,10 +81,9 @@ def main(argv):
         return 2
     print(f"\nresults: {os.path.join(out_dir, 'results.md')}")
     print(f"summary: {os.path.join(out_dir, 'summary.json')}")
-    logdirs = ",".join(
-        f"{name}:{os.path.join(out_dir, name, 'projector')}" for name in summary["representations"]
-    )
-    print(f"projector: tensorboard --logdir_spec={logdirs}")
+    # One run per representation (<name>/projector); not --logdir_spec,
+    # under which TensorBoard's projector plugin shows nothing.
+    print(f"projector ({', '.join(summary['representations'])}): tensorboard --logdir {out_dir}")
     return 0
 
 

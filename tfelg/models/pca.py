@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from tfelg import atomic
 from tfelg.models.base import positive_int
 
 # Added to V W V^T before solving, so an example missing nearly every
@@ -182,26 +182,18 @@ class PCA:
     def save(self, path) -> None:
         """Writes ``.npz`` (default) or ``.json``, atomically (temp file, then rename)."""
         path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pca-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                if path.endswith(".json"):
-                    f.write(json.dumps(self.to_dict()).encode())
-                else:
-                    arrays = {"config": np.array(json.dumps(self.get_config()))}
-                    if self.fitted:
-                        arrays.update(
-                            mean=self.mean_,
-                            components=self.components_,
-                            explained_variance=self.explained_variance_,
-                        )
-                    np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic.atomic_open(path, "wb") as f:
+            if path.endswith(".json"):
+                f.write(json.dumps(self.to_dict()).encode())
+            else:
+                arrays = {"config": np.array(json.dumps(self.get_config()))}
+                if self.fitted:
+                    arrays.update(
+                        mean=self.mean_,
+                        components=self.components_,
+                        explained_variance=self.explained_variance_,
+                    )
+                np.savez(f, **arrays)
 
     @classmethod
     def load(cls, path) -> PCA:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -25,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from tfelg import schemes
+from tfelg import atomic, schemes
 from tfelg.lines import LineTable
 
 BPT_XLIM = (-2.0, 1.0)
@@ -240,18 +239,8 @@ def _draw_panel(ax, panel: DiagramPanel) -> None:
 def save_png_atomically(fig: Figure, path, *, dpi: int = 110) -> str:
     """Writes ``fig`` as a PNG at ``path`` via a temporary file and a rename."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic.atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi)
     return path
 
 

@@ -10,10 +10,11 @@ caller says so.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 from astropy.io import fits
+
+from tfelg import atomic
 
 
 def write_fits_table(
@@ -91,15 +92,6 @@ def write_fits_table(
         card_key = key if len(key) <= 8 else f"HIERARCH {key}"
         primary.header[card_key] = value
 
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".fits", dir=directory)
-    os.close(fd)
-    try:
+    with atomic.atomic_path(path) as tmp_path:
         fits.HDUList([primary, table]).writeto(tmp_path, overwrite=True, checksum=True)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
     return path

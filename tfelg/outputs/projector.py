@@ -34,7 +34,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -43,6 +42,7 @@ from absl import logging
 from PIL import Image
 from tensorboard.plugins import projector
 
+from tfelg import atomic
 from tfelg.outputs import sprites
 
 METADATA_FILENAME = "metadata.tsv"
@@ -56,20 +56,6 @@ _TENSOR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def checkpoint_tensor_name(tensor_name: str) -> str:
     """The name TensorBoard sees for ``tf.train.Checkpoint(**{tensor_name: var})``."""
     return f"{tensor_name}/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def clean_label(value) -> str:
@@ -218,12 +204,12 @@ def write_projector(
     rows_path = None
     if rows is not None:
         rows_path = os.path.join(logdir, ROWS_FILENAME)
-        _write_atomically(rows_path, ("\n".join(str(r) for r in rows) + "\n").encode())
+        atomic.write_bytes(rows_path, ("\n".join(str(r) for r in rows) + "\n").encode())
 
     metadata_path = None
     if metadata:
         metadata_path = os.path.join(logdir, METADATA_FILENAME)
-        _write_atomically(metadata_path, metadata_tsv(metadata, rows).encode("utf-8"))
+        atomic.write_bytes(metadata_path, metadata_tsv(metadata, rows).encode("utf-8"))
 
     sprite_path, thumb_size = None, None
     if sprite_images is not None:
@@ -231,7 +217,7 @@ def write_projector(
         buffer = io.BytesIO()
         Image.fromarray(sprite).save(buffer, format="PNG")
         sprite_path = os.path.join(logdir, SPRITE_FILENAME)
-        _write_atomically(sprite_path, buffer.getvalue())
+        atomic.write_bytes(sprite_path, buffer.getvalue())
 
     variable = tf.Variable(np.asarray(embeddings, dtype=np.float32), trainable=False)
     checkpoint = tf.train.Checkpoint(**{tensor_name: variable})

@@ -34,6 +34,8 @@ import os
 import numpy as np
 from astropy.io import fits
 
+from tfelg import atomic
+
 ROW_SENTINEL = 1
 ROW_NAN_FLUX = 2
 ROW_ZERO_FLUX = 3
@@ -152,14 +154,8 @@ class MpajhuFiles:
 def _write_hdul(hdul: fits.HDUList, path) -> str:
     """Writes to a temporary name then renames: no half-written file remains."""
     path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
+    with atomic.atomic_path(path) as tmp:
         hdul.writeto(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
