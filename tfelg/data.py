@@ -8,6 +8,7 @@ where data lives and how a custom synthetic sample is named.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -72,12 +73,47 @@ def make_builder(
     return tfds.builder(name, config=config, data_dir=data_dir)
 
 
+@contextlib.contextmanager
+def deterministic_serialization():
+    """TFDS writes byte-identical records for identical examples, in any process.
+
+    TFDS serialises each example with ``tf.train.Example.SerializeToString()``,
+    whose map of features is written in the order of protobuf's hash table,
+    and that order changes from one process to the next (the table's seed
+    comes from an address, which ASLR moves): the same galaxies gave
+    different record files, so the pipeline's content fingerprint of a
+    regenerated dataset changed and everything downstream ran again. Within
+    this context the maps are written sorted by key
+    (``SerializeToString(deterministic=True)``), which is the same message.
+    Only in-process generation is covered (a Beam runner's workers serialise
+    in their own processes).
+    """
+    from tensorflow_datasets.core import example_serializer
+
+    cls = example_serializer.ExampleSerializer
+    original = cls.serialize_example
+
+    def serialize_example(self, example):
+        return self.get_tf_example(example).SerializeToString(deterministic=True)
+
+    cls.serialize_example = serialize_example
+    try:
+        yield
+    finally:
+        cls.serialize_example = original
+
+
 def prepare(builder, manual_dir: str | None = None):
-    """Generates the dataset if not already on disk (TFDS skips it if it is)."""
+    """Generates the dataset if not already on disk (TFDS skips it if it is).
+
+    The records are byte-identical between generations of the same data
+    (see :func:`deterministic_serialization`).
+    """
     import tensorflow_datasets as tfds
 
     download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
-    builder.download_and_prepare(download_config=download_config)
+    with deterministic_serialization():
+        builder.download_and_prepare(download_config=download_config)
     return builder
 
 
