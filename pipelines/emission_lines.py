@@ -70,7 +70,7 @@ PARAMETERS = [
     Parameter("tsne_early_iterations", 250, help="t-SNE iterations of early exaggeration (x12)."),
     Parameter("tsne_exaggeration", 1.0, help="t-SNE attraction after the early phase (1: plain)."),
     Parameter("tsne_initialization", "pca", help="t-SNE start: pca, spectral or random."),
-    Parameter("tsne_method", "auto", help="t-SNE repulsion: auto (bh < 10k points), fft, bh."),
+    Parameter("tsne_method", "auto", help="t-SNE repulsion: auto (bh < 20k points), fft, bh."),
     Parameter("projector_max_points", 100_000, help="Points in the projector."),
     # Sweep mode.
     Parameter("models", None, list, help='Sweep: models, e.g. ["ae","vae"].'),

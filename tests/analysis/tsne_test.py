@@ -48,7 +48,7 @@ class RunTsneTest(absltest.TestCase):
         self.assertEqual(params["n_iter"], 150)
         self.assertEqual(params["early_exaggeration_iter"], 100)
         self.assertEqual(params["early_exaggeration"], 12.0)
-        # "auto" (the default) takes Barnes-Hut below 10,000 points.
+        # "auto" (the default) takes Barnes-Hut below 20,000 points.
         self.assertEqual(params["negative_gradient_method"], "bh")
         self.assertEqual(params["negative_gradient_method_requested"], "auto")
         self.assertEqual(params["initialization"], "pca")

@@ -36,7 +36,7 @@ _TSNE_INIT = flags.DEFINE_enum(
     "tsne_initialization", "pca", ["pca", "spectral", "random"], "t-SNE initialisation."
 )
 _TSNE_METHOD = flags.DEFINE_enum(
-    "tsne_method", "auto", ["auto", "fft", "bh"], "t-SNE repulsion (auto: Barnes-Hut < 10k points)."
+    "tsne_method", "auto", ["auto", "fft", "bh"], "t-SNE repulsion (auto: Barnes-Hut < 20k points)."
 )
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
 
