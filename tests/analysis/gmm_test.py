@@ -187,6 +187,15 @@ class GmmApiTest(tf.test.TestCase):
         self.assertAllClose(sweep.within_ss[0, 2], best, rtol=1e-6)
         self.assertTrue(sweep.converged.all())
 
+    def test_new_static_settings_log_no_retracing_warnings(self):
+        # Each plan, K list and chunk size is its own compiled pass, traced
+        # once; TensorFlow must not report that as excessive retracing.
+        x, _ = mixture_data(n=600)
+        with self.assertNoLogs("tensorflow", level="WARNING"):
+            for ks in ([1, 2], [1, 2, 3], [2, 4], [1, 5], [3], [1, 2, 3, 4, 5, 6]):
+                fits = gmm.fit_gmm_sweep(x, ks, init="kmeans", chunk_size=128)
+                self.assertLen(fits, len(ks))
+
     def test_kmeans_from_its_seeds_is_sklearns_lloyd(self):
         # Overlapping clusters, where Lloyd's path depends on the start:
         # scikit-learn's KMeans started from the recorded k-means++ centres

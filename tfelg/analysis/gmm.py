@@ -387,13 +387,21 @@ def _use_jit(jit_compile, rows):
     return rows >= JIT_MIN_ROWS if jit_compile is None else bool(jit_compile)
 
 
-def _bind(fn, static):
-    """``fn`` with its static keywords bound, taking only positional tensors."""
+class _Bound:
+    """``fn`` with its static keywords bound, called with positional tensors only.
 
-    def bound(*tensors):
-        return fn(*tensors, **static)
+    An object rather than a closure: TensorFlow's retracing detector keys a
+    ``tf.function`` by its Python function's ``__code__``, which every
+    closure of one ``def`` shares, so the single trace of each static
+    setting was counted as retracing of one function and logged a warning.
+    """
 
-    return bound
+    def __init__(self, fn, static):
+        self.fn, self.static = fn, static
+        self.__name__ = fn.__name__
+
+    def __call__(self, *tensors):
+        return self.fn(*tensors, **self.static)
 
 
 def _compiled(fn, jit_compile: bool):
@@ -418,7 +426,7 @@ def _compiled(fn, jit_compile: bool):
             # No autograph: the passes use tf.while_loop and only static
             # Python control flow (autograph would also re-read this source).
             compiled = tf.function(
-                _bind(fn, static),
+                _Bound(fn, static),
                 jit_compile=bool(jit_compile),
                 reduce_retracing=False,
                 autograph=False,
