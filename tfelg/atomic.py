@@ -1,7 +1,7 @@
 """Atomic file writes: a temporary file beside the target, then one rename.
 
-Every output tfelg writes (figures, FITS tables, arrays, JSON records) goes
-through here, so that a crash, a kill or a full disk never leaves a
+Every output the library writes outside a pipeline artifact (figures, FITS
+tables, arrays, JSON records, text) goes through here, so that a crash, a kill or a full disk never leaves a
 half-written file under the name a reader or the pipeline's cache would
 trust: the target either keeps its old content or gets the whole new one.
 The temporary file sits in the target's folder (``os.replace`` is atomic
@@ -9,7 +9,9 @@ only within one file system), is named ``.<target name>.<random>.tmp<ext>``
 (hidden, and with the target's extension, which writers such as astropy and
 Keras look at), and is removed when the write fails.
 
-Writes through ``tf.io.gfile`` (which may be remote, e.g. ``gs://``) are not
+Pipeline components write plain files: the runner makes their whole output
+folder appear at once (a temporary folder, then a rename). Writes through
+``tf.io.gfile`` (which may be remote, e.g. ``gs://``) are not
 here: ``tfelg.preprocessing`` and the training loop rename with gfile.
 """
 

@@ -586,12 +586,12 @@ def analyze_workdir(
         )
     rows = [headline(s) for s in summaries.values()]
     table = results_table(rows)
-    with open(os.path.join(out_dir, "results.md"), "w", encoding="utf-8") as f:
-        f.write(
-            f"# Analysis of {os.path.abspath(workdir)}\n\n"
-            "Chosen K on the training split; agreement with each scheme on the test split "
-            f"(value on the test split ± std over {config.n_bootstrap} bootstrap resamples).\n\n{table}\n"
-        )
+    atomic.write_text(
+        os.path.join(out_dir, "results.md"),
+        f"# Analysis of {os.path.abspath(workdir)}\n\n"
+        "Chosen K on the training split; agreement with each scheme on the test split "
+        f"(value on the test split ± std over {config.n_bootstrap} bootstrap resamples).\n\n{table}\n",
+    )
     overall = {
         "workdir": os.path.abspath(workdir),
         "dataset": experiment.data.dataset,
