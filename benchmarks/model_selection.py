@@ -47,7 +47,6 @@ a large float32 ``tf.matmul``.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -67,7 +66,12 @@ _SKIP_SKLEARN = flags.DEFINE_bool("skip_sklearn", False, "Run tfelg only.")
 _REPEATS = flags.DEFINE_integer(
     "repeats", 1, "Rounds of (scikit-learn sweep, tfelg warm sweep); the best of each is used."
 )
-_JSON = flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+_JSON = flags.DEFINE_string(
+    "json",
+    None,
+    "Also write the results to this JSON file (rewritten, atomically, after each size, so a "
+    "run stopped part-way keeps the sizes it finished).",
+)
 
 
 def gaussian_mixture(n, dims, clusters, seed):
@@ -354,11 +358,15 @@ def main(argv):
         f"load average {load_average():.1f}",
         flush=True,
     )
+    from tfelg import atomic
+
     rows = []
+    summary = {"rows": rows}
     for size in _SIZES.value:
         n, d = (int(v) for v in size.lower().split("x"))
         rows.append(one_size(n, d))
-    summary = {"rows": rows}
+        if _JSON.value:
+            atomic.write_json(_JSON.value, summary, default=float)
     print(
         "\n| N x D | tfelg warm s | tfelg cold s | scikit-learn s (own starts) | speed-up warm "
         "(cold) | scikit-learn s (tfelg's starts) | speed-up warm | EM s tfelg / sklearn | "
@@ -388,9 +396,6 @@ def main(argv):
             f"{ks_of(r['tfelg_chosen'])} | {ks_of(sk['chosen'])} | "
             f"{ks_of(r['sklearn']['chosen'])} |"
         )
-    if _JSON.value:
-        with open(_JSON.value, "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=1, default=float)
 
 
 if __name__ == "__main__":
