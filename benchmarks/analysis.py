@@ -22,13 +22,14 @@ to ``--out_dir``.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
 
 from absl import app, flags
+
+from tfelg import atomic
 
 _TSNE_SIZES = flags.DEFINE_list("tsne_sizes", ["20000", "100000"], "t-SNE point counts.")
 _SELECTION_SIZES = flags.DEFINE_list(
@@ -94,8 +95,7 @@ def main(argv):
         print(f"\n{name} ({result['seconds'] / 60:.1f} min, exit status {result['rc']}):")
         for line in result["summary"]:
             print(line)
-    with open(os.path.join(_OUT_DIR.value, "analysis.json"), "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1)
+    atomic.write_json(os.path.join(_OUT_DIR.value, "analysis.json"), results)
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
         return 1

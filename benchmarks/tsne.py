@@ -25,7 +25,6 @@ scikit-learn at 100k points with a KL divergence within 5%.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -190,8 +189,9 @@ def main(argv):
         results.append(row)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if _JSON.value:
-        with open(_JSON.value, "w") as f:
-            json.dump(results, f, indent=2)
+        from tfelg import atomic
+
+        atomic.write_json(_JSON.value, results)
 
 
 if __name__ == "__main__":
