@@ -1,17 +1,23 @@
 r"""Analyses the latent-sweep runs at d = 2 and 4 and writes docs/analysis_results.md.
 
-    tfelg-latent-sweep --data_dir=runs/tfds --workdir=runs/latent_sweep --epochs=40
+    tfelg-latent-sweep --data_dir=runs/tfds --workdir=runs/latent_sweep --epochs=40 \
+        --latent_dims=2,4
     python scripts/make_analysis_table.py --sweep=runs/latent_sweep --output=docs/analysis_results.md
 
 Each run is analysed by `tfelg.analysis.analyze.analyze_workdir` (the library
 behind tfelg-analyze); the PCA and line-ratio baselines are analysed with the
 AE run of each latent dimension (they do not depend on the autoencoder).
+
+The table is regenerated; the hand-written reading of it is not: everything
+from a line ``## Reading`` on in an existing output file is kept (re-read it
+against the new numbers), and the file is replaced atomically.
 """
 
 import os
 
 from absl import app, flags
 
+from tfelg import atomic
 from tfelg.analysis import analyze
 
 _SWEEP = flags.DEFINE_string("sweep", "runs/latent_sweep", "tfelg-latent-sweep workdir.")
@@ -22,6 +28,15 @@ _TSNE_MAX = flags.DEFINE_integer("tsne_max_points", 3000, "Galaxies in each t-SN
 _GAP_REFS = flags.DEFINE_integer("gap_references", 5, "Gap statistic references.")
 _K_MAX = flags.DEFINE_integer("k_max", 10, "Largest K.")
 _N_BOOT = flags.DEFINE_integer("n_bootstrap", 100, "Bootstrap resamples.")
+
+
+_ACCURACY_NOTE = """\
+"Accuracy" is the strict one-to-one Hungarian accuracy: when K (BIC) exceeds the number
+of classes, only as many clusters as classes are matched and the galaxies of the other
+clusters count as errors, so it is a lower bound; the many-to-one accuracy (extra
+clusters given their majority class), purity and completeness per class are in each
+run's `analysis/<representation>/summary.json`. ARI and NMI do not depend on the matching.
+"""
 
 
 def main(argv):
@@ -48,8 +63,15 @@ def main(argv):
         f"--gap_references={_GAP_REFS.value} --k_max={_K_MAX.value} "
         f"--n_bootstrap={_N_BOOT.value}"
     )
-    with open(_OUTPUT.value, "w", encoding="utf-8") as f:
-        f.write(
+    reading = ""
+    if os.path.exists(_OUTPUT.value):
+        with open(_OUTPUT.value, encoding="utf-8") as f:
+            old = f.read()
+        if "\n## Reading" in old:
+            reading = "\n" + old[old.index("\n## Reading") + 1 :]
+    atomic.write_text(
+        _OUTPUT.value,
+        (
             "# Classes in the latent spaces: chosen K and agreement with WHAN, BPT, truth\n\n"
             f"Produced by `{command}` over the runs of `docs/latent_sweep.md`.\n\n"
             "K chosen on the training split (16,042 galaxies); the mixture with the BIC "
@@ -60,7 +82,10 @@ def main(argv):
             "unclassified galaxies are left out of each comparison.\n\n"
             + analyze.results_table(rows)
             + "\n"
-        )
+            + _ACCURACY_NOTE
+            + reading
+        ),
+    )
     print(f"wrote {_OUTPUT.value}")
 
 
