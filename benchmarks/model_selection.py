@@ -56,6 +56,8 @@ import warnings
 import numpy as np
 from absl import app, flags
 
+from tfelg import atomic
+
 _SIZES = flags.DEFINE_list("sizes", ["100000x8", "100000x16"], "NxD sizes to run.")
 _K_MAX = flags.DEFINE_integer("k_max", 15, "Largest K of the sweep.")
 _REFERENCES = flags.DEFINE_integer("references", 10, "B, gap reference sets.")
@@ -358,8 +360,6 @@ def main(argv):
         f"load average {load_average():.1f}",
         flush=True,
     )
-    from tfelg import atomic
-
     rows = []
     summary = {"rows": rows}
     for size in _SIZES.value:

@@ -32,6 +32,8 @@ import time
 import numpy as np
 from absl import app, flags
 
+from tfelg import atomic
+
 _SIZES = flags.DEFINE_list("sizes", ["20000"], "Numbers of points to map.")
 _DIMS = flags.DEFINE_integer("dims", 16, "Input dimensions.")
 _CLUSTERS = flags.DEFINE_integer("clusters", 6, "Gaussian components of the data.")
@@ -189,8 +191,6 @@ def main(argv):
         results.append(row)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if _JSON.value:
-        from tfelg import atomic
-
         atomic.write_json(_JSON.value, results)
 
 
