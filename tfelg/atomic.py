@@ -1,9 +1,10 @@
 """Atomic file writes: a temporary file beside the target, then one rename.
 
 Every output the library writes outside a pipeline artifact (figures, FITS
-tables, arrays, JSON records, text) goes through here, so that a crash, a kill or a full disk never leaves a
-half-written file under the name a reader or the pipeline's cache would
-trust: the target either keeps its old content or gets the whole new one.
+tables, arrays, JSON records, text) goes through here, so that a crash, a
+kill or a full disk never leaves a half-written file under the name a reader
+or the pipeline's cache would trust: the target either keeps its old content
+or gets the whole new one.
 The temporary file sits in the target's folder (``os.replace`` is atomic
 only within one file system), is named ``.<target name>.<random>.tmp<ext>``
 (hidden, and with the target's extension, which writers such as astropy and

@@ -409,12 +409,13 @@ def _compiled(fn, jit_compile: bool):
 
     The returned callable takes the tensors positionally and the static
     settings (``chunk``, ``plan``, ``ks``, ...) as keywords. Each distinct
-    static setting gets its own ``tf.function`` over a closure that binds
-    it (not ``functools.partial``, whose keywords TensorFlow would still
-    canonicalise as defaults), so a call passes only tensors: handing the nested ``plan`` tuple to one
-    shared ``tf.function`` made TensorFlow canonicalise it into a trace type
-    on every call (~5 ms a call, ~1 s of a 10^5-point gap statistic), and
-    made that one function retrace, with warnings, for every new setting.
+    static setting gets its own ``tf.function`` over a :class:`_Bound`
+    object that binds it (not ``functools.partial``, whose keywords
+    TensorFlow would still canonicalise as defaults), so a call passes only
+    tensors: handing the nested ``plan`` tuple to one shared ``tf.function``
+    made TensorFlow canonicalise it into a trace type on every call (~5 ms a
+    call, ~1 s of a 10^5-point gap statistic), and made that one function
+    retrace, with warnings, for every new setting.
     """
 
     def call(*tensors, **static):

@@ -4,9 +4,9 @@ A t-SNE map is how a person sees whether the latent space has the classes
 the clustering claims. openTSNE (Poličar, Stražar & Zupan 2024) computes the
 repulsive forces by interpolation on a grid with FFTs (Linderman et al. 2019),
 which is O(N) per iteration instead of Barnes-Hut's O(N log N); on the 2-core
-development machine it maps 100k points x 16 dims about 4.7x faster than
-scikit-learn's Barnes-Hut ``TSNE`` at the same quality (``benchmarks/tsne.py``),
-and at 20k the two are about equal. Below 20,000 points openTSNE's own
+development machine it maps 100k points x 16 dims 5.4-6.3x faster than
+scikit-learn's Barnes-Hut ``TSNE`` at the same KL divergence, and 20k points
+1.9-2.4x faster (``benchmarks/tsne.py``, two runs of 2026-12-01). Below 20,000 points openTSNE's own
 Barnes-Hut is faster than its FFT on low-dimensional latents (the grid's
 fixed cost per iteration dominates), so the default
 ``negative_gradient_method="auto"`` takes Barnes-Hut there and FFT from
