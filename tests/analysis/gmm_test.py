@@ -137,7 +137,7 @@ class EmAgreesWithSklearnTest(parameterized.TestCase, tf.test.TestCase):
             self.assertAllClose(a.log_likelihood, b.log_likelihood, rtol=1e-10)
 
 
-class GmmApiTest(tf.test.TestCase):
+class GmmApiTest(parameterized.TestCase, tf.test.TestCase):
     def test_default_start_finds_the_clusters(self):
         rng = np.random.default_rng(0)
         centres = np.array([[0, 0, 0], [9, 0, 0], [0, 9, 0], [0, 0, 9]])
@@ -196,15 +196,19 @@ class GmmApiTest(tf.test.TestCase):
                 fits = gmm.fit_gmm_sweep(x, ks, init="kmeans", chunk_size=128)
                 self.assertLen(fits, len(ks))
 
-    def test_kmeans_from_its_seeds_is_sklearns_lloyd(self):
+    @parameterized.parameters(False, True)
+    def test_kmeans_from_its_seeds_is_sklearns_lloyd(self, jit_compile):
         # Overlapping clusters, where Lloyd's path depends on the start:
         # scikit-learn's KMeans started from the recorded k-means++ centres
         # ends at the same labels and the same within-cluster sum (about
         # the clusters' means, W_K; scikit-learn's inertia_ is about its
-        # last centres, a shift of the order of its tolerance away).
+        # last centres, a shift of the order of its tolerance away). With
+        # XLA the sweep takes its large-data path, one pass per data set.
         x, _ = mixture_data(n=1200, d=4, k=5, spread=2.0, seed=3)
         ks = [2, 5, 7]
-        sweep = gmm.kmeans_sweep(x, ks, seed=4, return_labels=True)
+        sweep = gmm.kmeans_sweep(
+            x, ks, seed=4, return_labels=True, jit_compile=jit_compile, chunk_size=256
+        )
         self.assertEqual(sweep.seed_centres.shape, (1, 7, 4))
         for g, k in enumerate(ks):
             theirs = KMeans(k, init=sweep.seed_centres[0, :k], n_init=1, algorithm="lloyd").fit(x)
@@ -212,6 +216,27 @@ class GmmApiTest(tf.test.TestCase):
             w = sum(np.sum((x[lab == j] - x[lab == j].mean(0)) ** 2) for j in np.unique(lab))
             self.assertAllClose(sweep.within_ss[0, g], w, rtol=1e-6)
             self.assertGreater(np.mean(sweep.labels[:, g] == lab), 0.995)
+
+    def test_kmeans_per_data_set_passes_follow_the_batched_pass(self):
+        # The large-data path (one pass per data set over its unfinished
+        # runs, several at once in threads) and the small-data path (one
+        # rectangular pass over all data sets) are the same Lloyd iterations:
+        # the same iteration counts, W_K, centres and labels, on data sets
+        # whose runs finish at different iterations. (Both with XLA: XLA and
+        # TensorFlow's kernels round differently, and on overlapping
+        # clusters one flipped near-tie changes Lloyd's path.)
+        sets = np.stack([mixture_data(n=3000, d=3, k=5, spread=s, seed=s)[0] for s in (2, 3, 4)])
+        ks = [1, 3, 6]
+        kwargs = dict(seed=1, return_labels=True, jit_compile=True, chunk_size=512)
+        batched = gmm.kmeans_sweep(sets, ks, per_data_set=False, **kwargs)
+        per_set = gmm.kmeans_sweep(sets, ks, **kwargs)
+        self.assertGreater(len(np.unique(batched.n_iter[:, 1:])), 1)
+        self.assertAllEqual(per_set.n_iter, batched.n_iter)
+        self.assertAllClose(per_set.within_ss, batched.within_ss, rtol=1e-6)
+        for b in range(3):
+            for g in range(3):
+                self.assertAllClose(per_set.centres[b][g], batched.centres[b][g], atol=1e-5)
+        self.assertGreater(np.mean(per_set.labels == batched.labels), 0.999)
 
     def test_kmeans_several_data_sets_are_independent(self):
         x, _ = mixture_data(n=500)
