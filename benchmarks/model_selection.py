@@ -1,4 +1,4 @@
-r"""Model-selection sweep: tfelg (TensorFlow EM + batched k-means) against scikit-learn.
+r"""Model-selection sweep: tfelg (TensorFlow EM + k-means) against scikit-learn.
 
 The sweep is what :func:`tfelg.analysis.model_selection.select_k` does:
 Gaussian mixtures for K = 1..15 (full covariance) with BIC/AIC, the gap

@@ -408,7 +408,7 @@ def select_k(
 ) -> SelectionResult:
     """Fit mixtures for K = 1..k_max and report BIC, AIC, gap and silhouette.
 
-    One batched k-means over the data and the ``gap_references`` reference
+    One k-means sweep over the data and the ``gap_references`` reference
     sets gives the gap statistic and (with ``n_init = 1``) the starting
     labels of the mixtures, as scikit-learn starts them; all mixtures are
     then fitted together by :func:`tfelg.analysis.gmm.fit_gmm_sweep`.
