@@ -237,6 +237,11 @@ class GmmApiTest(parameterized.TestCase, tf.test.TestCase):
             for g in range(3):
                 self.assertAllClose(per_set.centres[b][g], batched.centres[b][g], atol=1e-5)
         self.assertGreater(np.mean(per_set.labels == batched.labels), 0.999)
+        # The per-data-set pass also runs without XLA (TensorFlow's kernels).
+        plain = gmm.kmeans_sweep(sets, ks, per_data_set=True, **dict(kwargs, jit_compile=False))
+        plain_batched = gmm.kmeans_sweep(sets, ks, **dict(kwargs, jit_compile=False))
+        self.assertAllEqual(plain.n_iter, plain_batched.n_iter)
+        self.assertAllClose(plain.within_ss, plain_batched.within_ss, rtol=1e-6)
 
     def test_kmeans_several_data_sets_are_independent(self):
         x, _ = mixture_data(n=500)
