@@ -792,16 +792,15 @@ def _lloyd_set_pass(x, n_valid, dataset, centres, active, *, chunk, ks):
     nf_pad = -(-nf // 8) * 8  # see _lloyd_pass
     offsets = np.concatenate([[0], np.cumsum(ks)]).tolist()
     norms = tf.reduce_sum(centres * centres, axis=-1, keepdims=True)
-
     rows = tf.reshape(x, [-1, d])
 
     def body(i, sums):
         # The loop runs over this data set's chunks of all rows: an argument
         # in a slice's start would be compiled in as a constant (one XLA
         # compile per data set), a loop counter is not.
-        start = (i % num_chunks) * chunk
+        row_in_set = (i % num_chunks) * chunk
         xc = tf.slice(rows, [i * chunk, 0], [chunk, d])
-        valid = tf.cast(start + tf.range(chunk) < n_valid, x.dtype)[:, None]
+        valid = tf.cast(row_in_set + tf.range(chunk) < n_valid, x.dtype)[:, None]
         feats = tf.concat(
             [tf.ones([chunk, 1], x.dtype), xc, tf.zeros([chunk, nf_pad - nf], x.dtype)], -1
         )
@@ -1001,7 +1000,8 @@ def kmeans_sweep(
 
     seconds_per_work = n * (d + 8) * _KMEANS_SECONDS_PER_UNIT
     full_plan = plan_of(np.ones_like(converged))
-    if jit if per_data_set is None else per_data_set:
+    use_set_passes = jit if per_data_set is None else bool(per_data_set)
+    if use_set_passes:
         # Large data: one pass per data set over its own unfinished models
         # (see _lloyd_set_pass); on a gap statistic's 11 data sets about 1.7
         # times fewer (point, model) visits than the rectangular plan. A pass
