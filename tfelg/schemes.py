@@ -1,4 +1,4 @@
-"""The classical classification schemes: WHAN, BPT and UVJ, vectorised.
+"""The classical classification schemes: WHAN, BPT, UVJ, Gini-M20 and CAS, vectorised.
 
 These are the schemes every unsupervised result of tfelg is compared with,
 implemented exactly as published (definitions in DESIGN.md), and with an
@@ -14,7 +14,8 @@ References:
   Baldwin, Phillips & Terlevich 1981 (BPT); Kauffmann et al. 2003, MNRAS 346,
   1055; Kewley et al. 2001, ApJ 556, 121; Kewley et al. 2006, MNRAS 372, 961;
   Brinchmann et al. 2004, MNRAS 351, 1151 (S/N >= 3); Cid Fernandes et al.
-  2011, MNRAS 413, 1687 (WHAN); Williams et al. 2009, ApJ 691, 1879 (UVJ).
+  2011, MNRAS 413, 1687 (WHAN); Williams et al. 2009, ApJ 691, 1879 (UVJ);
+  Lotz et al. 2008, ApJ 672, 177 (Gini-M20); Conselice 2003, ApJS 147, 1 (CAS).
 """
 
 from __future__ import annotations
@@ -332,6 +333,106 @@ def uvj_class(u_minus_v, v_minus_j, redshift):
         quiescent = ok & (uv > 1.3) & (vj < 1.6) & (uv > 0.88 * vj + c)
     out[ok] = UVJ["star_forming"]
     out[quiescent] = UVJ["quiescent"]
+    return out
+
+
+# --- Gini-M20 (Lotz et al. 2008) ---------------------------------------------------------
+
+GINI_M20_NAMES: tuple[str, ...] = ("merger", "e_s0_sa", "sb_ir", "unclassified")
+GINI_M20 = {name: np.int8(i) for i, name in enumerate(GINI_M20_NAMES)}
+
+
+def lotz08_merger_line(m20):
+    """Lotz et al. 2008 merger line in the Gini-M20 plane: G = -0.14 M20 + 0.33."""
+    return -0.14 * np.asarray(m20, dtype=np.float64) + 0.33
+
+
+def lotz08_early_late_line(m20):
+    """Lotz et al. 2008 E/S0/Sa vs Sb/Ir line: G = 0.14 M20 + 0.80."""
+    return 0.14 * np.asarray(m20, dtype=np.float64) + 0.80
+
+
+def gini_m20_class(gini, m20):
+    """Gini-M20 class (Lotz et al. 2008, ApJ 672, 177, Sect. 3, AEGIS at 0.2 < z < 1.2).
+
+    G is the Gini coefficient of the pixel fluxes inside the segmentation
+    region and M20 the normalised second-order moment of the brightest 20 % of
+    the flux (Lotz, Primack & Madau 2004, AJ 128, 163), both as statmorph
+    measures them:
+
+      merger   G > -0.14 M20 + 0.33
+      e_s0_sa  G <= -0.14 M20 + 0.33 and G > 0.14 M20 + 0.80
+      sb_ir    G <= -0.14 M20 + 0.33 and G <= 0.14 M20 + 0.80
+
+    A point exactly on a line goes to the class below it (the inequalities of
+    the paper are strict above each line). Non-finite G or M20 ->
+    ``unclassified``. The lines were calibrated on rest-frame B-band HST
+    images of 0.2 < z < 1.2 galaxies; on images that are too small, too
+    noisy or cut by the frame edge they misplace early types (see
+    :mod:`tfelg.morphology`).
+
+    Returns:
+      int8 codes into ``GINI_M20_NAMES``.
+    """
+    g = _as_float(gini)
+    m = _as_float(m20)
+    g, m = np.broadcast_arrays(g, m)
+    ok = np.isfinite(g) & np.isfinite(m)
+    out = np.full(g.shape, GINI_M20["unclassified"], dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        merger = ok & (g > lotz08_merger_line(m))
+        early = ok & ~merger & (g > lotz08_early_late_line(m))
+    out[ok] = GINI_M20["sb_ir"]
+    out[early] = GINI_M20["e_s0_sa"]
+    out[merger] = GINI_M20["merger"]
+    return out
+
+
+# --- CAS (Conselice 2003) ------------------------------------------------------------------
+
+CAS_NAMES: tuple[str, ...] = ("merger", "bulge_dominated", "disk_dominated", "unclassified")
+CAS = {name: np.int8(i) for i, name in enumerate(CAS_NAMES)}
+
+CAS_MERGER_ASYMMETRY = 0.35  # Conselice 2003, Sect. 5.2: A > 0.35 and A > S
+CAS_BULGE_CONCENTRATION = 3.5  # between early (C ~ 3.9-4.4) and late (~2.9-3.1) types
+
+
+def cas_class(concentration, asymmetry, smoothness):
+    """CAS region (Conselice 2003, ApJS 147, 1) of each galaxy.
+
+    With C = 5 log10(r80/r20) (concentration), A the rotational asymmetry
+    (Conselice, Bershady & Jangren 2000, background-corrected) and S the
+    clumpiness (smoothness), as statmorph measures them:
+
+      merger           A > 0.35 and A > S   (Conselice 2003, Sect. 5.2)
+      bulge_dominated  not a merger and C >= 3.5
+      disk_dominated   not a merger and C < 3.5
+
+    The merger criterion is the paper's. The paper separates bulge- and
+    disk-dominated galaxies by their concentration (C rises with the
+    bulge-to-total ratio, its Fig. 9) and gives class averages, not a line:
+    ellipticals C ~ 4.4, early disks ~ 3.9, late disks ~ 3.1, irregulars
+    ~ 2.9 (its Table 1). C = 3.5, between early and late types, is the
+    boundary used by tfelg (and by much of the later literature); it is a
+    convention, stated here so nobody mistakes it for a fitted line.
+    Non-finite C, A or S -> ``unclassified`` (S is needed for the merger
+    test, and a galaxy that may be a merger is not given a bulge class).
+
+    Returns:
+      int8 codes into ``CAS_NAMES``.
+    """
+    c = _as_float(concentration)
+    a = _as_float(asymmetry)
+    s = _as_float(smoothness)
+    c, a, s = np.broadcast_arrays(c, a, s)
+    ok = np.isfinite(c) & np.isfinite(a) & np.isfinite(s)
+    out = np.full(c.shape, CAS["unclassified"], dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        merger = ok & (a > CAS_MERGER_ASYMMETRY) & (a > s)
+        bulge = ok & ~merger & (c >= CAS_BULGE_CONCENTRATION)
+    out[ok] = CAS["disk_dominated"]
+    out[bulge] = CAS["bulge_dominated"]
+    out[merger] = CAS["merger"]
     return out
 
 
