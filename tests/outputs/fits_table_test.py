@@ -1,6 +1,10 @@
-"""FITS tables are written whole or not at all."""
+"""FITS tables are written whole or not at all, with exact integers and whole comments."""
 
+import datetime
+import json
 import os
+import subprocess
+import sys
 from unittest import mock
 
 import numpy as np
@@ -59,6 +63,98 @@ class WriteFitsTableTest(absltest.TestCase):
         path = os.path.join(self.create_tempdir().full_path, "t.fits")
         with self.assertRaisesRegex(ValueError, "different lengths"):
             fits_table.write_fits_table(path, {"A": np.arange(3), "B": np.arange(2)})
+        self.assertFalse(os.path.exists(path))
+
+    def test_unsigned_integers_round_trip_at_the_extremes(self):
+        # Before the TZERO convention, 40000 read back as -25536 and 2^63+5
+        # as a negative number.
+        columns = {
+            "U8": np.array([0, 200, 2**8 - 1], dtype=np.uint8),
+            "U16": np.array([0, 40000, 2**16 - 1], dtype=np.uint16),
+            "U32": np.array([0, 2**31 + 7, 2**32 - 1], dtype=np.uint32),
+            "U64": np.array([0, 2**63 + 5, 2**64 - 1], dtype=np.uint64),
+            "U32VEC": np.array([[0, 2**32 - 1]] * 3, dtype=np.uint32),
+            "I64": np.array([-(2**63), 0, 2**63 - 1], dtype=np.int64),
+        }
+        path = os.path.join(self.create_tempdir().full_path, "u.fits")
+        fits_table.write_fits_table(path, columns)
+        zeros = {"U8": None, "U16": 2**15, "U32": 2**31, "U64": 2**63, "U32VEC": 2**31}
+        with fits.open(path) as hdul:
+            header, data = hdul[1].header, hdul[1].data
+            for i, name in enumerate(columns, start=1):
+                with self.subTest(column=name):
+                    self.assertEqual(data[name].tolist(), columns[name].tolist())
+                    self.assertEqual(data[name].dtype.kind, columns[name].dtype.kind)
+                    self.assertEqual(header.get(f"TZERO{i}"), zeros.get(name))
+            # What fitsverify or STILTS read: the stored signed integers are
+            # the values minus TZERO.
+            offset, raw_dtype = hdul[1].fileinfo()["datLoc"], hdul[1].data.dtype
+        with open(path, "rb") as f:
+            f.seek(offset)
+            raw = np.frombuffer(f.read(3 * raw_dtype.itemsize), dtype=raw_dtype)
+        self.assertEqual(raw["U16"].tolist(), [-(2**15), 40000 - 2**15, 2**15 - 1])
+        self.assertEqual(raw["U64"].tolist(), [-(2**63), 5, 2**63 - 1])
+        self.assertEqual(raw["U8"].tolist(), [0, 200, 255])
+        # A fresh interpreter, nothing cached: astropy reads the same numbers.
+        script = (
+            "import json, sys; from astropy.io import fits\n"
+            "with fits.open(sys.argv[1]) as h:\n"
+            "    print(json.dumps({n: h[1].data[n].tolist() for n in h[1].columns.names}))"
+        )
+        fresh = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script, path], check=True, capture_output=True, text=True
+            ).stdout
+        )
+        self.assertEqual(fresh, {name: values.tolist() for name, values in columns.items()})
+
+    def test_units_comments_date_and_provenance_in_the_table_header(self):
+        path = os.path.join(self.create_tempdir().full_path, "t.fits")
+        long_text = "a description that does not fit on one card: " + " ".join(["word"] * 25)
+        fits_table.write_fits_table(
+            path,
+            {"EW": np.array([1.0]), "Z": np.array([0.1]), "FLAGS": np.array([3])},
+            header={"RUNID": "r1", "REPRESENTATION": "vae", "SNRMIN": (3.0, "S/N cut")},
+            units={"EW": "Angstrom", "Z": ""},
+            descriptions={"EW": "EW(Halpha)", "FLAGS": long_text},
+        )
+        with fits.open(path) as hdul:
+            table = hdul[1].header
+            self.assertEqual(table["TUNIT1"], "Angstrom")
+            self.assertNotIn("TUNIT2", table)  # dimensionless: no unit card
+            self.assertEqual(table["TCOMM1"], "EW(Halpha)")
+            self.assertNotIn("TCOMM2", table)
+            self.assertEqual(table["TCOMM3"], long_text)  # whole, through CONTINUE
+            self.assertGreater(len(long_text), fits_table.MAX_CARD_STRING)
+            self.assertEqual(table["LONGSTRN"], "OGIP 1.0")
+            for hdu in hdul:
+                with self.subTest(hdu=hdu.name):
+                    self.assertEqual(hdu.header["RUNID"], "r1")
+                    self.assertEqual(hdu.header["REPRESENTATION"], "vae")
+                    self.assertEqual(hdu.header["SNRMIN"], 3.0)
+                    self.assertEqual(hdu.header.comments["SNRMIN"], "S/N cut")
+                    written = datetime.datetime.fromisoformat(hdu.header["DATE"])
+                    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+                    self.assertLess(abs((now - written).total_seconds()), 3600)
+            self.assertEqual(hdul[1].verify_checksum(), 1)
+        # A short comment alone needs no LONGSTRN card.
+        fits_table.write_fits_table(
+            path, {"A": np.arange(2)}, descriptions={"A": "x" * 68}, overwrite=True
+        )
+        with fits.open(path) as hdul:
+            self.assertEqual(hdul[1].header["TCOMM1"], "x" * 68)
+            self.assertNotIn("LONGSTRN", hdul[1].header)
+
+    def test_refuses_reserved_keys_and_unknown_columns(self):
+        path = os.path.join(self.create_tempdir().full_path, "t.fits")
+        for key in ("NAXIS2", "TFORM1", "tcomm1", "DATE", "EXTNAME", "TZERO3"):
+            with self.subTest(key=key):
+                with self.assertRaisesRegex(ValueError, f"{key!r} is a reserved"):
+                    fits_table.write_fits_table(path, {"A": np.arange(2)}, header={key: 1})
+        with self.assertRaisesRegex(ValueError, r"descriptions .*\['B'\]"):
+            fits_table.write_fits_table(path, {"A": np.arange(2)}, descriptions={"B": "b"})
+        with self.assertRaisesRegex(ValueError, r"units .*\['B'\]"):
+            fits_table.write_fits_table(path, {"A": np.arange(2)}, units={"B": "m"})
         self.assertFalse(os.path.exists(path))
 
 

@@ -1,20 +1,79 @@
-"""Writing FITS tables atomically.
+"""Writing FITS tables atomically, with units, comments and provenance.
 
 A catalogue that an astronomer opens must be either the complete new table
 or the old one, never a half-written file: the table is written to a
 temporary file in the destination folder and renamed into place (a rename
 within one filesystem is atomic). An existing file is only replaced when the
 caller says so.
+
+What a reader sees in TOPCAT, STILTS or fitsverify is the table extension,
+not the (empty) primary HDU: provenance cards, the DATE of writing, TUNITn
+and TCOMMn therefore go into the table's own header (the provenance is also
+copied to the primary header for tools that only look there). Comments
+longer than one card (68 characters) are kept whole with the FITS CONTINUE
+long-string convention rather than cut.
+
+FITS binary tables have no unsigned 16/32/64-bit integers: the standard's
+convention is a signed column with TZEROn = 2^15, 2^31 or 2^63 (stored value
+= value - TZERO). Without TZERO a uint16 40000 reads back as -25536 and no
+validator notices, so unsigned columns are always written with it (astropy
+applies TZERO on reading and returns the unsigned type again).
 """
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 
 import numpy as np
 from astropy.io import fits
 
 from tfelg import atomic
+
+# Keywords the table structure or this writer owns: a caller's header card
+# with one of these names would corrupt the table or silently be overwritten.
+_RESERVED = re.compile(
+    r"^(SIMPLE|BITPIX|NAXIS\d*|EXTEND|XTENSION|PCOUNT|GCOUNT|TFIELDS|EXTNAME|END"
+    r"|CHECKSUM|DATASUM|DATE|LONGSTRN|CONTINUE"
+    r"|T(TYPE|FORM|UNIT|ZERO|SCAL|NULL|DIM|COMM|DISP)\d+)$"
+)
+
+# FITS's only unsigned integer type is the byte (TFORM B); wider unsigned
+# integers are signed columns offset by TZERO (FITS 4.0, section 7.3.2).
+_SIGNED_FORMAT = {2: "I", 4: "J", 8: "K"}
+
+# The most characters of a string value on one 80-column card:
+# 80 - len("TCOMM1  = ") - 2 quotes.
+MAX_CARD_STRING = 68
+
+
+def _format_and_zero(name: str, values: np.ndarray) -> tuple[np.ndarray, str, int | None]:
+    """The TFORM letter, the TZERO (or None) and the array astropy should write."""
+    kind, size = values.dtype.kind, values.dtype.itemsize
+    if kind in "US":
+        width = max(1, int(max((len(str(v)) for v in values.ravel()), default=1)))
+        return (values.astype(f"S{width}") if kind == "U" else values), f"{width}A", None
+    if kind == "b":
+        return values, "L", None
+    if kind == "u":
+        if size == 1:
+            return values, "B", None
+        return values, _SIGNED_FORMAT[size], 1 << (8 * size - 1)
+    if kind == "i":
+        if size == 1:  # FITS bytes are unsigned: widen rather than offset.
+            return values.astype(np.int16), "I", None
+        return values, _SIGNED_FORMAT[size], None
+    if kind == "f":
+        return values, ("E" if size <= 4 else "D"), None
+    raise ValueError(f"column {name!r} has unsupported dtype {values.dtype}")
+
+
+def _card_key(key: str) -> str:
+    key = str(key)
+    if _RESERVED.match(key.upper()):
+        raise ValueError(f"header card {key!r} is a reserved FITS table keyword")
+    return key if len(key) <= 8 else f"HIERARCH {key}"
 
 
 def write_fits_table(
@@ -32,11 +91,16 @@ def write_fits_table(
     Args:
       path: destination file.
       columns: name -> 1-D array, or 2-D for vector columns; all of one length.
-        String arrays become fixed-width character columns.
-      header: extra header cards (keys of at most 8 characters are plain
-        cards; longer keys become HIERARCH cards).
-      units: name -> unit string (TUNITn).
-      descriptions: name -> free text, stored as TCOMMn comments.
+        String arrays become fixed-width character columns; unsigned
+        integers are written with the TZEROn convention (see module text).
+      header: provenance cards (value, or (value, comment)); written to the
+        table HDU and the primary HDU. Keys of at most 8 characters are plain
+        cards, longer keys become HIERARCH cards; table-structure keywords
+        (NAXISn, TFORMn, DATE, ...) are refused.
+      units: name -> unit string (TUNITn); None or "" writes no TUNITn
+        (a dimensionless quantity).
+      descriptions: name -> free text, stored whole as TCOMMn (with CONTINUE
+        cards when longer than 68 characters).
       extname: the table HDU's name.
       overwrite: replace an existing file (atomically) instead of failing.
 
@@ -45,7 +109,8 @@ def write_fits_table(
 
     Raises:
       FileExistsError: ``path`` exists and ``overwrite`` is False.
-      ValueError: columns of different lengths, or no columns.
+      ValueError: columns of different lengths, no columns, a description or
+        unit for a column that does not exist, or a reserved header key.
     """
     path = os.fspath(path)
     if not columns:
@@ -53,44 +118,42 @@ def write_fits_table(
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"columns have different lengths: {lengths}")
+    units = units or {}
+    descriptions = descriptions or {}
+    for what, mapping in (("units", units), ("descriptions", descriptions)):
+        unknown = sorted(set(mapping) - set(columns))
+        if unknown:
+            raise ValueError(f"{what} given for columns that are not written: {unknown}")
+    cards = [(_card_key(key), value) for key, value in (header or {}).items()]
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
 
-    units = units or {}
-    descriptions = descriptions or {}
     fits_columns = []
     for name, values in columns.items():
-        values = np.asarray(values)
-        if values.dtype.kind in "US":
-            width = max(1, int(max((len(str(v)) for v in values), default=1)))
-            values = values.astype(f"S{width}") if values.dtype.kind == "U" else values
-            fmt = f"{width}A"
-        elif values.dtype.kind == "b":
-            fmt = "L"
-        elif values.dtype.kind in "iu":
-            fmt = {1: "B" if values.dtype.kind == "u" else "I", 2: "I", 4: "J", 8: "K"}[
-                values.dtype.itemsize
-            ]
-            if values.dtype == np.int8:
-                values = values.astype(np.int16)
-        elif values.dtype.kind == "f":
-            fmt = "E" if values.dtype.itemsize <= 4 else "D"
-        else:
-            raise ValueError(f"column {name!r} has unsupported dtype {values.dtype}")
+        values, fmt, zero = _format_and_zero(name, np.asarray(values))
         if values.ndim == 2:
             fmt = f"{values.shape[1]}{fmt}"
         elif values.ndim != 1:
             raise ValueError(f"column {name!r} must be 1-D or 2-D, got shape {values.shape}")
-        fits_columns.append(fits.Column(name=name, format=fmt, array=values, unit=units.get(name)))
+        fits_columns.append(
+            fits.Column(
+                name=name, format=fmt, array=values, unit=units.get(name) or None, bzero=zero
+            )
+        )
 
     table = fits.BinTableHDU.from_columns(fits_columns, name=extname)
     for i, name in enumerate(columns, start=1):
         if name in descriptions:
-            table.header[f"TCOMM{i}"] = descriptions[name][:68]
+            after = f"TUNIT{i}" if f"TUNIT{i}" in table.header else f"TFORM{i}"
+            table.header.set(f"TCOMM{i}", str(descriptions[name]), after=after)
+    if any(len(str(text)) > MAX_CARD_STRING for text in descriptions.values()):
+        table.header["LONGSTRN"] = ("OGIP 1.0", "CONTINUE cards continue long strings")
     primary = fits.PrimaryHDU()
-    for key, value in (header or {}).items():
-        card_key = key if len(key) <= 8 else f"HIERARCH {key}"
-        primary.header[card_key] = value
+    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    for hdu in (primary, table):
+        hdu.header["DATE"] = (date, "UTC date and time the file was written")
+        for key, value in cards:
+            hdu.header[key] = value
 
     with atomic.atomic_path(path) as tmp_path:
         fits.HDUList([primary, table]).writeto(tmp_path, overwrite=True, checksum=True)
