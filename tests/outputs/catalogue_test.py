@@ -1,5 +1,6 @@
-"""Tests for tfelg.outputs.catalogue: round trip through astropy."""
+"""Tests for tfelg.outputs.catalogue: round trip through astropy, headers read back."""
 
+import datetime
 import os
 
 import numpy as np
@@ -80,12 +81,25 @@ class WriteCatalogueTest(absltest.TestCase):
         np.testing.assert_array_equal(table["CLUSTER"], inputs["cluster"])
         self.assertEqual(table["CLUSTER_PROB"].shape, (12, 3))
         np.testing.assert_allclose(table["CLUSTER_PROB"], inputs["cluster_proba"], rtol=1e-6)
-        np.testing.assert_array_equal(table["WHAN_CODE"], inputs["whan"])
+        # Every code column against its own input (the three code inputs
+        # differ, so a column written from the wrong one fails here).
+        self.assertTrue(np.any(inputs["whan"] != inputs["bpt"]))
+        self.assertTrue(np.any(inputs["whan"] != inputs["true_class"]))
+        for column, key in (
+            ("WHAN_CODE", "whan"),
+            ("BPT_CODE", "bpt"),
+            ("TRUE_CLASS_CODE", "true_class"),
+            ("CLUSTER", "cluster"),
+        ):
+            with self.subTest(column=column):
+                self.assertEqual(table[column].tolist(), inputs[key].tolist())
         self.assertEqual(list(table["WHAN"]), [schemes.WHAN_NAMES[c] for c in inputs["whan"]])
         self.assertEqual(list(table["BPT"]), [schemes.BPT_NAMES[c] for c in inputs["bpt"]])
         self.assertEqual(
             list(table["TRUE_CLASS"]), [TRUE_CLASS_NAMES[c] for c in inputs["true_class"]]
         )
+        # Fractions, not percent.
+        np.testing.assert_allclose(np.sum(table["CLUSTER_PROB"], axis=1), 1.0, rtol=1e-6)
         with fits.open(path) as hdus:
             header = hdus[0].header
             self.assertEqual(hdus[1].name, "VACAT")
@@ -96,6 +110,53 @@ class WriteCatalogueTest(absltest.TestCase):
             self.assertEqual(header["NLATENT"], 4)
             self.assertEqual(header["NCLUSTER"], 3)
             self.assertTrue(header["CREATOR"].startswith("tfelg"))
+
+    def test_headers_comments_date_and_provenance(self):
+        path = os.path.join(self.create_tempdir().full_path, "vac.fits")
+        inputs = _inputs()
+        inputs["tsne"][3] = np.nan
+        catalogue.write_catalogue(
+            path, **inputs, extra_header={"MODEL": "vae", "REPRESENTATION": "vae", "SEED": 7}
+        )
+        with fits.open(path) as hdus:
+            header = hdus["VACAT"].header
+            names = [header[f"TTYPE{i}"] for i in range(1, header["TFIELDS"] + 1)]
+            comments = {name: header.get(f"TCOMM{i}") for i, name in enumerate(names, 1)}
+            units = {name: header.get(f"TUNIT{i}") for i, name in enumerate(names, 1)}
+            # Provenance where TOPCAT and STILTS show it (the table HDU), and
+            # still in the primary header.
+            for hdu in hdus:
+                with self.subTest(hdu=hdu.name):
+                    for key, value in (("MODEL", "vae"), ("REPRESENTATION", "vae"), ("SEED", 7)):
+                        self.assertEqual(hdu.header[key], value)
+                    self.assertEqual(hdu.header["NOBJ"], 12)
+                    self.assertEqual(hdu.header["NCLUSTER"], 3)
+                    self.assertEqual(hdu.header["NLATENT"], 4)
+                    self.assertTrue(hdu.header["HASTSNE"])
+                    self.assertTrue(hdu.header["CREATOR"].startswith("tfelg "))
+                    written = datetime.datetime.fromisoformat(hdu.header["DATE"])
+                    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+                    self.assertLess(abs((now - written).total_seconds()), 3600)
+        self.assertEqual(
+            {name for name, comment in comments.items() if not comment}, set(), comments
+        )
+        # Every quantity in the catalogue is dimensionless: no invented units.
+        self.assertEqual({name: unit for name, unit in units.items() if unit}, {})
+        self.assertIn("fraction", comments["CLUSTER_PROB"])
+        self.assertIn("TSNE_MAPPED", comments["TSNE_1"])
+        # The code columns' comments give the whole mapping, read back here
+        # whole although longer than one 80-column card (CONTINUE).
+        for column, class_names in (
+            ("WHAN_CODE", schemes.WHAN_NAMES),
+            ("BPT_CODE", schemes.BPT_NAMES),
+            ("TRUE_CLASS_CODE", TRUE_CLASS_NAMES),
+        ):
+            with self.subTest(column=column):
+                mapping = comments[column].split(" code: ", 1)[1]
+                self.assertEqual(
+                    mapping, ", ".join(f"{i}={name}" for i, name in enumerate(class_names))
+                )
+        self.assertGreater(len(comments["WHAN_CODE"]), 68)
 
     def test_optional_columns_and_scalar_latents(self):
         path = os.path.join(self.create_tempdir().full_path, "minimal.fits")
@@ -141,6 +202,48 @@ class WriteCatalogueTest(absltest.TestCase):
         with self.assertRaisesRegex(ValueError, "column 'LATENT', row 5"):
             catalogue.write_catalogue(path, **{**_inputs(), "latent": latent})
         self.assertFalse(os.path.exists(path))
+
+    def test_codes_one_past_the_end_name_the_column_and_row(self):
+        # The first out-of-range value is at row 4; one past the last valid
+        # code (a cluster code equal to K, WHAN or BPT code 7) must be an
+        # InputError, not a silent row or a raw IndexError.
+        path = os.path.join(self.create_tempdir().full_path, "bad.fits")
+        inputs = _inputs(k=3)
+        cases = {
+            "CLUSTER": ("cluster", 3),
+            "WHAN": ("whan", len(schemes.WHAN_NAMES)),
+            "BPT": ("bpt", len(schemes.BPT_NAMES)),
+            "TRUE_CLASS": ("true_class", len(TRUE_CLASS_NAMES)),
+        }
+        for column, (key, bad) in cases.items():
+            for value in (bad, -1):
+                with self.subTest(column=column, value=value):
+                    codes = np.array(inputs[key], dtype=np.int64)
+                    codes[4] = value
+                    with self.assertRaisesRegex(
+                        InputError, rf"column '{column}', row 4: codes must lie in \[0, "
+                    ):
+                        catalogue.write_catalogue(path, **{**inputs, key: codes})
+        # The last valid codes are accepted.
+        top = {key: np.full(12, bad - 1) for key, bad in cases.values()}
+        catalogue.write_catalogue(path, **{**inputs, **top})
+        self.assertEqual(Table.read(path, hdu=1)["CLUSTER"].tolist(), [2] * 12)
+
+    def test_probabilities_are_fractions_summing_to_one(self):
+        path = os.path.join(self.create_tempdir().full_path, "bad.fits")
+        inputs = _inputs(k=3)
+        percent = inputs["cluster_proba"] * 100
+        with self.assertRaisesRegex(InputError, "CLUSTER_PROB', row 0: .*not percent"):
+            catalogue.write_catalogue(path, **{**inputs, "cluster_proba": percent})
+        halved = inputs["cluster_proba"].copy()
+        halved[7] /= 2  # in [0, 1] but not a distribution
+        with self.assertRaisesRegex(InputError, "CLUSTER_PROB', row 7: .*sum to 1, got 0.5"):
+            catalogue.write_catalogue(path, **{**inputs, "cluster_proba": halved})
+        self.assertFalse(os.path.exists(path))
+        # float32 rounding of a true posterior is accepted.
+        catalogue.write_catalogue(
+            path, **{**inputs, "cluster_proba": inputs["cluster_proba"].astype(np.float32)}
+        )
 
 
 if __name__ == "__main__":

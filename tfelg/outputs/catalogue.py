@@ -4,9 +4,17 @@ Astronomers cross-match tables, not checkpoints: the catalogue carries the
 object id and redshift with the latent coordinates, the t-SNE map position,
 the cluster and its membership probabilities, and the classical WHAN and
 BPT classes (as names, readable in TOPCAT, and as integer codes, easy to
-select on), plus the true class for synthetic data. The primary header
-records where the numbers came from (model, run, seeds, versions, as
-passed by the caller), so a table found on a disk can be traced to its run.
+select on), plus the true class for synthetic data. The table header (and
+the primary header) records where the numbers came from (model, run,
+seeds, versions, as passed by the caller) and a DATE, so a table found on a
+disk can be traced to its run; TOPCAT and STILTS show the table header's
+cards as table parameters, not the primary header's.
+
+Every column has a TCOMMn comment; the code columns' comments list the
+code -> name mapping, so the integers can be read without this module.
+No column carries a TUNITn: redshift, latent and t-SNE coordinates,
+probabilities (fractions in [0, 1], not percent) and codes are all
+dimensionless, and FITS writes a dimensionless quantity as an absent unit.
 
 Columns:
   OBJID            object id (string or integer, as given)
@@ -65,6 +73,16 @@ def _finite(array: np.ndarray, name: str, path) -> np.ndarray:
     return array
 
 
+def _code_comment(what: str, names: Sequence[str]) -> str:
+    """``"<what> code: 0=a, 1=b, ..."``, the mapping a reader needs for the integers."""
+    return f"{what} code: " + ", ".join(f"{i}={name}" for i, name in enumerate(names))
+
+
+# A posterior row sums to 1 up to float32 rounding over at most a few dozen
+# components; percentages (sum 100) or unnormalised weights are far outside.
+_PROBA_SUM_TOLERANCE = 1e-3
+
+
 def _codes(values, names: Sequence[str], name: str, path, n: int) -> np.ndarray:
     codes = _array(values, name, path, ndim=1, n=n, dtype_kind="iu")
     if codes.size and (codes.min() < 0 or codes.max() >= len(names)):
@@ -104,15 +122,17 @@ def write_catalogue(
       tsne: (N, 2) t-SNE map coordinates, or None; a row of two NaN marks a
         galaxy left out of a subsampled map (column TSNE_MAPPED says which).
       cluster: (N,) cluster indices in [0, K).
-      cluster_proba: (N, K) cluster membership probabilities.
+      cluster_proba: (N, K) cluster membership probabilities: fractions in
+        [0, 1], each row summing to 1.
       whan: (N,) codes into ``tfelg.schemes.WHAN_NAMES``.
       bpt: (N,) codes into ``tfelg.schemes.BPT_NAMES``.
       redshift: (N,) redshifts, or None.
       true_class: (N,) codes into ``class_names``, or None.
       class_names: names of the true-class codes (default: the synthetic
         generator's ``TRUE_CLASS_NAMES``).
-      extra_header: provenance cards for the primary header (model, run id,
-        seeds, ...); keys longer than 8 characters become HIERARCH cards.
+      extra_header: provenance cards (model, run id, seeds, ...) for the
+        table header and the primary header; keys longer than 8 characters
+        become HIERARCH cards.
       latent_as_columns: write LATENT_1..LATENT_d instead of one vector column.
       overwrite: replace an existing file.
 
@@ -121,8 +141,9 @@ def write_catalogue(
 
     Raises:
       tfelg.errors.InputError (a ValueError): an array of the wrong shape,
-        length or dtype, NaN/inf coordinates or a code out of range; the
-        message names the column (and row).
+        length or dtype, NaN/inf coordinates, a code out of range (a cluster
+        code must be below K), probabilities outside [0, 1] (percent) or not
+        summing to 1; the message names the column (and row).
       FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
     object_id = _array(object_id, "OBJID", path, ndim=1, n=None)
@@ -149,8 +170,26 @@ def write_catalogue(
     k = cluster_proba.shape[1]
     if k == 0:
         raise InputError("has no clusters", path=path, column="CLUSTER_PROB")
-    if cluster_proba.size and (cluster_proba.min() < -1e-6 or cluster_proba.max() > 1 + 1e-6):
-        raise InputError("probabilities must lie in [0, 1]", path=path, column="CLUSTER_PROB")
+    outside = (cluster_proba < -1e-6) | (cluster_proba > 1 + 1e-6)
+    if outside.any():
+        row = int(np.flatnonzero(outside.any(axis=1))[0])
+        raise InputError(
+            f"probabilities must be fractions in [0, 1] (not percent), got "
+            f"{cluster_proba[row].tolist()}",
+            path=path,
+            column="CLUSTER_PROB",
+            row=row,
+        )
+    sums = cluster_proba.sum(axis=1)
+    unnormalised = np.abs(sums - 1.0) > _PROBA_SUM_TOLERANCE
+    if unnormalised.any():
+        row = int(np.flatnonzero(unnormalised)[0])
+        raise InputError(
+            f"probabilities of the {k} clusters must sum to 1, got {sums[row]:.6g}",
+            path=path,
+            column="CLUSTER_PROB",
+            row=row,
+        )
     cluster_names = tuple(str(i) for i in range(k))
     cluster = _codes(cluster, cluster_names, "CLUSTER", path, n)
     whan = _codes(whan, schemes.WHAN_NAMES, "WHAN", path, n)
@@ -188,24 +227,32 @@ def write_catalogue(
         columns["TSNE_1"] = tsne[:, 0].astype(np.float32)
         columns["TSNE_2"] = tsne[:, 1].astype(np.float32)
         columns["TSNE_MAPPED"] = ~unmapped
-        descriptions["TSNE_1"] = "t-SNE map x"
-        descriptions["TSNE_2"] = "t-SNE map y"
+        descriptions["TSNE_1"] = "t-SNE map x (NaN where TSNE_MAPPED is False)"
+        descriptions["TSNE_2"] = "t-SNE map y (NaN where TSNE_MAPPED is False)"
+        descriptions["TSNE_MAPPED"] = (
+            "True if the galaxy is on the t-SNE map; False: left out of a subsampled map"
+        )
     columns["CLUSTER"] = cluster
     columns["CLUSTER_PROB"] = cluster_proba.astype(np.float32)
-    descriptions["CLUSTER"] = "most probable mixture component (0-based)"
-    descriptions["CLUSTER_PROB"] = "posterior probability of each component"
+    descriptions["CLUSTER"] = f"most probable mixture component, 0-based, of {k}"
+    descriptions["CLUSTER_PROB"] = (
+        "posterior probability of each component (fraction in [0, 1], sums to 1)"
+    )
     columns["WHAN"] = np.asarray(schemes.WHAN_NAMES)[whan]
     columns["WHAN_CODE"] = whan
     columns["BPT"] = np.asarray(schemes.BPT_NAMES)[bpt]
     columns["BPT_CODE"] = bpt
     descriptions["WHAN"] = "WHAN class (Cid Fernandes et al. 2011)"
+    descriptions["WHAN_CODE"] = _code_comment("WHAN class", schemes.WHAN_NAMES)
     descriptions["BPT"] = "BPT class (Kauffmann+03, Kewley+01, Kewley+06)"
+    descriptions["BPT_CODE"] = _code_comment("BPT class", schemes.BPT_NAMES)
     if true_class is not None:
         names = tuple(class_names)
         true_codes = _codes(true_class, names, "TRUE_CLASS", path, n)
         columns["TRUE_CLASS"] = np.asarray(names)[true_codes]
         columns["TRUE_CLASS_CODE"] = true_codes
         descriptions["TRUE_CLASS"] = "true class (synthetic data)"
+        descriptions["TRUE_CLASS_CODE"] = _code_comment("true class", names)
 
     header: dict[str, object] = {
         "CREATOR": f"tfelg {tfelg.__version__}",
