@@ -16,8 +16,10 @@ import sys
 
 from absl import app, flags
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A finished tfelg-train workdir.")
-_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write (default: WORKDIR/analysis).")
+from tfelg.cli import define_path, run_binary
+
+_WORKDIR = define_path("workdir", None, "A finished tfelg-train workdir.")
+_OUTPUT_DIR = define_path("output_dir", None, "Where to write (default: WORKDIR/analysis).")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing analysis in --output_dir.")
 _BASELINES = flags.DEFINE_bool("baselines", True, "Also analyse PCA and raw line ratios.")
 _K_MAX = flags.DEFINE_integer("k_max", 10, "Largest number of mixture components.")
@@ -88,7 +90,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_binary(main, __name__)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,14 @@ import sys
 from absl import app, flags
 
 from tfelg import classify
+from tfelg.cli import define_path, run_binary
 from tfelg.errors import InputError
 
-_INPUT = flags.DEFINE_string(
+_INPUT = define_path(
     "input", None, "MPA-JHU line catalogue, an SDSS spec-*.fits file, or a folder of them."
 )
-_INFO = flags.DEFINE_string("info", None, "MPA-JHU info catalogue (redshifts, object ids).")
-_OUTPUT = flags.DEFINE_string("output", None, "FITS table to write.")
+_INFO = define_path("info", None, "MPA-JHU info catalogue (redshifts, object ids).")
+_OUTPUT = define_path("output", None, "FITS table to write.")
 _FORMAT = flags.DEFINE_enum(
     "format", "auto", classify.FORMATS, "Input format; auto: by file name / folder."
 )
@@ -59,7 +60,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_binary(main, __name__)
 
 
 if __name__ == "__main__":

@@ -7,22 +7,23 @@ r"""tfelg-dataset: build a TFDS dataset, print its classes, plot its diagrams.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
 from absl import app, flags
 
+from tfelg.cli import define_path, run_binary
+
 _DATASET = flags.DEFINE_string(
     "dataset", "emission_lines/synthetic", "NAME/CONFIG of a tfelg TFDS dataset."
 )
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
-_MANUAL_DIR = flags.DEFINE_string(
+_DATA_DIR = define_path("data_dir", None, "TFDS data directory.")
+_MANUAL_DIR = define_path(
     "manual_dir", None, "Folder holding mpajhu/ or sdss_spec/ for the real-data configs."
 )
 _NUM_GALAXIES = flags.DEFINE_integer("num_galaxies", None, "Synthetic configs: sample size.")
 _SEED = flags.DEFINE_integer("seed", None, "Synthetic configs: generator seed.")
-_PLOT_DIR = flags.DEFINE_string("plot_dir", None, "If set, write BPT/WHAN diagrams here.")
+_PLOT_DIR = define_path("plot_dir", None, "If set, write BPT/WHAN diagrams here.")
 
 
 def main(argv):
@@ -40,8 +41,7 @@ def main(argv):
         print(f"preparing {builder.info.full_name} in {builder.data_dir} ...", flush=True)
         data.prepare(builder, manual_dir=_MANUAL_DIR.value)
         print(f"ready in {time.perf_counter() - start:.1f} s", flush=True)
-        plot_dir = os.path.expanduser(_PLOT_DIR.value) if _PLOT_DIR.value else None
-        print(describe_dataset(builder, plot_dir=plot_dir))
+        print(describe_dataset(builder, plot_dir=_PLOT_DIR.value))
     except (InputError, ValueError) as e:
         print(f"tfelg-dataset: error: {e}", file=sys.stderr)
         return 2
@@ -49,7 +49,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_binary(main, __name__)
 
 
 if __name__ == "__main__":

@@ -14,24 +14,22 @@ import shlex
 import sys
 import time
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from tfelg.cli import training_flags
+from tfelg.cli import define_path, run_binary, training_flags
 
 training_flags.define_data_trainer_runtime_flags()
 training_flags.define_model_option_flags()
 _MODELS = flags.DEFINE_list("models", ["ae", "cae", "vae", "cvae", "aae"], "Models to train.")
 _LATENT_DIMS = flags.DEFINE_list("latent_dims", ["1", "2", "3", "4", "6"], "Latent dimensions.")
 _PCA = flags.DEFINE_bool("pca", True, "Include PCA at each latent dimension.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Sweep folder (runs, table, plot).")
+_WORKDIR = define_path("workdir", None, "Sweep folder (runs, table, plot).")
 flags.mark_flag_as_required("workdir")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO chatter; progress via _log
     from tfelg.training import latent_sweep
 
     try:
@@ -66,7 +64,7 @@ def _log(message: str) -> None:
 
 
 def run():
-    app.run(main)
+    run_binary(main, __name__)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ Exit status: 0 done, 1 a component failed (run again to resume), 2 bad flags.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from absl import app, flags
 
+from tfelg.cli import define_path, run_binary
+
 _PIPELINE = flags.DEFINE_string("pipeline", None, "Name of the pipeline to run.")
-_ROOT = flags.DEFINE_string("root", None, "Run root: every output and record goes under it.")
+_ROOT = define_path("root", None, "Run root: every output and record goes under it.")
 _PARAM = flags.DEFINE_multi_string(
     "param", [], "KEY=VALUE: a pipeline parameter (repeat the flag); see --describe."
 )
@@ -42,7 +43,7 @@ def main(argv):
         if not _ROOT.value:
             raise PipelineError("--root is required")
         params = pipeline.parse_params(_PARAM.value)
-        result = run_pipeline(pipeline, os.path.expanduser(_ROOT.value), params)
+        result = run_pipeline(pipeline, _ROOT.value, params)
     except (ParameterError, PipelineError, InputError) as e:
         print(f"tfelg-pipeline: error: {e}", file=sys.stderr)
         return 2
@@ -60,7 +61,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_binary(main, __name__)
 
 
 if __name__ == "__main__":

@@ -15,23 +15,21 @@ import json
 import sys
 import time
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from tfelg.cli import training_flags
+from tfelg.cli import define_path, run_binary, training_flags
 
 training_flags.define_data_trainer_runtime_flags()
 training_flags.define_model_option_flags()
 _MODEL = flags.DEFINE_string("model", "ae", "Model: ae, cae, vae, cvae or aae.")
 _LATENT_DIM = flags.DEFINE_integer("latent_dim", 2, "Size of the embedding.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run folder (outputs, backups).")
+_WORKDIR = define_path("workdir", None, "Run folder (outputs, backups).")
 flags.mark_flag_as_required("workdir")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO chatter; progress via _log
     from tfelg.training import loop
 
     try:
@@ -50,7 +48,7 @@ def _log(message: str) -> None:
 
 
 def run():
-    app.run(main)
+    run_binary(main, __name__)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import json
 
 from absl import flags
 
+from tfelg.cli import define_path
 from tfelg.training import config as config_lib
 
 _DATA = config_lib.DataConfig()
@@ -32,8 +33,8 @@ MODEL_OPTION_FLAGS = (
 def define_data_trainer_runtime_flags() -> None:
     """Data, trainer and runtime flags (everything but the model's identity)."""
     flags.DEFINE_string("dataset", _DATA.dataset, "NAME/CONFIG of a tfelg TFDS dataset.")
-    flags.DEFINE_string("data_dir", _DATA.data_dir, "TFDS data directory.")
-    flags.DEFINE_string("manual_dir", _DATA.manual_dir, "Folder with mpajhu/ or sdss_spec/.")
+    define_path("data_dir", _DATA.data_dir, "TFDS data directory.")
+    define_path("manual_dir", _DATA.manual_dir, "Folder with mpajhu/ or sdss_spec/.")
     flags.DEFINE_integer("num_galaxies", None, "Synthetic configs: sample size.")
     flags.DEFINE_integer("dataset_seed", None, "Synthetic configs: generator seed.")
     flags.DEFINE_enum("input", _DATA.input, ["lines", "spectrum"], "Model input.")
