@@ -77,17 +77,17 @@ class WhanTest(parameterized.TestCase):
 
 
 class BptTest(parameterized.TestCase):
-    def _bpt(self, x, y, snr=100.0, sii_x=None, oi_x=None):
+    def _bpt(self, x, y, snr=100.0, sii_x=None, oi_x=None, sii_snr=100.0, oi_snr=100.0):
         ha, hb = 300.0, 100.0
         nii = _fluxes_for_ratio(x, ha)
         oiii = _fluxes_for_ratio(y, hb)
         kwargs = {}
         if sii_x is not None:
             sii = _fluxes_for_ratio(sii_x, ha)
-            kwargs.update(sii=[sii], sii_err=[sii / 100.0])
+            kwargs.update(sii=[sii], sii_err=[sii / sii_snr])
         if oi_x is not None:
             oi = _fluxes_for_ratio(oi_x, ha)
-            kwargs.update(oi=[oi], oi_err=[oi / 100.0])
+            kwargs.update(oi=[oi], oi_err=[oi / oi_snr])
         codes = schemes.bpt_class(
             [nii], [nii / snr], [ha], [ha / snr], [oiii], [oiii / snr], [hb], [hb / snr], **kwargs
         )
@@ -115,6 +115,45 @@ class BptTest(parameterized.TestCase):
         self.assertAlmostEqual(float(schemes.kauffmann03(-0.5)), 0.61 / -0.55 + 1.3)
         self.assertTrue(np.isnan(schemes.kauffmann03(0.06)))
 
+    # Every demarcation curve at three points (two for the straight lines),
+    # enough to pin each constant, and just inside/at the end of its domain.
+    # Values worked by hand from the published forms (rounded to 1e-6):
+    #   Kauffmann03   0.61/(x - 0.05) + 1.3     Kewley01 [NII] 0.61/(x - 0.47) + 1.19
+    #   Kewley01 [SII] 0.72/(x - 0.32) + 1.30   Kewley01 [OI]  0.73/(x + 0.59) + 1.33
+    #   Kewley06 [SII] 1.89 x + 0.76            Kewley06 [OI]  1.18 x + 1.30
+    @parameterized.named_parameters(
+        ("kauffmann03", schemes.kauffmann03, {-1.0: 0.719048, -0.5: 0.190909, 0.0: -10.9}, 0.05),
+        (
+            "kewley01_nii",
+            schemes.kewley01_nii,
+            {-1.0: 0.775034, -0.5: 0.561134, 0.0: -0.107872},
+            0.47,
+        ),
+        (
+            "kewley01_sii",
+            schemes.kewley01_sii,
+            {-1.0: 0.754545, -0.5: 0.421951, -0.2: -0.084615},
+            0.32,
+        ),
+        (
+            "kewley01_oi",
+            schemes.kewley01_oi,
+            {-2.0: 0.81227, -1.5: 0.527802, -1.0: -0.450488},
+            -0.59,
+        ),
+        ("kewley06_sii", schemes.kewley06_sii, {-0.5: -0.185, -0.2: 0.382, 0.0: 0.76}, None),
+        ("kewley06_oi", schemes.kewley06_oi, {-1.0: 0.12, -0.5: 0.71, 0.0: 1.30}, None),
+    )
+    def test_demarcation_curve_values(self, curve, values, asymptote):
+        for x, y in values.items():
+            self.assertAlmostEqual(float(curve(x)), y, places=6, msg=f"x = {x}")
+        np.testing.assert_allclose(curve(list(values)), list(values.values()), atol=1e-6)
+        if asymptote is not None:
+            # Defined strictly left of the asymptote, NaN at it and beyond.
+            self.assertTrue(np.isfinite(curve(asymptote - 1e-3)))
+            self.assertTrue(np.isnan(curve(asymptote)))
+            self.assertTrue(np.isnan(curve(asymptote + 1.0)))
+
     # An AGN at (x, y) = (0.0, 1.0). [SII] diagram at x_s = -0.2: Seyfert line
     # 1.89*(-0.2) + 0.76 = 0.382, Kewley01 0.72/(-0.52) + 1.30 = -0.0846.
     # [OI] diagram at x_o = -1.0: Seyfert line 1.18*(-1.0) + 1.30 = 0.12,
@@ -132,6 +171,48 @@ class BptTest(parameterized.TestCase):
         # Just either side of the [SII] Seyfert line at x_s = -0.2.
         self.assertEqual(self._bpt(0.1, 0.39, sii_x=-0.2), "seyfert")
         self.assertEqual(self._bpt(0.1, 0.37, sii_x=-0.2), "liner")
+
+    # One secondary diagram at a time, the [NII] point an AGN (x = 0: the
+    # [NII] Kewley01 curve is at -0.107872; x = 0.5 is beyond its asymptote).
+    @parameterized.named_parameters(
+        # [OI] at x_o = -1.5: Kewley01 0.527802, Kewley06 -0.47. Below the
+        # Kewley01 curve the [OI] diagram calls it star-forming: undecided.
+        ("oi_below_kewley01", 0.0, 0.3, None, -1.5, "agn"),
+        ("oi_just_below_kewley01", 0.0, 0.52, None, -1.5, "agn"),
+        ("oi_just_above_kewley01", 0.0, 0.54, None, -1.5, "seyfert"),
+        # [SII] at x_s = -0.5: Kewley01 0.421951, Kewley06 -0.185.
+        ("sii_below_kewley01", 0.0, 0.3, -0.5, None, "agn"),
+        ("sii_just_below_kewley01", 0.0, 0.41, -0.5, None, "agn"),
+        ("sii_just_above_kewley01", 0.0, 0.43, -0.5, None, "seyfert"),
+        # Kewley06 [OI] at x_o = -1.0: 0.12 (Kewley01 there: -0.450488).
+        ("oi_liner_below_kewley06", 0.5, 0.11, None, -1.0, "liner"),
+        ("oi_seyfert_above_kewley06", 0.5, 0.13, None, -1.0, "seyfert"),
+        # Kewley06 [SII] at x_s = 0.0: 0.76 (Kewley01 there: -0.95).
+        ("sii_liner_below_kewley06", 0.5, 0.75, 0.0, None, "liner"),
+        ("sii_seyfert_above_kewley06", 0.5, 0.77, 0.0, None, "seyfert"),
+        # Right of the [OI] Kewley01 asymptote (x_o >= -0.59) every point is
+        # above it; Kewley06 at x_o = -0.5 is 0.71.
+        ("oi_right_of_asymptote_liner", 0.0, 0.70, None, -0.5, "liner"),
+        ("oi_right_of_asymptote_seyfert", 0.0, 0.72, None, -0.5, "seyfert"),
+        # A point below Kauffmann in [NII] is star-forming whatever the
+        # secondary diagrams say.
+        ("sf_in_nii_stays_sf", -0.5, 0.0, -0.2, -1.0, "star_forming"),
+        ("composite_stays_composite", -0.5, 0.3, -0.2, -1.0, "composite"),
+    )
+    def test_single_secondary_diagram(self, x, y, sii_x, oi_x, expected):
+        self.assertEqual(self._bpt(x, y, sii_x=sii_x, oi_x=oi_x), expected)
+
+    def test_low_sn_secondary_line_is_not_used(self):
+        # y = 0.43: Seyfert in [SII] at x_s = -0.5 (above Kewley01 0.421951
+        # and Kewley06 -0.185), LINER in [OI] at x_o = -0.5 (right of the
+        # Kewley01 asymptote, below Kewley06 0.71). Together: undecided.
+        self.assertEqual(self._bpt(0.0, 0.43, sii_x=-0.5, oi_x=-0.5), "agn")
+        # [OI] below S/N 3 drops out: [SII] alone decides.
+        self.assertEqual(self._bpt(0.0, 0.43, sii_x=-0.5, oi_x=-0.5, oi_snr=2.9), "seyfert")
+        self.assertEqual(self._bpt(0.0, 0.43, sii_x=-0.5, oi_x=-0.5, sii_snr=2.9), "liner")
+        self.assertEqual(
+            self._bpt(0.0, 0.43, sii_x=-0.5, oi_x=-0.5, sii_snr=2.9, oi_snr=2.9), "agn"
+        )
 
     def test_low_sn_and_unclassified(self):
         self.assertEqual(self._bpt(-0.5, 0.0, snr=2.9), "low_sn")
@@ -201,10 +282,73 @@ class ClassifyTableTest(absltest.TestCase):
         )
         out = schemes.classify_table(table)
         self.assertEqual(_names(out["whan"], W), ["star_forming", "strong_agn"])
-        self.assertEqual(B[out["bpt"][0]], "star_forming")
-        self.assertIn(B[out["bpt"][1]], ("seyfert", "liner", "agn"))
+        # Row b by hand: [NII] (x, y) = (0, 1) is above Kewley01 (-0.107872):
+        # AGN. [SII] x_s = log10(200/300) = -0.176091: Kewley01 -0.151573,
+        # Kewley06 0.427188, y = 1 above both: Seyfert. [OI] x_o =
+        # log10(100/300) = -0.477121, right of the Kewley01 asymptote (-0.59):
+        # above it; Kewley06 0.736997 < 1: Seyfert. Both agree: Seyfert.
+        self.assertEqual(_names(out["bpt"], B), ["star_forming", "seyfert"])
         np.testing.assert_allclose(out["log_nii_ha"], [-1.0, 0.0])
+        np.testing.assert_allclose(out["log_oiii_hb"], [np.log10(0.5), 1.0])
         np.testing.assert_allclose(out["log_sii_ha"], np.log10(200.0 / 300.0))
+        np.testing.assert_allclose(out["log_oi_ha"], np.log10(100.0 / 300.0))
+        np.testing.assert_array_equal(out["ew_ha"], [20.0, 20.0])
+
+    def _table(self, snr):
+        """Row 0 star-forming, row 1 a Seyfert (as above), every line at one S/N."""
+        flux = np.full((2, lines.NUM_LINES), 100.0)
+        flux[:, lines.line_index("H_ALPHA")] = 300.0
+        flux[0, lines.line_index("NII_6584")] = 30.0
+        flux[0, lines.line_index("OIII_5007")] = 50.0
+        flux[1, lines.line_index("NII_6584")] = 300.0
+        flux[1, lines.line_index("OIII_5007")] = 1000.0
+        ew = np.full((2, lines.NUM_LINES), 20.0)
+        return lines.LineTable(
+            object_id=["a", "b"],
+            redshift=[0.1, 0.1],
+            flux=flux,
+            flux_err=flux / snr,
+            ew=ew,
+            ew_err=ew / snr,
+        )
+
+    def test_snr_min_is_passed_to_both_schemes(self):
+        # At S/N 4 the default cut (3) classifies; a cut of 5 makes both
+        # schemes call every galaxy low-S/N.
+        table = self._table(snr=4.0)
+        out = schemes.classify_table(table)
+        self.assertEqual(_names(out["whan"], W), ["star_forming", "strong_agn"])
+        self.assertEqual(_names(out["bpt"], B), ["star_forming", "seyfert"])
+        out = schemes.classify_table(table, snr_min=5.0)
+        self.assertEqual(_names(out["whan"], W), ["low_sn", "low_sn"])
+        self.assertEqual(_names(out["bpt"], B), ["low_sn", "low_sn"])
+        # At S/N 2.5 the default cut refuses; a cut of 2 classifies.
+        table = self._table(snr=2.5)
+        out = schemes.classify_table(table)
+        self.assertEqual(_names(out["whan"], W), ["low_sn", "low_sn"])
+        self.assertEqual(_names(out["bpt"], B), ["low_sn", "low_sn"])
+        out = schemes.classify_table(table, snr_min=2.0)
+        self.assertEqual(_names(out["whan"], W), ["star_forming", "strong_agn"])
+        self.assertEqual(_names(out["bpt"], B), ["star_forming", "seyfert"])
+
+    def test_sii_is_the_doublet_sum_with_errors_in_quadrature(self):
+        # Row b with [OI] moved to x_o = -0.1 (Kewley06 1.182 > y = 1): LINER
+        # in [OI], Seyfert in [SII]. [SII]6717 at S/N 100 (error 1), 6731 at
+        # S/N 2 (error 50): the doublet (200) has error hypot(1, 50) = 50.01,
+        # S/N 3.9992 (errors added linearly would give 51, S/N 3.9216).
+        table = self._table(snr=100.0)
+        oi = lines.line_index("OI_6300")
+        table.flux[1, oi] = 300.0 * 10.0**-0.1
+        table.flux_err[1, oi] = table.flux[1, oi] / 100.0
+        table.flux_err[1, lines.line_index("SII_6731")] = 50.0
+        # S/N 3.9992 >= 3.95: both diagrams used, they disagree: undecided.
+        out = schemes.classify_table(table, snr_min=3.95)
+        self.assertEqual(B[out["bpt"][1]], "agn")
+        np.testing.assert_allclose(out["log_sii_ha"][1], np.log10(200.0 / 300.0))
+        np.testing.assert_allclose(out["log_oi_ha"][1], -0.1)
+        # S/N 3.9992 < 4: [SII] drops out and [OI] alone says LINER.
+        out = schemes.classify_table(table, snr_min=4.0)
+        self.assertEqual(B[out["bpt"][1]], "liner")
 
     def test_class_counts(self):
         self.assertEqual(
