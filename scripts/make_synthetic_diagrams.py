@@ -1,13 +1,16 @@
 """Draws the synthetic sample on the BPT and WHAN diagrams (the docs/ figures).
 
 Usage: python scripts/make_synthetic_diagrams.py [N] [OUTPUT_DIR]
-(defaults: 20000 galaxies, docs/). Prints the true-class vs scheme tables.
+(defaults: 20000 galaxies, docs/). Writes ``synthetic_bpt_whan.png`` (top
+row: the true classes on the [N II], [S II] and [O I] BPT diagrams and
+WHAN; bottom row: the classes tfelg.schemes gives, BPT on the three BPT
+diagrams and WHAN on WHAN) and ``synthetic_true_class.png`` (the true classes
+alone, 2 x 2). Galaxies with S/N < 3 in a line of a diagram are drawn small
+and faint there. Prints the true-class vs scheme tables.
 """
 
 import sys
 import time
-
-import numpy as np
 
 from tfelg import schemes
 from tfelg.dataset_report import contingency_text
@@ -20,44 +23,32 @@ t = time.time()
 sample = el.generate(n, seed=0, with_spectrum=False)
 print("generated in", round(time.time() - t, 2), "s")
 r = schemes.classify_table(sample.lines)
-t_ = sample.lines
-
-
-def snr(name):
-    return t_.line(name, "flux") / t_.line(name, "flux_err")
-
-
-good_bpt = np.ones(n, bool)
-for name in ("H_BETA", "OIII_5007", "H_ALPHA", "NII_6584"):
-    good_bpt &= snr(name) >= 3
-x, y, w = r["log_nii_ha"], r["log_oiii_hb"], r["ew_ha"]
 tc, tn = sample.true_class, el.TRUE_CLASS_NAMES
-P = diagrams.DiagramPanel
+
+truth = diagrams.bpt_whan_panels(sample.lines, tc, tn, label="true class")
+found = diagrams.bpt_whan_panels(
+    sample.lines,
+    r["bpt"],
+    schemes.BPT_NAMES,
+    whan_classes=r["whan"],
+    whan_class_names=schemes.WHAN_NAMES,
+    label="tfelg.schemes class",
+)
 diagrams.plot_panels(
-    [
-        P(
-            "bpt",
-            x[good_bpt],
-            y[good_bpt],
-            tc[good_bpt],
-            tn,
-            "BPT, S/N >= 3 in the 4 lines: true class",
-        ),
-        P("whan", x, w, tc, tn, "WHAN: true class"),
-        P("bpt", x, y, r["bpt"], schemes.BPT_NAMES, "BPT: BPT class (all)"),
-        P("whan", x, w, r["whan"], schemes.WHAN_NAMES, "WHAN: WHAN class"),
-    ],
+    truth + found,
     f"{out}/synthetic_bpt_whan.png",
-    title=f"tfelg synthetic emission-line galaxies (N = {n:,}, seed 0)",
+    title=f"tfelg synthetic emission-line galaxies (N = {n:,}, seed 0): "
+    "true classes (top) and the classes the BPT and WHAN schemes give (bottom)",
+    ncols=4,
+    dpi=100,
 )
 diagrams.plot_bpt_whan(
-    r,
+    sample.lines,
     tc,
     tn,
     f"{out}/synthetic_true_class.png",
     title=f"Synthetic sample by true class (N = {n:,}, seed 0, all galaxies)",
 )
-
 
 print(contingency_text(tc, tn, r["whan"], schemes.WHAN_NAMES, "true \\ WHAN"))
 print(contingency_text(tc, tn, r["bpt"], schemes.BPT_NAMES, "true \\ BPT"))
