@@ -1,6 +1,7 @@
 """BPT/WHAN figures: what they show (curves, classes, colours), whole PNGs, clear errors."""
 
 import os
+import re
 
 import numpy as np
 from absl.testing import absltest
@@ -326,6 +327,30 @@ class DiagramContentTest(absltest.TestCase):
         self.assertEqual(colours.cluster_marker(0), "o")
         self.assertNotEqual(colours.cluster_marker(len(colours.CLUSTER_PALETTE)), "o")
         self.assertAlmostEqual(colours.colour_distance("#000000", "#FFFFFF"), 100.0, places=3)
+
+
+class CitationsTest(absltest.TestCase):
+    def test_every_drawn_curve_and_diagram_is_cited(self):
+        """The papers the legends name are in the dataset's CITATIONS.bib."""
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "datasets", "emission_lines", "CITATIONS.bib")) as f:
+            text = f.read()
+        self.assertEqual(text.count("{"), text.count("}"))
+        entries, keys = {}, []
+        for chunk in text.split("@article{")[1:]:
+            key = chunk.split(",", 1)[0]
+            keys.append(key)
+            fields = dict(re.findall(r"(\w+)\s*=\s*\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", chunk))
+            entries[key] = (fields["journal"], fields["volume"], fields["pages"], fields["year"])
+        expected = {
+            ("PASP", "93", "5", "1981"),  # Baldwin, Phillips & Terlevich: the diagrams
+            ("ApJ", "556", "121", "2001"),  # Kewley et al.: maximum starburst
+            ("MNRAS", "346", "1055", "2003"),  # Kauffmann et al.
+            ("MNRAS", "372", "961", "2006"),  # Kewley et al.: Seyfert / LINER
+            ("MNRAS", "413", "1687", "2011"),  # Cid Fernandes et al.: WHAN
+        }
+        self.assertContainsSubset(expected, set(entries.values()))
+        self.assertLen(set(keys), len(keys))
 
 
 if __name__ == "__main__":
