@@ -84,6 +84,11 @@ class AnalyzeEmbeddingsTest(absltest.TestCase):
             analyze.AnalysisConfig(k_max=1)
         with self.assertRaisesRegex(ValueError, "covariance_type"):
             analyze.AnalysisConfig(covariance_type="spherical")
+        # Below 2 resamples the bootstrap fails, which infer_classes would
+        # read as "nothing to compare" and drop every comparison silently.
+        for n_bootstrap in (1, 0, -5):
+            with self.assertRaisesRegex(ValueError, "n_bootstrap must be >= 2"):
+                analyze.AnalysisConfig(n_bootstrap=n_bootstrap)
 
 
 class EmbeddingsTest(absltest.TestCase):

@@ -86,6 +86,11 @@ class AnalysisConfig:
             raise ValueError(f"covariance_type must be full or diag, got {self.covariance_type!r}")
         if self.n_clusters is not None and self.n_clusters < 1:
             raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
+        # Checked here, not left to matching.bootstrap_metrics: infer_classes
+        # reads a ValueError there as "nothing to compare in this scheme" and
+        # would drop every comparison instead of failing.
+        if self.n_bootstrap < 2:
+            raise ValueError(f"n_bootstrap must be >= 2, got {self.n_bootstrap}")
 
 
 def _seeded_rows(n: int, max_points: int, seed: int) -> np.ndarray:
