@@ -1,6 +1,7 @@
 """tfelg.classify on tiny files in the real MPA-JHU and SDSS formats."""
 
 import os
+import shutil
 
 import numpy as np
 from absl.testing import absltest
@@ -78,6 +79,73 @@ class ClassifyTest(absltest.TestCase):
         with self.assertRaisesRegex(ValueError, "--info"):
             paths = fits_fixtures.write_sdss_spec_folder(os.path.join(self.dir, "s"), n=1)
             classify.read_input(paths[0], info_path=files.info_path)
+
+    def _doubled_halpha_copy(self, src, dst):
+        """A copy of spec file ``src`` at ``dst`` whose Halpha flux is doubled."""
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(src, dst)
+        with fits.open(dst, mode="update") as hdul:
+            spz = hdul["SPZLINE"].data
+            row = int(np.flatnonzero(np.char.strip(spz["LINENAME"]) == "H_alpha")[0])
+            spz["LINEAREA"][row] *= 2.0
+
+    def test_duplicate_objects_in_a_folder_are_kept_once(self):
+        folder = os.path.join(self.dir, "spectra")
+        paths = sorted(fits_fixtures.write_sdss_spec_folder(os.path.join(folder, "b"), n=3))
+        original = classify.read_input(paths[0])
+        name = os.path.basename(paths[0])
+        # The same object twice more: "a/" sorts before "b/", "c/" after it.
+        self._doubled_halpha_copy(paths[0], os.path.join(folder, "a", name))
+        self._doubled_halpha_copy(paths[1], os.path.join(folder, "c", os.path.basename(paths[1])))
+        warnings = []
+        table = classify.read_input(folder, warn=warnings.append)
+        self.assertLen(table, 3)
+        self.assertLen(set(table.object_id), 3)
+        self.assertLen(warnings, 1)
+        self.assertIn("2 duplicate spectra", warnings[0])
+        self.assertIn(f"kept {os.path.join(folder, 'a', name)}", warnings[0])
+        self.assertIn(f"skipped {paths[0]}", warnings[0])
+        # The first file in path order wins: a/ (doubled) for the first object,
+        # b/ (original) for the second.
+        ha = table.line("H_ALPHA", "flux")
+        row = list(table.object_id).index(original.object_id[0])
+        np.testing.assert_allclose(ha[row], 2 * original.line("H_ALPHA", "flux")[0])
+        second = classify.read_input(paths[1])
+        row = list(table.object_id).index(second.object_id[0])
+        np.testing.assert_allclose(ha[row], second.line("H_ALPHA", "flux")[0])
+        # Deterministic: the same table again.
+        again = classify.read_input(folder, warn=lambda _: None)
+        np.testing.assert_array_equal(again.object_id, table.object_id)
+        np.testing.assert_array_equal(again.flux, table.flux)
+
+    def test_no_warning_without_duplicates(self):
+        folder = os.path.join(self.dir, "unique")
+        fits_fixtures.write_sdss_spec_folder(folder, n=3)
+        warnings = []
+        self.assertLen(classify.read_input(folder, warn=warnings.append), 3)
+        self.assertEqual(warnings, [])
+
+    def test_snr_min_must_be_finite(self):
+        files = fits_fixtures.write_mpajhu_pair(self.dir, n=12, seed=0)
+        table = classify.read_input(files.line_path, info_path=files.info_path)
+        for bad in (float("nan"), float("inf"), -1.0, "x"):
+            with self.subTest(bad=bad):
+                with self.assertRaisesRegex(ValueError, "--snr_min must be"):
+                    classify.classify(table, snr_min=bad)
+        self.assertEqual(classify.check_snr_min(0), 0.0)
+
+    def test_output_path_checks(self):
+        with self.assertRaisesRegex(ValueError, "is a folder"):
+            classify.check_output_path(self.dir)
+        with self.assertRaisesRegex(ValueError, "ends with '/'"):
+            classify.check_output_path(os.path.join(self.dir, "new") + "/")
+        with self.assertRaisesRegex(ValueError, "empty"):
+            classify.check_output_path("")
+        with self.assertRaisesRegex(InputError, "cannot write in /proc"):
+            classify.check_output_path("/proc/tfelg/x.fits")
+        new = os.path.join(self.dir, "deeper", "classes.fits")
+        self.assertEqual(classify.check_output_path(new), new)
+        self.assertFalse(os.path.exists(os.path.dirname(new)), "checking creates nothing")
 
 
 if __name__ == "__main__":

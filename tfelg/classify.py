@@ -9,9 +9,13 @@ used, both classes and flags saying why an object could not be classified.
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
+import tempfile
+from collections.abc import Callable
 
 import numpy as np
+from absl import logging
 
 import tfelg
 from tfelg import lines, schemes
@@ -42,10 +46,79 @@ def detect_format(path) -> str:
     return "mpajhu"
 
 
+def check_snr_min(snr_min) -> float:
+    """``snr_min`` as a float, or ValueError: a threshold must be a finite number >= 0.
+
+    NaN would make every S/N comparison false (every galaxy ``low_sn``) and
+    inf the same; checked before any file is read.
+    """
+    try:
+        value = float(snr_min)
+    except (TypeError, ValueError):
+        raise ValueError(f"--snr_min must be a number, got {snr_min!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"--snr_min must be a finite number >= 0, got {snr_min!r}")
+    return value
+
+
+def check_output_path(path, *, overwrite: bool = False) -> str:
+    """The output file name, checked before any input is read.
+
+    A classification of a large catalogue takes minutes; a name that cannot
+    be written should fail at once, not after the work.
+
+    Raises:
+      ValueError: empty name, a name ending with a path separator, or a
+        folder.
+      InputError: a folder on the way is a file, or the folder cannot be
+        written (tried with a temporary file: permission bits alone do not
+        say, e.g. for root or a read-only file system).
+      FileExistsError: the file exists and ``overwrite`` is False.
+    """
+    path = os.fspath(path) if path is not None else ""
+    if not path.strip():
+        raise ValueError("--output is empty; give the FITS file to write, e.g. classes.fits")
+    if path.endswith(("/", os.sep)):
+        raise ValueError(
+            f"--output={path} ends with '/', a folder; give a file name, e.g. {path}classes.fits"
+        )
+    if os.path.isdir(path):
+        raise ValueError(
+            f"--output={path} is a folder; give a file name, e.g. "
+            f"{os.path.join(path, 'classes.fits')}"
+        )
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    # The nearest folder that exists: the rest is created when writing.
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {path}: {parent} is a file, not a folder", path=path)
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise InputError(f"cannot write in {parent} ({e.strerror or e})", path=path) from e
+    return path
+
+
 def read_input(
-    path, *, info_path=None, fmt: str = "auto", ew_convention: str = "emission_negative"
+    path,
+    *,
+    info_path=None,
+    fmt: str = "auto",
+    ew_convention: str = "emission_negative",
+    warn: Callable[[str], None] = logging.warning,
 ) -> lines.LineTable:
-    """Reads any supported input into a :class:`~tfelg.lines.LineTable`."""
+    """Reads any supported input into a :class:`~tfelg.lines.LineTable`.
+
+    A folder of spec files may hold one object in several files (the same
+    spectrum downloaded twice into different sub-folders): each object is
+    kept once, from the first of its files in path order (the order of
+    :func:`tfelg.io.sdss_spec.list_spec_files`), and ``warn`` receives one
+    message with the count and examples.
+    """
     from tfelg.io import mpajhu, sdss_spec  # astropy only when needed
 
     if fmt not in FORMATS:
@@ -61,13 +134,43 @@ def read_input(
         if os.path.isdir(path):
             # Line measurements only: no need to resample every spectrum.
             files = sdss_spec.list_spec_files(path)
-            return lines.LineTable.concatenate([sdss_spec.read_spec_file(f).lines for f in files])
+            return _without_duplicates(
+                [(f, sdss_spec.read_spec_file(f).lines) for f in files], warn
+            )
         return sdss_spec.read_spec_file(path).lines
     return mpajhu.read_mpajhu(path, info_path, ew_convention=ew_convention)
 
 
+def _without_duplicates(read: list, warn: Callable[[str], None]) -> lines.LineTable:
+    """Concatenates ``[(file, LineTable)]``, keeping each object id from its first file."""
+    first_file: dict[str, object] = {}
+    dropped: list[tuple[str, object]] = []
+    keep = []
+    for path, table in read:
+        rows = []
+        for row, object_id in enumerate(table.object_id):
+            if object_id in first_file:
+                dropped.append((object_id, path))
+            else:
+                first_file[object_id] = path
+                rows.append(row)
+        keep.append(table if len(rows) == len(table) else table.subset(np.array(rows, int)))
+    if dropped:
+        examples = "; ".join(
+            f"{object_id}: kept {first_file[object_id]}, skipped {path}"
+            for object_id, path in dropped[:3]
+        )
+        more = f" (and {len(dropped) - 3} more)" if len(dropped) > 3 else ""
+        warn(
+            f"{len(dropped)} duplicate spectra: their objects were already read from another "
+            f"file; each object is kept once, from its first file in path order: {examples}{more}"
+        )
+    return lines.LineTable.concatenate(keep)
+
+
 def classify(table: lines.LineTable, snr_min: float = 3.0) -> dict[str, np.ndarray]:
     """Classes, ratios and FLAGS for every row of ``table``."""
+    snr_min = check_snr_min(snr_min)
     result = schemes.classify_table(table, snr_min=snr_min)
 
     def missing(name):

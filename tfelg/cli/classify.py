@@ -41,22 +41,30 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
+        # Settings and the output first: a bad one fails before minutes of reading.
+        snr_min = classify.check_snr_min(_SNR_MIN.value)
+        output = classify.check_output_path(_OUTPUT.value, overwrite=_OVERWRITE.value)
         table = classify.read_input(
             _INPUT.value,
             info_path=_INFO.value,
             fmt=_FORMAT.value,
             ew_convention=_EW_CONVENTION.value,
+            warn=_warn,
         )
-        result = classify.classify(table, snr_min=_SNR_MIN.value)
+        result = classify.classify(table, snr_min=snr_min)
         path = classify.write_classification(
-            _OUTPUT.value, table, result, snr_min=_SNR_MIN.value, overwrite=_OVERWRITE.value
+            output, table, result, snr_min=snr_min, overwrite=_OVERWRITE.value
         )
-    except (InputError, FileExistsError, ValueError) as e:
+    except (InputError, FileExistsError, ValueError, OSError) as e:
         print(f"tfelg-classify: error: {e}", file=sys.stderr)
         return 2
     print(classify.format_counts(result))
     print(f"wrote {len(table)} rows to {path}")
     return 0
+
+
+def _warn(message: str) -> None:
+    print(f"tfelg-classify: warning: {message}", file=sys.stderr, flush=True)
 
 
 def run():
