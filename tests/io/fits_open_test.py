@@ -35,6 +35,43 @@ class SourceNameTest(tf.test.TestCase):
         self.assertEqual(fits_open.source_name(io.BytesIO(b"")), "<BytesIO file object>")
 
 
+class _CountingReader:
+    """A binary file object (local or ``tf.io.gfile``) that counts the bytes read from it."""
+
+    def __init__(self, path: str, gfile: bool = False):
+        self._file = tf.io.gfile.GFile(path, "rb") if gfile else open(path, "rb")  # noqa: SIM115
+        self.name = path
+        self.bytes_read = 0
+        self.largest_read = 0
+
+    def read(self, n=-1):
+        data = self._file.read(n)
+        self.bytes_read += len(data)
+        self.largest_read = max(self.largest_read, len(data))
+        return data
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        return self._file.seek(offset, whence)
+
+    def tell(self):
+        return self._file.tell()
+
+    @property
+    def closed(self):
+        return self._file.closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+
 class OpenFitsTest(tf.test.TestCase, parameterized.TestCase):
     def setUp(self):
         super().setUp()
@@ -113,6 +150,36 @@ class OpenFitsTest(tf.test.TestCase, parameterized.TestCase):
             with self.assertRaisesRegex(InputError, r"cut.fits, HDU 1: .*truncated"):
                 with fits_open.open_fits(f):
                     pass
+
+    def _sparse(self, name: str, head: bytes, size: int) -> str:
+        """A file of ``size`` bytes that starts with ``head``; the rest is a hole."""
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(head)
+            f.truncate(size)
+        return path
+
+    def test_large_non_fits_file_is_not_read_whole(self):
+        """A big file named spec-*.fits that is not FITS: only a bounded prefix is read."""
+        size = 64 << 20
+        path = self._sparse("spec-0266-51602-0002.fits", b"<!DOCTYPE html><html>", size)
+        with _CountingReader(path) as f:
+            with self.assertRaisesRegex(InputError, "spec-0266-51602-0002.fits.*not a readable"):
+                with fits_open.open_fits(f, name=path):
+                    pass
+            self.assertLess(f.bytes_read, 1 << 20, "the error path read the file whole")
+            self.assertLess(f.largest_read, 1 << 20)
+
+    def test_large_truncated_fits_through_gfile_is_not_read_whole(self):
+        """A header promising 1 GiB of data on 64 MiB, read through tf.io.gfile (short reads raise)."""
+        header = fits.PrimaryHDU(data=np.zeros((2, 2), np.int32)).header
+        header["NAXIS1"] = header["NAXIS2"] = 16384  # 1 GiB of int32
+        path = self._sparse("spec-0266-51602-0003.fits", header.tostring().encode(), 64 << 20)
+        with _CountingReader(path, gfile=True) as f:
+            with self.assertRaisesRegex(InputError, r"0003.fits, HDU 0: .*truncated"):
+                with fits_open.open_fits(f, name=path) as hdul:
+                    _ = hdul[0].data
+            self.assertLess(f.bytes_read, 1 << 20, "the error path read the file whole")
 
     def test_zero_padding_after_last_hdu_is_accepted(self):
         with open(self.spec, "ab") as f:

@@ -87,31 +87,79 @@ def _file_size(fileobj) -> int | None:
     return size if isinstance(size, int) else None
 
 
+class _ClampedReader(io.RawIOBase):
+    """A read-only view of a seekable file object whose reads stop at its end.
+
+    Some streams (``tf.io.gfile``) raise on a read past the end of the file
+    where a local file returns fewer bytes; astropy then fails with a bare
+    error instead of saying which HDU is cut short. Through this view it
+    sees the short reads of a local file, and nothing is read into memory
+    beyond what astropy asks for (the headers: data are skipped).
+    """
+
+    def __init__(self, fileobj, size: int):
+        super().__init__()
+        self._file = fileobj
+        self._size = size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        count = max(0, min(len(buffer), self._size - self._position))
+        if count == 0:
+            return 0
+        self._file.seek(self._position)
+        data = self._file.read(count)
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+
 def _open_failure(fileobj, label: str, error: Exception) -> InputError:
-    """The InputError explaining why astropy could not open ``fileobj``."""
+    """The InputError explaining why astropy could not open ``fileobj``.
+
+    Reads a bounded amount whatever the file's size (a multi-GB file named
+    ``spec-*.fits`` that is not FITS must not be read into memory to say so):
+    the first block, then, for a FITS file, its headers only.
+    """
+    size = _file_size(fileobj)
     try:
         fileobj.seek(0)
-        data = fileobj.read()
+        head = fileobj.read(_FITS_BLOCK if size is None else min(size, _FITS_BLOCK))
     except Exception:  # unreadable stream: report astropy's reason
-        data = b""
-    if not data.startswith(b"SIMPLE  ="):
+        head = b""
+    if not head.startswith(b"SIMPLE  ="):
         return InputError(f"not a readable FITS file ({error})", path=label)
-    if len(data) < _FITS_BLOCK:
+    if len(head) < _FITS_BLOCK:
         return InputError(
-            f"FITS file is truncated inside its primary header ({len(data)} bytes)",
+            f"FITS file is truncated inside its primary header ({len(head)} bytes)",
             path=label,
             hdu=0,
         )
-    # Some streams (tf.io.gfile) raise on a short read where a local file
-    # returns fewer bytes; re-open from memory to say which HDU is cut.
+    if size is None:
+        return InputError(f"FITS file is truncated or corrupt ({error})", path=label)
+    # Re-open through a view that reads like a local file, to say which HDU is cut.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            hdul = fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False)
+            hdul = fits.open(_ClampedReader(fileobj, size), memmap=False, lazy_load_hdus=False)
         except Exception:
             return InputError(f"FITS file is truncated or corrupt ({error})", path=label)
     try:
-        _check_fits_complete(hdul, len(data), label)
+        _check_fits_complete(hdul, size, label)
         _raise_on_fatal_warnings(caught, label)
     except InputError as diagnosis:
         return diagnosis
