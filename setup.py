@@ -32,12 +32,23 @@ INSTALL_REQUIRES = [
     "etils[epath]>=1.9",
     # tensorflow-datasets 4.9.10 imports it but does not declare it.
     "importlib_resources>=6",
+    # The image branch: GalSim renders the synthetic HST galaxies through the
+    # real ACS/WFC3 bandpasses, photutils detects and segments sources,
+    # statmorph measures non-parametric morphology, scikit-image ships the
+    # Hubble Deep Field image.
+    "galsim>=2.8,<2.9",
+    "photutils>=3.0,<3.1",
+    "statmorph>=0.7.2,<0.8",
+    "scikit-image>=0.24",
 ]
 
 EXTRAS = {
-    "beam": ["apache-beam>=2.60"],
+    # Beam-generated TFDS datasets; mlcroissant because TFDS 4.9.10's `tfds`
+    # command line imports it (and apache_beam) before doing anything.
+    "beam": ["apache-beam>=2.77,<2.78", "mlcroissant>=1.1"],
+    # Compiling pipelines to Kubeflow Pipelines (KFP v2) specs.
+    "kfp": ["kfp>=2.17,<2.18"],
     "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-    "images": ["scikit-image>=0.24"],
     "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.8", "dill>=0.3"],  # dill: tfds.testing
 }
 
