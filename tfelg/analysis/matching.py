@@ -10,10 +10,21 @@ of galaxies on matched pairs), and every figure is defined:
   all galaxies. With K clusters and C classes only min(K, C) pairs exist:
   when K > C the extra clusters' galaxies count as errors, when K < C the
   unmatched classes' galaxies do.
-* accuracy (many-to-one): after the one-to-one Hungarian core, every
-  unmatched cluster (K > C) is given its majority class. It equals the
-  one-to-one accuracy when K <= C, and grows with K (K = N gives 1), so it
-  is reported beside the strict figure, never instead of it.
+* accuracy (many-to-one): empty clusters are dropped (a cluster without
+  galaxies takes no class); the other clusters are matched one-to-one as
+  above, and every cluster left unmatched (more clusters than classes) is
+  given its majority class. When several one-to-one matchings hold the
+  most galaxies (tied optima), the one whose many-to-one total is largest
+  is taken: the figure is then the maximum, over the optimal one-to-one
+  matchings M of the non-empty clusters, of (galaxies on M's pairs + the
+  majority counts of the clusters outside M), over all galaxies. It is a
+  function of the contingency table alone, unchanged by any renumbering of
+  the clusters or classes (without the tie rule, [[3, 1], [2, 0], [1, 0]]
+  scored 4/7 or 5/7 by cluster order alone; with empty clusters kept, an
+  empty cluster could take a class and leave a non-empty one to its
+  majority). It equals the one-to-one accuracy when the non-empty clusters
+  are no more than the classes, and grows with K (K = N gives 1), so it is
+  reported beside the strict figure, never instead of it.
 * ARI, NMI (arithmetic normalisation), homogeneity, completeness and
   V-measure: scikit-learn's definitions, computed here from the contingency
   table (tests check them against ``sklearn.metrics``).
@@ -71,6 +82,10 @@ def _mutual_information(table) -> float:
     n = table.sum()
     rows = table.sum(axis=1)
     cols = table.sum(axis=0)
+    if np.count_nonzero(rows) <= 1 or np.count_nonzero(cols) <= 1:
+        # One cluster or one class: MI <= min(H) = 0 exactly (the sum
+        # below would leave a rounding residue of ~1e-15).
+        return 0.0
     i, j = np.nonzero(table)
     nij = table[i, j]
     mi = np.sum(nij / n * (np.log(nij) + math.log(n) - np.log(rows[i]) - np.log(cols[j])))
@@ -95,14 +110,31 @@ def _adjusted_rand(table) -> float:
 
 
 def _hungarian(table):
-    """One-to-one assignment and the many-to-one mapping (K,) (-1: none)."""
-    rows, cols = linear_sum_assignment(table, maximize=True)
+    """One-to-one assignment and the many-to-one mapping (K,) (-1: none).
+
+    Empty clusters take part in neither. Ties between one-to-one optima are
+    broken towards the largest many-to-one total (see the module doc): with
+    integer counts, a pair's weight table[r, c] * (N + 1) + (table[r, c] -
+    max_c' table[r, c']) orders matchings first by galaxies on matched pairs
+    and then by the many-to-one total (which is sum_r max + sum over matched
+    pairs of (table[r, c] - max), and whose part from the pairs lies in
+    [-N, 0]). The weights stay exact in float64 while N (N + 1) < 2^53.
+    """
+    table = np.asarray(table)
     k = table.shape[0]
     one_to_one = np.full(k, -1, np.int64)
-    one_to_one[rows] = cols
     many = one_to_one.copy()
-    for r in np.flatnonzero(many < 0):
-        if table[r].sum() > 0:
+    occupied = np.flatnonzero(table.sum(axis=1) > 0)
+    if occupied.size == 0 or table.shape[1] == 0:
+        return one_to_one, many
+    sub = table[occupied].astype(np.float64)
+    n = float(sub.sum())
+    weight = sub * (n + 1.0) + (sub - sub.max(axis=1, keepdims=True))
+    rows, cols = linear_sum_assignment(weight, maximize=True)
+    one_to_one[occupied[rows]] = cols
+    many[:] = one_to_one
+    for r in occupied:
+        if many[r] < 0:
             many[r] = int(np.argmax(table[r]))
     return one_to_one, many
 
@@ -224,7 +256,8 @@ class MatchResult:
       contingency: (K, C) counts, rows clusters, columns classes.
       cluster_names: K row labels ("cluster 0", ...).
       class_names: C column labels (classes present after ignoring).
-      one_to_one: (K,) Hungarian class index of each cluster, -1 if none.
+      one_to_one: (K,) Hungarian class index of each cluster, -1 if none
+        (always -1 for an empty cluster).
       many_to_one: (K,) class index of each cluster with the extra clusters
         given their majority class (-1 only for empty clusters).
       metrics: accuracy, accuracy_many_to_one, ari, nmi, homogeneity,
