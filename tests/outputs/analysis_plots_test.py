@@ -4,11 +4,13 @@ import os
 
 import numpy as np
 from absl.testing import absltest
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from PIL import Image
 
 from tfelg import schemes
 from tfelg.outputs import analysis_plots as plots
+from tfelg.outputs import colours
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -163,6 +165,195 @@ class AnalysisPlotsTest(absltest.TestCase):
             with open(text, "w") as f:
                 f.write("hello")
             plots.log_png_to_tensorboard(text, logdir, "x")
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def _point_colours(ax) -> set:
+    found = set()
+    for collection in ax.collections:
+        found |= {to_hex(rgba[:3]) for rgba in collection.get_facecolors()}
+    return found
+
+
+def _history(n_epochs, kl=0.0):
+    def losses(scale):
+        return {"loss": scale * (1 + kl), "reconstruction": scale}
+
+    return [
+        {"epoch": e, "train": losses(1.0 / e), "validation": losses(1.2 / e)}
+        for e in range(1, n_epochs + 1)
+    ]
+
+
+class FigureContentTest(absltest.TestCase):
+    """What the figures show, read from the matplotlib objects (issue 11 items 9-12)."""
+
+    def setUp(self):
+        super().setUp()
+        self.latent, self.classes, self.cluster = _sample(n=400, d=5)
+
+    def test_corner_plot_axes_counts_and_legend_clear_of_titles(self):
+        names = ("log_nii_ha", "log_oiii_hb", "log_sii_ha", "log_oi_ha", "asinh_ew_ha")
+        fig = plots.plot_latent_pairs(
+            self.latent, self.classes, schemes.WHAN_NAMES, axis_names=names, title="a title"
+        )
+        axes = np.array(fig.axes).reshape(5, 5)
+        self.assertEqual(
+            [ax.get_xlabel() for ax in axes[-1]], [plots.FEATURE_LABELS[n] for n in names]
+        )
+        self.assertIn("[O III]", axes[1, 0].get_ylabel())
+        self.assertNotIn("z1", [ax.get_xlabel() for ax in axes[-1]])
+        for i in range(5):
+            diagonal = axes[i, i]
+            self.assertEqual(diagonal.get_ylabel(), "count")
+            self.assertEqual(diagonal.yaxis.get_label_position(), "right")
+            self.assertNotEmpty(diagonal.get_yticks())
+            self.assertEqual(diagonal.yaxis.get_ticks_position(), "right")
+            self.assertGreaterEqual(diagonal.get_ylim()[1], 1.0)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        (legend,) = fig.legends
+        box = legend.get_window_extent(renderer)
+        self.assertFalse(_boxes_overlap(box, fig._suptitle.get_window_extent(renderer)))
+        for ax in fig.axes:
+            if ax.get_visible():
+                self.assertFalse(_boxes_overlap(box, ax.get_tightbbox(renderer)))
+        self.assertTrue(fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1))
+        with self.assertRaisesRegex(ValueError, "axis_names has 2 names for 5"):
+            plots.plot_latent_pairs(self.latent, self.classes, schemes.WHAN_NAMES, axis_names="ab")
+
+    def test_corner_plot_leaves_missing_values_out(self):
+        """Imputed values (0 after scaling) are not drawn as a line of points at 0."""
+        latent = self.latent.copy()
+        missing = np.zeros(latent.shape, dtype=bool)
+        missing[::3, 1] = True
+        missing[::5, 3] = True
+        latent[missing] = 0.0
+        fig = plots.plot_latent_pairs(
+            latent, self.classes, schemes.WHAN_NAMES, missing=missing, max_dims=4
+        )
+        axes = np.array(fig.axes).reshape(4, 4)
+        for i in range(4):
+            for j in range(i):
+                drawn = np.concatenate([c.get_offsets() for c in axes[i, j].collections])
+                both = ~missing[:, i] & ~missing[:, j]
+                # x is coordinate j, y coordinate i: exactly the measured pairs.
+                np.testing.assert_array_equal(np.sort(drawn[:, 0]), np.sort(latent[both, j]))
+                np.testing.assert_array_equal(np.sort(drawn[:, 1]), np.sort(latent[both, i]))
+            n_missing = int(missing[:, i].sum())
+            title = axes[i, i].get_title("left")
+            self.assertEqual(title, f"{n_missing:,} missing, not drawn" if n_missing else "")
+        self.assertIn("missing (imputed) values not drawn", fig._suptitle.get_text())
+        fig = plots.plot_clusters_and_classes(
+            latent, self.cluster, self.classes, schemes.WHAN_NAMES, missing=missing, dims=(0, 1)
+        )
+        left, right = fig.axes[:2]
+        for ax in (left, right):
+            drawn = np.concatenate([c.get_offsets() for c in ax.collections])
+            self.assertLen(drawn, (~missing[:, 1]).sum())
+            self.assertFalse((drawn[:, 1] == 0.0).any())
+        with self.assertRaisesRegex(ValueError, "missing must be"):
+            plots.plot_latent_pairs(latent, self.classes, schemes.WHAN_NAMES, missing=missing[:3])
+
+    def test_cluster_colours_never_reuse_class_colours_beside_them(self):
+        names = ("star_forming", "strong_agn", "weak_agn", "retired")
+        cluster = np.arange(len(self.latent)) % 12
+        for fig in (
+            plots.plot_clusters_and_classes(self.latent, cluster, self.classes, names),
+            plots.plot_tsne_map(self.latent[:, :2], self.classes, names, cluster),
+        ):
+            class_ax = [ax for ax in fig.axes if "cluster" not in ax.get_title()][0]
+            cluster_ax = [ax for ax in fig.axes if "cluster" in ax.get_title()][0]
+            class_seen = _point_colours(class_ax)
+            cluster_seen = _point_colours(cluster_ax)
+            self.assertEqual(class_seen, {colours.class_colour(n).lower() for n in names})
+            self.assertLen(cluster_seen, 12)
+            self.assertEmpty(class_seen & cluster_seen)
+            numbers = sorted(t.get_text() for t in cluster_ax.texts)
+            self.assertEqual(numbers, sorted(str(c) for c in range(12)))
+
+    def test_contingency_colours_by_count_and_says_what_is_left_out(self):
+        table = np.array([[50, 2, 0], [0, 0, 0], [0, 1, 0], [1, 5, 60]])
+        fig = plots.plot_contingency(
+            table,
+            [f"cluster {i}" for i in range(4)],
+            ["star_forming", "retired", "strong_agn"],
+            left_out={"low_sn": 12, "unclassified": 3, "unknown": 0},
+            column_label="WHAN",
+        )
+        ax = fig.axes[0]
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        self.assertEqual(labels, ["cluster 0 (n = 52)", "cluster 2 (n = 1)", "cluster 3 (n = 66)"])
+        title = ax.get_title()
+        self.assertIn("left out of the table: 15 galaxies (low_sn 12, unclassified 3)", title)
+        self.assertNotIn("unknown", title)
+        self.assertIn("empty, not shown: cluster 1", title)
+        self.assertIn("119 galaxies in the table", title)
+        (image,) = ax.images
+        np.testing.assert_array_equal(image.get_array(), table[[0, 2, 3]])
+        # The one-galaxy "pure" cluster is pale; the 60-galaxy cell is dark.
+        self.assertLess(image.norm(1), 0.05)
+        self.assertGreater(image.norm(60), 0.95)
+        texts = {t.get_text() for t in ax.texts}
+        self.assertIn("1\n100%", texts)
+        self.assertIn("60\n91%", texts)
+
+    def test_gap_plot_states_the_rule_and_marks_choice_and_maximum(self):
+        ks = np.arange(1, 9)
+        gap = np.array([0.1, 0.4, 0.6, 0.58, 0.65, 0.7, 0.69, np.nan])
+        fig = plots.plot_gap_curve(ks, gap, np.full(8, 0.05), 3)
+        ax = fig.axes[0]
+        self.assertIn("1-SE rule", ax.get_title())
+        self.assertIn("Gap(K+1)", ax.get_title())
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        self.assertIn("1-SE choice: K = 3", labels)
+        self.assertIn("maximum Gap: K = 6", labels)
+        markers = {
+            line.get_marker(): (line.get_xdata()[0], line.get_ydata()[0])
+            for line in ax.lines
+            if len(line.get_xdata()) == 1
+        }
+        self.assertEqual(markers["*"], (3, 0.6))
+        self.assertEqual(markers["D"], (6, 0.7))
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legend_box = ax.get_legend().get_window_extent(renderer)
+        self.assertFalse(_boxes_overlap(legend_box, ax.get_window_extent(renderer)))
+
+    def test_loss_plot_one_panel_when_loss_is_reconstruction(self):
+        fig = plots.plot_loss_history(_history(6))
+        self.assertLen(fig.axes, 1)
+        self.assertIn("reconstruction", fig.axes[0].get_ylabel())
+        fig = plots.plot_loss_history(_history(6, kl=0.5))
+        self.assertLen(fig.axes, 2)
+        self.assertEqual([ax.get_ylabel() for ax in fig.axes], ["loss", "reconstruction"])
+        np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), 1.5 / np.arange(1, 7))
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        (legend,) = fig.legends
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            self.assertFalse(_boxes_overlap(box, ax.get_window_extent(renderer)))
+        self.assertEqual(
+            [t.get_text() for t in legend.get_texts()],
+            ["train (mean over the epoch's steps)", "validation (after the epoch)"],
+        )
+        with self.assertRaisesRegex(ValueError, "no epochs"):
+            plots.plot_loss_history([])
+
+    def test_trainer_loss_plot_uses_it(self):
+        from tfelg.training import loop
+
+        widths = []
+        for kl in (0.0, 0.5):
+            path = os.path.join(self.create_tempdir().full_path, "loss.png")
+            loop.write_loss_plot(_history(4, kl=kl), path, title="run")
+            with Image.open(path) as image:
+                widths.append(image.size[0])
+        self.assertLess(widths[0], 0.7 * widths[1])
 
 
 if __name__ == "__main__":

@@ -14,27 +14,43 @@ without a ``path`` it returns the :class:`~matplotlib.figure.Figure`.
 Scatter plots of more than ``max_points`` (default 50,000) points draw a
 seeded random subsample and say so in the title. :func:`log_png_to_tensorboard`
 also puts a written PNG into TensorBoard's Images tab.
+
+Colours: a class has its one colour from :mod:`tfelg.outputs.colours` in
+every figure; clusters get colours that are never a class's (and their
+numbers are written on the map), so a cluster drawn beside the classes is
+not mistaken for the class of the same colour. Points are drawn in a seeded
+random order with per-class opacity, as in :mod:`tfelg.outputs.diagrams`,
+so no class hides another.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from tfelg.outputs.diagrams import CLASS_COLOURS, save_png_atomically
+from tfelg.outputs import colours
+from tfelg.outputs.diagrams import class_alpha, save_png_atomically
 
 MAX_PLOT_POINTS = 50_000
 MAX_PAIR_DIMS = 6
-# Ten distinct hues first, then their light variants (tab20 pairs them, which
-# makes neighbouring cluster numbers look alike).
-_CLUSTER_PALETTE = colormaps["tab10"].colors + colormaps["tab20"].colors[1::2]
-_FALLBACK_PALETTE = colormaps["tab10"].colors
+
+# Axis names of known representation features (the line-ratio baseline's
+# ``tfelg.analysis.embeddings.LINE_RATIO_FEATURES``), standardised on the
+# training split; anything else is used as given.
+FEATURE_LABELS: dict[str, str] = {
+    "log_nii_ha": r"log [N II]/H$\alpha$ (std.)",
+    "log_oiii_hb": r"log [O III]/H$\beta$ (std.)",
+    "log_sii_ha": r"log [S II]/H$\alpha$ (std.)",
+    "log_oi_ha": r"log [O I]/H$\alpha$ (std.)",
+    "asinh_ew_ha": r"asinh EW(H$\alpha$) (std.)",
+}
 
 
 def _finish(fig: Figure, path, dpi: int):
@@ -94,34 +110,76 @@ def _subsample_note(n: int, rows) -> str:
     return "" if rows is None else f" (random {len(rows):,} of {n:,} shown)"
 
 
-def class_colour(name: str, code: int) -> str | tuple:
-    """The shared colour of a class name (``diagrams.CLASS_COLOURS``), else a palette colour."""
-    return CLASS_COLOURS.get(name, _FALLBACK_PALETTE[code % len(_FALLBACK_PALETTE)])
+def class_colour(name: str, code: int) -> str:
+    """The one colour of a class name (:mod:`tfelg.outputs.colours`)."""
+    return colours.class_colour(name, code)
 
 
-def cluster_colour(code: int) -> tuple:
-    return _CLUSTER_PALETTE[code % len(_CLUSTER_PALETTE)]
+def cluster_colour(code: int) -> str:
+    """The colour of cluster ``code``: never a class colour."""
+    return colours.cluster_colour(code)
 
 
-def _scatter_by_code(ax, x, y, codes, labels, colours, *, n_total: int) -> list:
-    """Scatters one layer per code (largest first, small classes on top); returns legend handles."""
-    size = 6.0 if n_total <= 2000 else (2.0 if n_total <= 20000 else 0.8)
-    alpha = float(np.clip(3000.0 / max(len(x), 1), 0.15, 0.8))
-    counts = np.bincount(codes, minlength=len(labels))
-    handles = []
-    for code in np.argsort(-counts, kind="stable"):
-        if counts[code] == 0:
-            continue
-        rows = codes == code
-        ax.scatter(
-            x[rows],
-            y[rows],
-            s=size,
-            color=colours[code],
-            alpha=alpha,
-            linewidths=0,
-            rasterized=True,
+def axis_labels(names: Sequence[str] | None, d: int) -> list[str]:
+    """Axis labels of ``d`` coordinates: known feature names made readable, else z1..zd."""
+    if names is None:
+        return [f"z{i + 1}" for i in range(d)]
+    names = [str(n) for n in names]
+    if len(names) != d:
+        raise ValueError(f"axis_names has {len(names)} names for {d} coordinates")
+    return [FEATURE_LABELS.get(n, n) for n in names]
+
+
+def _missing_mask(missing, n: int, d: int) -> np.ndarray | None:
+    if missing is None:
+        return None
+    missing = np.asarray(missing)
+    if missing.shape != (n, d) or missing.dtype != bool:
+        raise ValueError(
+            f"missing must be ({n}, {d}) booleans like latent, got shape "
+            f"{missing.shape} and dtype {missing.dtype}"
         )
+    return missing
+
+
+def _scatter_by_code(
+    ax, x, y, codes, labels, palette, *, n_total: int, markers=None, seed: int = 0
+) -> list:
+    """Scatters every code at once in a seeded random order; returns legend handles.
+
+    One random order (not one layer per code) so that no class is painted
+    over another because of its code; each code's opacity falls with its
+    size so a big class does not bury a small one; a ``low_sn`` class is
+    small and faint. ``markers`` (one per code) default to circles.
+    """
+    size = 6.0 if n_total <= 2000 else (2.0 if n_total <= 20000 else 0.8)
+    counts = np.bincount(codes, minlength=len(labels))
+    markers = ["o"] * len(labels) if markers is None else list(markers)
+    rgba = np.zeros((len(codes), 4))
+    sizes = np.full(len(codes), size)
+    for code, label in enumerate(labels):
+        rows = codes == code
+        if rows.any():
+            rgba[rows] = to_rgba(palette[code], class_alpha(int(counts[code])))
+            if label in colours.FAINT_CLASSES:
+                rgba[rows, 3] = min(rgba[rows, 3][0] * 0.35, 0.15)
+                sizes[rows] = size * 0.45
+    order = np.random.default_rng(seed).permutation(len(codes))
+    point_markers = np.asarray(markers, dtype=object)[codes[order]] if len(codes) else []
+    for marker in dict.fromkeys(markers):
+        rows = order[point_markers == marker] if len(codes) else order
+        if len(rows):
+            ax.scatter(
+                x[rows],
+                y[rows],
+                s=sizes[rows],
+                c=rgba[rows],
+                marker=marker,
+                linewidths=0,
+                rasterized=True,
+                gid="points",
+            )
+    handles = []
     for code, label in enumerate(labels):
         if counts[code]:
             handles.append(
@@ -129,11 +187,43 @@ def _scatter_by_code(ax, x, y, codes, labels, colours, *, n_total: int) -> list:
                     [],
                     [],
                     ls="",
-                    marker="o",
+                    marker=markers[code],
                     ms=5,
-                    color=colours[code],
+                    color=palette[code],
                     label=f"{label} ({counts[code]:,})",
                 )
+            )
+    return handles
+
+
+def _scatter_clusters(ax, x, y, clusters, k: int, *, n_total: int, seed: int) -> list:
+    """Clusters in their own colours (never a class colour), each number written at its median."""
+    handles = _scatter_by_code(
+        ax,
+        x,
+        y,
+        clusters,
+        [f"cluster {c}" for c in range(k)],
+        [colours.cluster_colour(c) for c in range(k)],
+        markers=[colours.cluster_marker(c) for c in range(k)],
+        n_total=n_total,
+        seed=seed,
+    )
+    outline = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    for c in range(k):
+        rows = clusters == c
+        if rows.any():
+            ax.text(
+                float(np.median(x[rows])),
+                float(np.median(y[rows])),
+                str(c),
+                fontsize=9,
+                fontweight="bold",
+                ha="center",
+                va="center",
+                color=colours.cluster_colour(c),
+                path_effects=outline,
+                gid=f"cluster label {c}",
             )
     return handles
 
@@ -149,13 +239,17 @@ def plot_latent_pairs(
     seed: int = 0,
     title: str = "Latent coordinates",
     class_label: str = "class",
+    axis_names: Sequence[str] | None = None,
+    missing=None,
     dpi: int = 110,
 ):
     """A corner plot of latent coordinates coloured by class.
 
     Below the diagonal, every pair of the first ``max_dims`` coordinates
     (all of them when d <= 6); on the diagonal, each coordinate's histogram
-    per class.
+    per class, with its count axis on the right (the side that faces the
+    empty upper triangle, so it is not read as the row's coordinate). The
+    legend sits in the empty upper triangle, clear of every title.
 
     Args:
       latent: (N, d) latent coordinates.
@@ -164,9 +258,16 @@ def plot_latent_pairs(
       path: PNG to write, or None to get the Figure back.
       max_dims: coordinates shown at most.
       max_points: above this many points, a seeded subsample is drawn.
-      seed: seeds the subsample.
+      seed: seeds the subsample and the drawing order.
       title: figure title.
       class_label: what the classes are (legend title), e.g. "WHAN".
+      axis_names: d names of the coordinates, e.g. the line-ratio
+        baseline's feature names (``FEATURE_LABELS`` makes known ones
+        readable); default z1..zd.
+      missing: optional (N, d) booleans: values that were imputed, not
+        measured (e.g. a line ratio without both lines). They are left out
+        of the panels that use that coordinate (imputed values would draw
+        lines of points at the fill value) and counted on the diagonal.
 
     Returns:
       ``path`` (str) if given, else the Figure.
@@ -177,14 +278,17 @@ def plot_latent_pairs(
     codes = _codes(classes, names, "classes", n)
     if d == 0 or n == 0:
         raise ValueError(f"latent must have points and dimensions, got shape {latent.shape}")
+    labels = axis_labels(axis_names, d)
+    missing = _missing_mask(missing, n, d)
+    if missing is None:
+        missing = np.zeros((n, d), dtype=bool)
     shown = min(d, max_dims)
     rows = subsample_for_plot(n, max_points, seed)
     if rows is not None:
-        latent, codes = latent[rows], codes[rows]
-    colours = [class_colour(name, i) for i, name in enumerate(names)]
-    fig = _new_figure(2.3 * shown + 1.5, 2.3 * shown + 0.6)
+        latent, codes, missing = latent[rows], codes[rows], missing[rows]
+    palette = [class_colour(name, i) for i, name in enumerate(names)]
+    fig = _new_figure(2.3 * shown + 1.2, 2.3 * shown + 0.6)
     axes = fig.subplots(shown, shown, squeeze=False)
-    handles = []
     for i in range(shown):
         for j in range(shown):
             ax = axes[i, j]
@@ -192,33 +296,66 @@ def plot_latent_pairs(
                 ax.set_visible(False)
                 continue
             if i == j:
-                bins = np.histogram_bin_edges(latent[:, i], bins=40)
+                measured = ~missing[:, i]
+                values_i = latent[measured, i]
+                bins = np.histogram_bin_edges(values_i if len(values_i) else [0.0], bins=40)
                 for code in range(len(names)):
-                    values = latent[codes == code, i]
+                    values = latent[measured & (codes == code), i]
                     if len(values):
-                        ax.hist(values, bins=bins, histtype="step", color=colours[code], lw=1.0)
-                ax.set_yticks([])
+                        ax.hist(values, bins=bins, histtype="step", color=palette[code], lw=1.0)
+                ax.yaxis.tick_right()
+                ax.yaxis.set_label_position("right")
+                ax.set_ylabel("count", fontsize=8)
+                ax.tick_params(axis="y", labelsize=7)
+                n_missing = int((~measured).sum())
+                if n_missing:
+                    # Above the histogram: the panel above it is empty.
+                    ax.set_title(
+                        f"{n_missing:,} missing, not drawn", fontsize=7, loc="left", color="0.3"
+                    )
             else:
-                handles = _scatter_by_code(
-                    ax, latent[:, j], latent[:, i], codes, names, colours, n_total=n
+                both = ~missing[:, i] & ~missing[:, j]
+                _scatter_by_code(
+                    ax,
+                    latent[both, j],
+                    latent[both, i],
+                    codes[both],
+                    names,
+                    palette,
+                    n_total=n,
+                    seed=seed,
                 )
             if i == shown - 1:
-                ax.set_xlabel(f"z{j + 1}")
+                ax.set_xlabel(labels[j])
             else:
                 ax.set_xticklabels([])
             if j == 0 and i != j:
-                ax.set_ylabel(f"z{i + 1}")
+                ax.set_ylabel(labels[i])
             elif i != j:
                 ax.set_yticklabels([])
-    if not handles:  # d == 1: no scatter panel made the handles.
-        counts = np.bincount(codes, minlength=len(names))
-        handles = [
-            Line2D([], [], color=colours[c], label=f"{names[c]} ({counts[c]:,})")
-            for c in range(len(names))
-            if counts[c]
-        ]
-    fig.legend(handles=handles, loc="outside right upper", fontsize=8, title=class_label)
+    # Counts over all galaxies, not only those drawn in the last panel.
+    counts = np.bincount(codes, minlength=len(names))
+    handles = [
+        Line2D(
+            [], [], ls="", marker="o", ms=5, color=palette[c], label=f"{names[c]} ({counts[c]:,})"
+        )
+        for c in range(len(names))
+        if counts[c]
+    ]
+    legend_args = dict(handles=handles, fontsize=8, title=class_label, frameon=False)
+    if shown >= 2:
+        # The empty upper triangle: it covers no panel and no title.
+        fig.legend(
+            loc="upper right",
+            bbox_to_anchor=(1.0, 1.0),
+            bbox_transform=axes[0, -1].transAxes,
+            **legend_args,
+        )
+    else:
+        fig.legend(loc="outside right upper", **legend_args)
     extra = "" if shown == d else f", first {shown} of {d} dimensions"
+    if missing.any():
+        extra += "; missing (imputed) values not drawn"
     fig.suptitle(f"{title}{extra}{_subsample_note(n, rows)}")
     return _finish(fig, path, dpi)
 
@@ -232,11 +369,17 @@ def plot_clusters_and_classes(
     *,
     dims: tuple[int, int] = (0, 1),
     class_label: str = "WHAN",
+    axis_names: Sequence[str] | None = None,
+    missing=None,
     max_points: int = MAX_PLOT_POINTS,
     seed: int = 0,
     dpi: int = 110,
 ):
     """Two panels in the same latent coordinates: the mixture's clusters, and the classes.
+
+    Cluster colours are never class colours (a cluster in the star-forming
+    blue would read as "the star-forming cluster"), and each cluster's
+    number is written at its median.
 
     Args:
       latent: (N, d) latent coordinates, d >= 2.
@@ -246,6 +389,9 @@ def plot_clusters_and_classes(
       path: PNG to write, or None to get the Figure back.
       dims: the two latent coordinates drawn (0-based).
       class_label: the classification's name for the second panel.
+      axis_names: d names of the coordinates (see :func:`plot_latent_pairs`).
+      missing: optional (N, d) booleans of imputed values; galaxies with
+        either drawn coordinate imputed are left out (and counted).
 
     Returns:
       ``path`` (str) if given, else the Figure.
@@ -255,24 +401,24 @@ def plot_clusters_and_classes(
     i, j = dims
     if not (0 <= i < d and 0 <= j < d) or i == j:
         raise ValueError(f"dims must be two different coordinates in [0, {d}), got {dims}")
+    labels = axis_labels(axis_names, d)
     names = _class_names(class_names, "class_names")
     clusters = _codes(cluster, None, "cluster", n)
     codes = _codes(classes, names, "classes", n)
-    rows = subsample_for_plot(n, max_points, seed)
+    k = int(clusters.max()) + 1 if clusters.size else 0
+    missing = _missing_mask(missing, n, d)
+    note = ""
+    if missing is not None:
+        measured = ~missing[:, i] & ~missing[:, j]
+        note = f"; {int((~measured).sum()):,} with a missing (imputed) coordinate not drawn"
+        latent, clusters, codes = latent[measured], clusters[measured], codes[measured]
+    rows = subsample_for_plot(len(latent), max_points, seed)
+    note += _subsample_note(len(latent), rows)
     if rows is not None:
         latent, clusters, codes = latent[rows], clusters[rows], codes[rows]
-    k = int(clusters.max()) + 1 if clusters.size else 0
     fig = _new_figure(12.0, 5.6)
     left, right = fig.subplots(1, 2, sharex=True, sharey=True)
-    handles = _scatter_by_code(
-        left,
-        latent[:, i],
-        latent[:, j],
-        clusters,
-        [f"cluster {c}" for c in range(k)],
-        [cluster_colour(c) for c in range(k)],
-        n_total=n,
-    )
+    handles = _scatter_clusters(left, latent[:, i], latent[:, j], clusters, k, n_total=n, seed=seed)
     left.legend(handles=handles, fontsize=7, loc="best", markerscale=1.2)
     left.set_title(f"Gaussian-mixture clusters (K = {k})")
     handles = _scatter_by_code(
@@ -283,13 +429,14 @@ def plot_clusters_and_classes(
         names,
         [class_colour(name, c) for c, name in enumerate(names)],
         n_total=n,
+        seed=seed,
     )
     right.legend(handles=handles, fontsize=7, loc="best", markerscale=1.2)
     right.set_title(f"{class_label} classes")
     for ax in (left, right):
-        ax.set_xlabel(f"z{i + 1}")
-    left.set_ylabel(f"z{j + 1}")
-    fig.suptitle(f"Clusters and {class_label} classes in latent space{_subsample_note(n, rows)}")
+        ax.set_xlabel(labels[i])
+    left.set_ylabel(labels[j])
+    fig.suptitle(f"Clusters and {class_label} classes in latent space{note}")
     return _finish(fig, path, dpi)
 
 
@@ -311,6 +458,11 @@ def _curve_inputs(ks, values, chosen_k, name: str, errors=None):
     if chosen_k is not None and chosen_k not in ks:
         raise ValueError(f"chosen_k={chosen_k} is not among ks {ks.tolist()}")
     return ks, values, errors
+
+
+def _legend_below(ax, ncol: int = 2) -> None:
+    """The legend under the axes, where it cannot cover a curve or a marker."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, fontsize=8, frameon=False)
 
 
 def _mark_chosen(ax, ks, values, chosen_k, label: str):
@@ -363,9 +515,12 @@ def plot_information_criteria(
     ax.set_xlabel("number of components K")
     ax.set_ylabel("information criterion (lower is better)")
     ax.set_xticks(ks)
-    ax.legend()
+    _legend_below(ax, ncol=3)
     ax.set_title(title)
     return _finish(fig, path, dpi)
+
+
+GAP_RULE = r"1-SE rule: the smallest K with Gap(K) $\geq$ Gap(K+1) $-$ s$_{K+1}$"
 
 
 def plot_gap_curve(
@@ -378,28 +533,56 @@ def plot_gap_curve(
     title: str = "Gap statistic (Tibshirani et al. 2001)",
     dpi: int = 110,
 ):
-    """The gap statistic with its standard errors against K, the chosen K marked.
+    """The gap statistic with its standard errors against K; the 1-SE choice and the maximum.
+
+    The choice is Tibshirani et al.'s one-standard-error rule, which often
+    stops well before the K of the largest gap; the figure states the rule
+    and marks both, so a reader does not take the maximum for the choice.
 
     Args:
       ks: (M,) numbers of clusters.
-      gap: (M,) Gap(K).
+      gap: (M,) Gap(K) (NaN where not computed).
       errors: (M,) s_K, the simulation-corrected standard errors.
-      chosen_k: the K chosen (e.g. by the 1-standard-error rule), or None.
+      chosen_k: the K chosen by the 1-standard-error rule, or None.
       path: PNG to write, or None to get the Figure back.
 
     Returns:
       ``path`` (str) if given, else the Figure.
     """
     ks, gap, errors = _curve_inputs(ks, gap, chosen_k, "gap", errors)
-    fig = _new_figure(6.4, 4.4)
+    fig = _new_figure(6.4, 4.9)
     ax = fig.subplots()
-    ax.errorbar(ks, gap, yerr=errors, fmt="o-", color="#2ca02c", capsize=3, label="Gap(K) ± s_K")
-    _mark_chosen(ax, ks, gap, chosen_k, "chosen")
+    ax.errorbar(ks, gap, yerr=errors, fmt="o-", color="#009E73", capsize=3, label="Gap(K) ± s$_K$")
+    if np.isfinite(gap).any():
+        at = int(np.nanargmax(gap))
+        ax.plot(
+            [ks[at]],
+            [gap[at]],
+            marker="D",
+            ms=11,
+            mfc="none",
+            mec="k",
+            mew=1.5,
+            ls="",
+            zorder=6,
+            label=f"maximum Gap: K = {ks[at]}",
+        )
+    _mark_chosen(ax, ks, gap, chosen_k, "1-SE choice")
     ax.set_xlabel("number of clusters K")
     ax.set_ylabel("Gap(K)")
     ax.set_xticks(ks)
-    ax.legend()
-    ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda h: (not labels[h].startswith("Gap"), labels[h]))
+    ax.legend(
+        [handles[h] for h in order],
+        [labels[h] for h in order],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
+    ax.set_title(f"{title}\n{GAP_RULE}", fontsize=10)
     return _finish(fig, path, dpi)
 
 
@@ -425,7 +608,7 @@ def plot_silhouette_curve(
     ax.set_xlabel("number of clusters K")
     ax.set_ylabel("silhouette (higher is better)")
     ax.set_xticks(ks)
-    ax.legend()
+    _legend_below(ax)
     ax.set_title(title)
     return _finish(fig, path, dpi)
 
@@ -439,18 +622,24 @@ def plot_contingency(
     title: str = "Clusters against classes",
     row_label: str = "cluster",
     column_label: str = "class",
+    left_out: Mapping[str, int] | None = None,
     dpi: int = 110,
 ):
-    """The contingency table as an annotated heatmap.
+    """The contingency table as an annotated heatmap, coloured by counts.
 
-    Cells show counts; the colour is the fraction of the row (the share of
-    a cluster that falls in each class), so a pure cluster is one dark cell.
+    Each cell shows its count and its share of the row; the colour is the
+    count, so a cluster of one galaxy is a pale cell, not a dark "pure"
+    one. Rows without a galaxy (e.g. a cluster empty on the test split) are
+    dropped and named in the title, and the title says how many galaxies
+    are not in the table at all (``left_out``: low S/N, unclassified).
 
     Args:
       table: (R, C) counts, rows clusters and columns classes.
       row_names: R row labels (e.g. "cluster 0").
       column_names: C column labels (e.g. WHAN class names).
       path: PNG to write, or None to get the Figure back.
+      left_out: {reason or class: galaxies left out of the table}, e.g.
+        ``tfelg.analysis.matching``'s ``ignored_counts``.
 
     Returns:
       ``path`` (str) if given, else the Figure.
@@ -465,31 +654,54 @@ def plot_contingency(
         raise ValueError(f"table has {rows} rows but row_names has {len(row_names)}")
     if len(column_names) != cols:
         raise ValueError(f"table has {cols} columns but column_names has {len(column_names)}")
-    totals = table.sum(axis=1, keepdims=True)
-    fraction = np.divide(table, totals, out=np.zeros(table.shape), where=totals > 0)
-    fig = _new_figure(1.0 + 0.9 * cols + 1.5, 1.2 + 0.5 * rows + 1.0)
+    totals = table.sum(axis=1)
+    kept = np.flatnonzero(totals > 0)
+    empty = [str(row_names[r]) for r in np.flatnonzero(totals <= 0)]
+    table, totals = table[kept], totals[kept]
+    names = [f"{row_names[r]} (n = {_count_text(totals[i])})" for i, r in enumerate(kept)]
+    rows = len(kept)
+    fraction = np.divide(
+        table, totals[:, None], out=np.zeros(table.shape), where=totals[:, None] > 0
+    )
+    norm = Normalize(0.0, max(float(table.max()) if table.size else 0.0, 1.0))
+    fig = _new_figure(1.5 + 1.0 * cols + 1.5, 1.6 + 0.55 * max(rows, 1) + 1.0)
     ax = fig.subplots()
-    image = ax.imshow(fraction, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    image = ax.imshow(
+        table if rows else np.zeros((1, cols)), cmap="Blues", norm=norm, aspect="auto"
+    )
     for r in range(rows):
         for c in range(cols):
-            value = table[r, c]
-            text = f"{int(value):,}" if float(value).is_integer() else f"{value:.3g}"
             ax.text(
                 c,
                 r,
-                text,
+                f"{_count_text(table[r, c])}\n{100 * fraction[r, c]:.0f}%",
                 ha="center",
                 va="center",
-                fontsize=8,
-                color="white" if fraction[r, c] > 0.6 else "black",
+                fontsize=7.5,
+                color="white" if norm(table[r, c]) > 0.6 else "black",
             )
     ax.set_xticks(range(cols), [str(v) for v in column_names], rotation=35, ha="right")
-    ax.set_yticks(range(rows), [str(v) for v in row_names])
+    ax.set_yticks(range(rows), names)
     ax.set_xlabel(column_label)
     ax.set_ylabel(row_label)
-    fig.colorbar(image, ax=ax, label=f"fraction of the {row_label}")
-    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="galaxies in the cell (count)")
+    notes = [
+        f"{_count_text(table.sum())} galaxies in the table; cells: count and % of the {row_label}"
+    ]
+    left_out = {k: v for k, v in (left_out or {}).items() if v}
+    if left_out:
+        total = sum(left_out.values())
+        parts = ", ".join(f"{k} {_count_text(v)}" for k, v in left_out.items())
+        notes.append(f"left out of the table: {_count_text(total)} galaxies ({parts})")
+    if empty:
+        notes.append(f"empty, not shown: {', '.join(empty)}")
+    ax.set_title(title + "\n" + "\n".join(notes), fontsize=9)
     return _finish(fig, path, dpi)
+
+
+def _count_text(value) -> str:
+    value = float(value)
+    return f"{int(value):,}" if value.is_integer() else f"{value:.3g}"
 
 
 def plot_tsne_map(
@@ -539,18 +751,11 @@ def plot_tsne_map(
         names,
         [class_colour(name, c) for c, name in enumerate(names)],
         n_total=n,
+        seed=seed,
     )
     left.legend(handles=handles, fontsize=7, loc="best", markerscale=1.2)
     left.set_title(f"by {class_label}")
-    handles = _scatter_by_code(
-        right,
-        tsne[:, 0],
-        tsne[:, 1],
-        clusters,
-        [f"cluster {c}" for c in range(k)],
-        [cluster_colour(c) for c in range(k)],
-        n_total=n,
-    )
+    handles = _scatter_clusters(right, tsne[:, 0], tsne[:, 1], clusters, k, n_total=n, seed=seed)
     right.legend(handles=handles, fontsize=7, loc="best", markerscale=1.2)
     right.set_title(f"by cluster (K = {k})")
     for ax in (left, right):
@@ -559,6 +764,67 @@ def plot_tsne_map(
         ax.set_yticks([])
     left.set_ylabel("t-SNE 2")
     fig.suptitle(f"{title}{_subsample_note(n, rows)}")
+    return _finish(fig, path, dpi)
+
+
+def _history_values(history: Sequence[Mapping], split: str, key: str) -> np.ndarray:
+    return np.array(
+        [np.nan if h.get(split, {}).get(key) is None else float(h[split][key]) for h in history]
+    )
+
+
+def plot_loss_history(history: Sequence[Mapping], path=None, *, title: str = "", dpi: int = 100):
+    """Loss and reconstruction error per epoch, train and validation.
+
+    One panel when the loss *is* the reconstruction error at every epoch (a
+    plain autoencoder), two otherwise (the VAE's loss adds the KL term). The
+    legend sits below the panels, off the curves. A log axis is used when
+    every value is positive.
+
+    Args:
+      history: one dict per epoch: ``epoch``, ``train`` and ``validation``
+        (each {metric: value}, ``loss`` and ``reconstruction`` among them).
+      path: PNG to write, or None to get the Figure back.
+      title: figure title.
+
+    Returns:
+      ``path`` (str) if given, else the Figure.
+    """
+    history = list(history)
+    if not history:
+        raise ValueError("no epochs in the history to plot")
+    epochs = [h["epoch"] for h in history]
+    values = {
+        (split, key): _history_values(history, split, key)
+        for split in ("train", "validation")
+        for key in ("loss", "reconstruction")
+    }
+    same = all(
+        np.array_equal(values[split, "loss"], values[split, "reconstruction"], equal_nan=True)
+        for split in ("train", "validation")
+    )
+    keys = ("loss",) if same else ("loss", "reconstruction")
+    fig = _new_figure(6.0 if same else 10.0, 4.4)
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    styles = (
+        ("train", "-", "#0072B2", "train (mean over the epoch's steps)"),
+        ("validation", "--", "#D55E00", "validation (after the epoch)"),
+    )
+    for ax, key in zip(axes, keys, strict=True):
+        for split, style, colour, label in styles:
+            ax.plot(epochs, values[split, key], style, color=colour, marker="o", ms=3, label=label)
+        plotted = np.concatenate([values[s, key] for s, *_ in styles])
+        plotted = plotted[np.isfinite(plotted)]
+        if plotted.size and (plotted > 0).all():
+            ax.set_yscale("log")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss = reconstruction error" if same else key)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
     return _finish(fig, path, dpi)
 
 

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import io
 import json
 import math
 import os
@@ -59,7 +58,7 @@ from absl import logging
 
 from tfelg import data as tfelg_data
 from tfelg.errors import InputError
-from tfelg.preprocessing import Preprocessor, write_bytes_atomically, write_text_atomically
+from tfelg.preprocessing import Preprocessor, write_text_atomically
 from tfelg.training import strategy as strategy_lib
 from tfelg.training.config import ExperimentConfig
 
@@ -223,36 +222,15 @@ def check_model_options(name: str, options: Mapping) -> None:
 
 
 def write_loss_plot(history: list[dict], path: str, title: str = "") -> None:
-    """Loss and reconstruction error per epoch, train and validation, as a PNG (atomic)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    """Loss and reconstruction error per epoch, train and validation, as a PNG (atomic).
 
-    fig = Figure(figsize=(9, 3.6), dpi=100)
-    FigureCanvasAgg(fig)
-    epochs = [h["epoch"] for h in history]
-    for i, key in enumerate(("loss", "reconstruction")):
-        ax = fig.add_subplot(1, 2, i + 1)
-        for split, style, label in (
-            ("train", "-", "train (mean over the epoch's steps)"),
-            ("validation", "--", "validation (after the epoch)"),
-        ):
-            values = [h[split].get(key, math.nan) for h in history]
-            ax.plot(epochs, values, style, marker="o", markersize=3, label=label)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        plotted = [h[s].get(key) for h in history for s in ("train", "validation")]
-        if plotted and all(v is not None and v > 0 for v in plotted):
-            ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    write_bytes_atomically(path, buffer.getvalue())
+    Drawn by ``tfelg.outputs.analysis_plots.plot_loss_history`` with the other
+    figures: one panel when the loss is the reconstruction error, the legend
+    off the curves.
+    """
+    from tfelg.outputs.analysis_plots import plot_loss_history
+
+    plot_loss_history(history, path, title=title)
 
 
 def _format_losses(losses: Mapping[str, float]) -> str:
