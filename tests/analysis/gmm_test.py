@@ -60,6 +60,11 @@ class EmAgreesWithSklearnTest(parameterized.TestCase, tf.test.TestCase):
                 # Same arithmetic in float64: the same iterations and parameters.
                 self.assertEqual(ours.n_iter, theirs.n_iter_)
                 self.assertAllClose(ours.log_likelihood, ll, rtol=1e-9)
+                # BIC and AIC to 1e-9 relative (about 1e-5 BIC units here),
+                # not the float32 tolerance above (about 20 units): a wrong
+                # parameter count or ln N would show.
+                self.assertAllClose(ours.bic, theirs.bic(x), rtol=1e-9, atol=0)
+                self.assertAllClose(ours.aic, theirs.aic(x), rtol=1e-9, atol=0)
                 self.assertAllClose(ours.means, theirs.means_, rtol=1e-6, atol=1e-8)
                 self.assertAllClose(ours.covariances, theirs.covariances_, rtol=1e-6, atol=1e-8)
                 self.assertAllClose(ours.weights, theirs.weights_, rtol=1e-6)
