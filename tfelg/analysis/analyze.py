@@ -271,6 +271,24 @@ def tsne_map(emb: Embeddings, config: AnalysisConfig):
     return xy, rows, result
 
 
+def _figure_axes(emb: Embeddings) -> dict:
+    """Axis names and imputed values of a representation, for the latent-space figures.
+
+    The line-ratio baseline's coordinates are named features, and a missing
+    ratio is imputed as exactly 0 (the training mean after scaling, see
+    ``embeddings.line_ratio_embeddings``): the figures name the axes by
+    their ratios and leave imputed values out instead of drawing them as
+    lines of points at 0.
+    """
+    features = emb.info.get("features")
+    if not features or len(features) != emb.latent_dim:
+        return {}
+    axes = {"axis_names": list(features)}
+    if emb.representation == "line_ratios":
+        axes["missing"] = emb.latent == 0.0
+    return axes
+
+
 def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_dir, config):
     """Every figure of one representation; returns {name: path}."""
     from tfelg.outputs import analysis_plots as plots
@@ -279,6 +297,7 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
     name = emb.representation
     figures = {}
     views = scheme_views(emb)
+    axes = _figure_axes(emb)
     for scheme, result in inference.comparisons.items():
         if "match" not in result:
             continue
@@ -290,6 +309,7 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
             os.path.join(out_dir, f"contingency_{scheme}.png"),
             title=f"{name}: clusters vs {scheme} (test split)",
             column_label=scheme,
+            left_out=match.get("ignored_counts"),
         )
     for scheme in ("whan", "bpt"):
         codes, names = views[scheme]
@@ -301,6 +321,7 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
             title=f"{name}: latent coordinates by {scheme.upper()} class",
             class_label=scheme.upper(),
             seed=config.seed,
+            **axes,
         )
     whan_codes, whan_names = views["whan"]
     if emb.latent_dim >= 2:
@@ -312,6 +333,7 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
             os.path.join(out_dir, "clusters_vs_whan.png"),
             class_label="WHAN",
             seed=config.seed,
+            **axes,
         )
     ks = np.asarray(selection["ks"])
     chosen = selection["chosen_k"]
@@ -357,7 +379,7 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
 def write_projector_log(emb, cluster, logdir, config, sprite_images=None, figures=None) -> dict:
     """TensorBoard projector (latent space + metadata + sprite) and figure images."""
     from tfelg.outputs import analysis_plots as plots
-    from tfelg.outputs import projector
+    from tfelg.outputs import colours, projector
 
     views = scheme_views(emb)
     metadata = {
@@ -370,6 +392,8 @@ def write_projector_log(emb, cluster, logdir, config, sprite_images=None, figure
     }
     if "true_class" in views:
         metadata["true_class"] = np.array(emb.class_names["true_class"])[emb.labels["true_class"]]
+    # Each point's class colour in the figures (the projector picks its own).
+    metadata.update(colours.projector_colour_columns(metadata))
     info = projector.write_projector(
         logdir,
         emb.latent,
