@@ -328,6 +328,18 @@ class DiagramContentTest(absltest.TestCase):
         self.assertNotEqual(colours.cluster_marker(len(colours.CLUSTER_PALETTE)), "o")
         self.assertAlmostEqual(colours.colour_distance("#000000", "#FFFFFF"), 100.0, places=3)
 
+    def test_sprite_glyph_colours_are_never_read_as_classes(self):
+        from tfelg.outputs import sprites
+
+        glyph = [
+            "#" + "".join(f"{v:02X}" for v in c)
+            for c in (sprites.POSITIVE_COLOUR, sprites.NEGATIVE_COLOUR)
+        ]
+        for colour in glyph:
+            for other in colours.CLASS_COLOURS.values():
+                self.assertGreaterEqual(colours.colour_distance(colour, other), 25.0, colour)
+        self.assertGreater(colours.colour_distance(*glyph), 50.0)
+
 
 class CitationsTest(absltest.TestCase):
     def test_every_drawn_curve_and_diagram_is_cited(self):

@@ -27,8 +27,11 @@ from tfelg.spectra import REST_LOGLAM
 MAX_SPRITE_SIZE = 8192
 BACKGROUND = (255, 255, 255)
 SPECTRUM_COLOUR = (20, 20, 20)
-POSITIVE_COLOUR = (31, 119, 180)  # feature above the sample mean: blue
-NEGATIVE_COLOUR = (214, 39, 40)  # below: red
+# The two ends of ColorBrewer's BrBG, a diverging pair that stays distinct
+# for colour-blind readers; neither is near a class colour
+# (tfelg.outputs.colours), so a bar's colour is never read as a class.
+POSITIVE_COLOUR = (1, 102, 94)  # feature above the sample mean: teal, #01665E
+NEGATIVE_COLOUR = (140, 81, 10)  # below: brown, #8C510A
 MISSING_COLOUR = (200, 200, 200)
 
 
@@ -145,8 +148,8 @@ def render_feature_glyphs(
 ) -> np.ndarray:
     """Draws standardised features (e.g. line ratios, z-scored) as bar glyphs.
 
-    Each feature is a vertical bar from the middle row, up (blue) for values
-    above zero and down (red) below, its length proportional to the value
+    Each feature is a vertical bar from the middle row, up (teal) for values
+    above zero and down (brown) below, its length proportional to the value
     clipped to +-``limit``; a missing (NaN) feature is a short grey tick.
     Galaxies with similar line ratios get similar glyphs.
 
@@ -190,6 +193,9 @@ def render_feature_glyphs(
     top = np.where(up, mid - col_length[:, None, :], mid + 1)
     bottom = np.where(up, mid, mid + 1 + col_length[:, None, :] - 1)
     bar_mask = (rows >= top) & (rows <= bottom) & used[None, None, :] & ~col_missing[:, None, :]
+    # A value that rounds to no length draws no bar, only the grey baseline
+    # below (the colour alone would otherwise mark a zero as positive).
+    bar_mask &= col_length[:, None, :] > 0
     tick_mask = col_missing[:, None, :] & (np.abs(rows - middle) <= 1)
     images = np.empty((n, height, width, 3), dtype=np.uint8)
     images[...] = np.asarray(BACKGROUND, dtype=np.uint8)
