@@ -12,7 +12,9 @@ and faint there. Prints the true-class vs scheme tables.
 import sys
 import time
 
-from tfelg import schemes
+from PIL import Image
+
+from tfelg import atomic, schemes
 from tfelg.dataset_report import contingency_text
 from tfelg.outputs import diagrams
 from tfelg.synthetic import emission_lines as el
@@ -49,6 +51,18 @@ diagrams.plot_bpt_whan(
     f"{out}/synthetic_true_class.png",
     title=f"Synthetic sample by true class (N = {n:,}, seed 0, all galaxies)",
 )
+
+
+def shrink(path):
+    """Re-saves a docs PNG with a 256-colour palette: a third of the bytes, same look."""
+    with Image.open(path) as image:
+        palette = image.convert("RGB").quantize(256, Image.Quantize.MEDIANCUT, dither=0)
+    with atomic.atomic_open(path, "wb") as f:
+        palette.save(f, format="PNG", optimize=True)
+
+
+for name in ("synthetic_bpt_whan.png", "synthetic_true_class.png"):
+    shrink(f"{out}/{name}")
 
 print(contingency_text(tc, tn, r["whan"], schemes.WHAN_NAMES, "true \\ WHAN"))
 print(contingency_text(tc, tn, r["bpt"], schemes.BPT_NAMES, "true \\ BPT"))
