@@ -202,6 +202,30 @@ class BptTest(parameterized.TestCase):
     def test_single_secondary_diagram(self, x, y, sii_x, oi_x, expected):
         self.assertEqual(self._bpt(x, y, sii_x=sii_x, oi_x=oi_x), expected)
 
+    @parameterized.named_parameters(
+        # x where the Kewley06 line lies above the Kewley01 curve.
+        ("sii", schemes.kewley01_sii, schemes.kewley06_sii, [-0.2, 0.0]),
+        ("oi", schemes.kewley01_oi, schemes.kewley06_oi, [-1.1, -0.8, -0.6]),
+    )
+    def test_exactly_on_a_line(self, k01, k06, x):
+        # On a Kewley06 line is LINER (Seyfert is strictly above); on a
+        # Kewley01 curve is not above it (no vote). The y values are the
+        # curves' own, so the equalities are exact.
+        x = np.array(x)
+        usable = np.ones(len(x), dtype=bool)
+        on_k06 = k06(x)
+        self.assertTrue(np.all(on_k06 > k01(x)))
+        votes, used = schemes._agn_subclass_votes(on_k06, x, k01, k06, usable)
+        self.assertEqual(votes.tolist(), [-1] * len(x))
+        self.assertTrue(used.all())
+        above_k06 = np.nextafter(on_k06, np.inf)
+        votes, _ = schemes._agn_subclass_votes(above_k06, x, k01, k06, usable)
+        self.assertEqual(votes.tolist(), [1] * len(x))
+        votes, _ = schemes._agn_subclass_votes(k01(x), x, k01, k06, usable)
+        self.assertEqual(votes.tolist(), [0] * len(x))
+        votes, _ = schemes._agn_subclass_votes(on_k06, x, k01, k06, ~usable)
+        self.assertEqual(votes.tolist(), [0] * len(x))
+
     def test_low_sn_secondary_line_is_not_used(self):
         # y = 0.43: Seyfert in [SII] at x_s = -0.5 (above Kewley01 0.421951
         # and Kewley06 -0.185), LINER in [OI] at x_o = -0.5 (right of the
@@ -247,6 +271,13 @@ class UvjTest(parameterized.TestCase):
         ("q_high_z", 1.38, 1.0, 1.5, "quiescent"),
         ("sf_high_z", 1.36, 1.0, 1.5, "star_forming"),
         ("z_edge_05_uses_059", 1.48, 1.0, 0.5, "quiescent"),
+        # The bins are closed on the left: z = 0 uses 0.69, z = 1 uses 0.49,
+        # z = 2 has no cut.
+        ("z_edge_0_uses_069", 1.58, 1.0, 0.0, "quiescent"),
+        ("z_edge_0_not_059", 1.56, 1.0, 0.0, "star_forming"),
+        ("z_edge_1_uses_049", 1.38, 1.0, 1.0, "quiescent"),
+        ("z_just_below_1_uses_059", 1.38, 1.0, 0.999, "star_forming"),
+        ("z_edge_2_unclassified", 2.0, 1.0, 2.0, "unclassified"),
         # Horizontal cut U-V > 1.3 (diagonal is lower at V-J = 0.5: 1.13).
         ("below_uv_13", 1.29, 0.5, 0.3, "star_forming"),
         ("above_uv_13", 1.31, 0.5, 0.3, "quiescent"),
