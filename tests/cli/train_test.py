@@ -162,5 +162,36 @@ class TrainBinaryTest(absltest.TestCase):
             np.testing.assert_array_equal(resumed_state[name], value, err_msg=name)
 
 
+class TrainBinaryRefusalsTest(absltest.TestCase):
+    """Refused with 'tfelg-train: error:' and status 2, before the dataset is prepared."""
+
+    def test_bad_rate_and_bad_workdirs(self):
+        tmp = self.create_tempdir()
+        data_dir = tmp.mkdir("tfds").full_path
+        a_file = tmp.create_file("run_file", content="x").full_path
+        common = [f"--data_dir={data_dir}", "--num_galaxies=300", "--epochs=1"]
+        cases = {
+            "inf": (["--learning_rate=inf", f"--workdir={tmp.full_path}/a"], "finite number"),
+            "1e300": (["--learning_rate=1e300", f"--workdir={tmp.full_path}/b"], "finite number"),
+            "file": ([f"--workdir={a_file}"], "the workdir is a file"),
+            "unwritable": (["--workdir=/proc/self/tfelg_run"], "cannot create the workdir"),
+        }
+        processes = {name: start([*common, *args]) for name, (args, _) in cases.items()}
+        try:
+            for name, (_, words) in cases.items():
+                with self.subTest(name):
+                    _, err = processes[name].communicate(timeout=600)
+                    self.assertEqual(processes[name].returncode, 2, err[-3000:])
+                    self.assertIn("tfelg-train: error: ", err)
+                    self.assertIn(words, err)
+                    self.assertNotIn("Traceback", err)
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    process.kill()
+        self.assertEqual(os.listdir(data_dir), [], "the dataset was prepared before the check")
+        self.assertFalse(os.path.exists(os.path.join(tmp.full_path, "a")))
+
+
 if __name__ == "__main__":
     absltest.main()

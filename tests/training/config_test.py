@@ -58,11 +58,22 @@ class ExperimentConfigTest(parameterized.TestCase):
         ("epochs", {"trainer": TrainerConfig(epochs=0)}, "epochs must be >= 1"),
         ("batch", {"trainer": TrainerConfig(batch_size=0)}, "batch_size must be >= 1"),
         ("lr", {"trainer": TrainerConfig(learning_rate=0.0)}, "learning_rate must be"),
+        ("lr_inf", {"trainer": TrainerConfig(learning_rate=float("inf"))}, "finite number in"),
+        ("lr_nan", {"trainer": TrainerConfig(learning_rate=float("nan"))}, "finite number in"),
+        ("lr_1e300", {"trainer": TrainerConfig(learning_rate=1e300)}, r"in \(0, 1\], got 1e\+300"),
+        ("lr_2", {"trainer": TrainerConfig(learning_rate=2.0)}, "learning_rate must be"),
         ("strategy", {"runtime": RuntimeConfig(strategy="horovod")}, "unknown runtime.strategy"),
     )
     def test_validate_names_the_bad_setting(self, change, message):
         config = dataclasses.replace(ExperimentConfig(), **change)
         with self.assertRaisesRegex(ValueError, message):
+            config.validate()
+
+    def test_learning_rates_in_range_accepted(self):
+        for rate in (1e-6, 1e-3, 0.5, 1.0):
+            config = dataclasses.replace(
+                ExperimentConfig(), trainer=TrainerConfig(learning_rate=rate)
+            )
             config.validate()
 
 

@@ -9,6 +9,9 @@ seconds. Runs use the dense AE, whose graph traces fastest.
 import dataclasses
 import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -18,6 +21,7 @@ from absl.testing import absltest
 from tfelg import data
 from tfelg.errors import InputError
 from tfelg.synthetic import emission_lines as synthetic
+from tfelg.testing.split_counts import md5_split_counts
 from tfelg.training import loop
 from tfelg.training.config import (
     DataConfig,
@@ -70,6 +74,9 @@ class TrainOnTfdsTest(absltest.TestCase):
         data.prepare(
             data.make_builder("emission_lines/synthetic", cls.data_dir, num_galaxies=300, seed=1)
         )
+        # What the md5 split rule gives for these 300 galaxies' ids.
+        ids = synthetic.generate(300, 1, with_spectrum=False).lines.object_id
+        cls.split_sizes = md5_split_counts(ids)
 
     @classmethod
     def tearDownClass(cls):
@@ -96,7 +103,8 @@ class TrainOnTfdsTest(absltest.TestCase):
         )
 
         on_disk = json.load(open(os.path.join(workdir, "metrics.json")))
-        self.assertEqual(on_disk["num_examples"], {"train": 240, "validation": 23, "test": 37})
+        self.assertEqual(on_disk["num_examples"], self.split_sizes)
+        self.assertEqual(sum(self.split_sizes.values()), 300)
         for split in loop.SPLITS:
             self.assertGreater(on_disk["reconstruction_error"][split], 0)
         # The epoch kept is the best on validation, never judged on test.
@@ -114,7 +122,7 @@ class TrainOnTfdsTest(absltest.TestCase):
         builder = data.make_builder("emission_lines/synthetic", data_dir, num_galaxies=300, seed=1)
         test = data.load_split_arrays(builder, "test")
         z = trained.embed(test)
-        self.assertEqual(z.shape, (37, 2))
+        self.assertEqual(z.shape, (self.split_sizes["test"], 2))
         np.testing.assert_allclose(
             trained.reconstruction_error(test).mean(),
             metrics["reconstruction_error"]["test"],
@@ -136,7 +144,10 @@ class TrainOnTfdsTest(absltest.TestCase):
         builder = data.make_builder(
             "emission_lines/synthetic", self.data_dir, num_galaxies=300, seed=1
         )
-        self.assertEqual(trained.embed(data.load_split_arrays(builder, "test")).shape, (37, 2))
+        self.assertEqual(
+            trained.embed(data.load_split_arrays(builder, "test")).shape,
+            (self.split_sizes["test"], 2),
+        )
 
 
 class TrainInMemoryTest(absltest.TestCase):
@@ -186,9 +197,58 @@ class TrainInMemoryTest(absltest.TestCase):
             if np.issubdtype(np.asarray(value).dtype, np.floating):
                 self.assertTrue(np.all(np.isfinite(value)), name)
 
-    def test_huge_learning_rate_is_a_floating_point_error(self):
-        with self.assertRaisesRegex(FloatingPointError, r"non-finite training loss at epoch 1"):
-            self.train(small_config(learning_rate=1e30))
+    def test_huge_learning_rate_refused_before_training(self):
+        workdir = self.create_tempdir().full_path
+        for rate in (1e30, float("inf"), float("nan")):
+            with self.assertRaisesRegex(ValueError, "learning_rate must be a finite number"):
+                loop.Trainer(small_config(learning_rate=rate), workdir, splits=self.splits)
+        self.assertEqual(os.listdir(workdir), [])
+
+    def test_failed_first_epoch_leaves_the_workdir_reusable(self):
+        class PoisonedTrainer(loop.Trainer):
+            """Feeds NaN from the first step: a rate that diverges at once."""
+
+            def _train_epoch_batches(self, epoch):
+                for x, w in super()._train_epoch_batches(epoch):
+                    yield x * np.nan, w
+
+        workdir = self.create_tempdir().full_path
+        failing = PoisonedTrainer(
+            small_config(epochs=2, learning_rate=0.5), workdir, splits=self.splits
+        )
+        with self.assertRaises(FloatingPointError) as cm:
+            failing.run()
+        message = str(cm.exception)
+        self.assertIn("non-finite training loss at epoch 1, step 1", message)
+        self.assertIn("No epoch had finished, so nothing was kept", message)
+        self.assertNotIn("backup", message)  # there is none to point at
+        self.assertIsNone(tf.train.latest_checkpoint(os.path.join(workdir, "backup")))
+        self.assertFalse(os.path.exists(os.path.join(workdir, loop.LOCK_FILE)), "lock released")
+        # A retry with a sane rate is not refused by the failed run's config.json.
+        retry = small_config(epochs=1, learning_rate=1e-3)
+        self.train(retry, workdir)
+        written = ExperimentConfig.from_json(open(os.path.join(workdir, "config.json")).read())
+        self.assertEqual(written.trainer.learning_rate, 1e-3)
+        self.assertTrue(os.path.exists(os.path.join(workdir, "model.keras")))
+        # Once an epoch is done, the workdir is bound to its settings again.
+        with self.assertRaisesRegex(InputError, "learning_rate: 0.001 in the workdir, 0.5 now"):
+            loop.Trainer(small_config(epochs=1, learning_rate=0.5), workdir, splits=self.splits)
+
+    def test_failure_after_an_epoch_names_the_backup(self):
+        class PoisonedTrainer(loop.Trainer):
+            def _train_epoch_batches(self, epoch):
+                for x, w in super()._train_epoch_batches(epoch):
+                    yield (x * np.nan if epoch >= 1 else x), w
+
+        workdir = self.create_tempdir().full_path
+        trainer = PoisonedTrainer(small_config(epochs=2), workdir, splits=self.splits)
+        with self.assertRaisesRegex(FloatingPointError, "last good epoch") as cm:
+            trainer.run()
+        backup = os.path.join(workdir, "backup")
+        self.assertIn(f"The backup in {backup} keeps the last good epoch (1)", str(cm.exception))
+        self.assertTrue(os.path.isdir(backup))
+        with self.assertRaisesRegex(InputError, "different configuration"):
+            loop.Trainer(small_config(epochs=2, learning_rate=0.5), workdir, splits=self.splits)
 
     def test_other_config_refused_same_config_resumed(self):
         workdir = self.create_tempdir().full_path
@@ -210,6 +270,86 @@ class TrainInMemoryTest(absltest.TestCase):
         self.assertEqual(metrics["resumed_from_epoch"], 1)
         for a, b in zip(first.model.get_weights(), again.model.get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+_HOLD_LOCK = """
+import sys, time
+from tfelg.locking import FileLock
+lock = FileLock(sys.argv[1]).acquire()  # held while the process lives
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+class WorkdirTest(absltest.TestCase):
+    """The workdir is checked and locked before any data are loaded."""
+
+    def config(self, data_dir):
+        # Data from TFDS (not in memory): loading them would write into data_dir.
+        return dataclasses.replace(
+            small_config(epochs=1), data=DataConfig(data_dir=data_dir, num_galaxies=300)
+        )
+
+    def test_workdir_that_is_a_file(self):
+        data_dir = self.create_tempdir().full_path
+        path = self.create_tempfile("run").full_path
+        with self.assertRaisesRegex(InputError, "run: the workdir is a file, not a folder"):
+            loop.train_and_evaluate(self.config(data_dir), path)
+        self.assertEqual(os.listdir(data_dir), [], "the dataset was prepared first")
+
+    def test_workdir_that_cannot_be_written(self):
+        data_dir = self.create_tempdir().full_path
+        # /proc refuses new files even to root (permission bits would not).
+        for path in ("/proc/self/tfelg_run", "/proc/tfelg_run/nested"):
+            with self.subTest(path):
+                with self.assertRaisesRegex(InputError, f"{path}: cannot (create|write in) the"):
+                    loop.train_and_evaluate(self.config(data_dir), path)
+        self.assertEqual(os.listdir(data_dir), [], "the dataset was prepared first")
+        if os.geteuid() != 0:
+            read_only = self.create_tempdir().full_path
+            os.chmod(read_only, 0o555)
+            with self.assertRaisesRegex(InputError, "cannot write in the workdir"):
+                loop.train_and_evaluate(self.config(data_dir), read_only)
+
+    def test_second_process_refused_until_the_first_dies(self):
+        data_dir = self.create_tempdir().full_path
+        workdir = self.create_tempdir().full_path
+        holder = subprocess.Popen(
+            [sys.executable, "-c", _HOLD_LOCK, os.path.join(workdir, loop.LOCK_FILE)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            self.assertEqual(holder.stdout.readline().strip(), "locked")
+            with self.assertRaisesRegex(
+                InputError, rf"another process is training in this workdir \(pid {holder.pid} on"
+            ):
+                loop.train_and_evaluate(self.config(data_dir), workdir)
+            self.assertEqual(os.listdir(data_dir), [], "the dataset was prepared first")
+        finally:
+            holder.send_signal(signal.SIGKILL)  # no clean-up code runs
+            holder.wait(timeout=30)
+        # The operating system released the dead holder's lock.
+        trainer = loop.Trainer(small_config(epochs=1), workdir, splits=generator_splits(200))
+        trainer.close()
+
+    def test_lock_held_during_the_run_and_released_after(self):
+        workdir = self.create_tempdir().full_path
+        seen = []
+
+        class Probe(loop.Trainer):
+            def _train_epoch_batches(self, epoch):
+                # A second trainer in the middle of the run is refused.
+                with self_test.assertRaisesRegex(InputError, "another process is training"):
+                    loop.Trainer(small_config(epochs=1), workdir, splits=splits)
+                seen.append(epoch)
+                return super()._train_epoch_batches(epoch)
+
+        self_test, splits = self, generator_splits(200)
+        Probe(small_config(epochs=1), workdir, splits=splits, log=lambda _: None).run()
+        self.assertEqual(seen, [0])
+        self.assertNotIn(loop.LOCK_FILE, os.listdir(workdir))
+        loop.Trainer(small_config(epochs=1), workdir, splits=splits).close()
 
 
 class BadInputTest(absltest.TestCase):

@@ -18,12 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import numbers
 from typing import Any
 
 from tfelg.preprocessing import INPUTS, LINE_FEATURES
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+# Adam moves each weight by about the learning rate per step, whatever the
+# gradient's size: on inputs scaled to unit variance a step above 1 throws
+# the weights far outside any useful range (inf or 1e300 overflow at once),
+# so such a rate is a typo, refused before the data are loaded.
+MAX_LEARNING_RATE = 1.0
 # Sections whose change changes the result (see the module docstring).
 RESULT_SECTIONS = ("data", "model", "trainer")
 
@@ -191,8 +197,16 @@ class ExperimentConfig:
         _integer(self.trainer.batch_size, "trainer.batch_size", minimum=1)
         _integer(self.trainer.seed, "trainer.seed", minimum=0)
         lr = self.trainer.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-            raise ValueError(f"trainer.learning_rate must be a number > 0, got {lr!r}")
+        if (
+            isinstance(lr, bool)
+            or not isinstance(lr, numbers.Real)
+            or not math.isfinite(lr)
+            or not 0 < lr <= MAX_LEARNING_RATE
+        ):
+            raise ValueError(
+                f"trainer.learning_rate must be a finite number in (0, {MAX_LEARNING_RATE:g}], "
+                f"got {lr!r} (reference: 1e-3)"
+            )
 
         _choice(self.runtime.strategy, STRATEGIES, "runtime.strategy")
         _integer(self.runtime.keep_checkpoints, "runtime.keep_checkpoints", minimum=1)

@@ -30,7 +30,12 @@ What the loop guarantees:
   the weights an uninterrupted run would have. A workdir holding a run with a
   different configuration is refused before anything is trained.
 * **Failure.** A non-finite loss stops training with ``FloatingPointError``
-  naming epoch and step; the backup keeps the last good epoch.
+  naming epoch and step; the backup keeps the last good epoch. A run that
+  fails before its first epoch ends leaves nothing to resume, says so, and
+  does not bind the workdir to its settings (:func:`check_workdir_config`).
+* **One process per workdir.** The workdir is created, checked writable and
+  locked (``.lock``, an ``flock`` released even on ``SIGKILL``) before any
+  data are loaded (:func:`claim_workdir`).
 
 Outputs in the workdir: ``config.json``, ``preprocessing.json``,
 ``model.keras`` (the selected weights; ``encode`` gives the embedding),
@@ -58,6 +63,7 @@ from absl import logging
 
 from tfelg import data as tfelg_data
 from tfelg.errors import InputError
+from tfelg.locking import FileLock, LockHeld
 from tfelg.preprocessing import Preprocessor, write_text_atomically
 from tfelg.training import strategy as strategy_lib
 from tfelg.training.config import ExperimentConfig
@@ -74,6 +80,7 @@ HISTORY_FILE = "history.json"
 PLOT_FILE = "loss.png"
 BACKUP_DIR = "backup"
 TENSORBOARD_DIR = "tensorboard"
+LOCK_FILE = ".lock"  # held (flock) while a process trains in the workdir
 
 # The loss plot is redrawn at most this often during training (and always at
 # the end): matplotlib costs ~0.1 s a figure, more than an epoch on line data.
@@ -169,15 +176,29 @@ def _flatten(d: Mapping, prefix: str = "") -> dict:
     return flat
 
 
+def run_started(workdir: str) -> bool:
+    """Whether a run in ``workdir`` got anywhere: a backup of a finished epoch, or a model."""
+    return tf.train.latest_checkpoint(os.path.join(workdir, BACKUP_DIR)) is not None or (
+        tf.io.gfile.exists(os.path.join(workdir, MODEL_FILE))
+    )
+
+
 def check_workdir_config(config: ExperimentConfig, workdir: str) -> bool:
-    """Whether ``workdir`` already holds this run (True) or nothing (False).
+    """Whether ``workdir`` already holds this run (True) or nothing to resume (False).
+
+    A ``config.json`` binds the workdir only once the run finished an epoch
+    (a backup exists) or a model: a run that failed or was killed before
+    that (a learning rate that diverges at once, a typo noticed at the first
+    epoch) left nothing to resume, and its settings must not block a retry
+    with others. Its config is then replaced when the retry starts.
 
     Raises:
       InputError: ``workdir/config.json`` describes a different run (data,
-        model or trainer settings differ); nothing is overwritten.
+        model or trainer settings differ) that has trained something;
+        nothing is overwritten.
     """
     path = os.path.join(workdir, CONFIG_FILE)
-    if not tf.io.gfile.exists(path):
+    if not tf.io.gfile.exists(path) or not run_started(workdir):
         return False
     try:
         previous = ExperimentConfig.from_dict(read_json(path))
@@ -282,9 +303,10 @@ class Trainer:
     Raises (all before any training):
       ValueError: a bad setting (unknown model, dataset or strategy, latent_dim
         < 1, ...), or no TPU for ``tpu``.
-      InputError: a workdir holding another run, ``input='spectrum'`` on a
-        dataset without spectra, an empty split, fewer training galaxies than
-        one batch.
+      InputError: a workdir holding another run, a workdir that is a file,
+        cannot be written or is being trained in by another process
+        (:func:`claim_workdir`), ``input='spectrum'`` on a dataset without
+        spectra, an empty split, fewer training galaxies than one batch.
     """
 
     def __init__(
@@ -309,15 +331,38 @@ class Trainer:
         )
         self.is_chief = strategy_lib.is_chief(self.strategy)
         self.output_dir = strategy_lib.output_dir(self.workdir, self.strategy)
-        self.resuming = check_workdir_config(config, self.workdir)
         self._builder = None if splits is not None else open_dataset(config.data)
+        # Before the data are loaded (minutes for a real catalogue): a workdir
+        # that cannot be written, or that another process trains in, fails now.
+        self._lock = claim_workdir(self.output_dir)
+        try:
+            self.resuming = check_workdir_config(config, self.workdir)
+        except BaseException:
+            self.close()
+            raise
         self.model = None
         self.preprocessor: Preprocessor | None = None
         self.optimizers: dict = {}
 
     # -- public ------------------------------------------------------------------------
     def run(self) -> dict:
-        """Trains (or resumes) and evaluates; returns the metrics (also in ``metrics.json``)."""
+        """Trains (or resumes) and evaluates; returns the metrics (also in ``metrics.json``).
+
+        The workdir's lock is released at the end, whether training succeeded
+        or failed (or by the operating system, if the process dies).
+        """
+        try:
+            return self._run()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Releases the workdir (done by :meth:`run`; for a Trainer that is never run)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _run(self) -> dict:
         cfg = self.config
         splits = self._splits
         if splits is None:
@@ -535,9 +580,8 @@ class Trainer:
                     if not all(math.isfinite(v) for v in losses.values()):
                         raise FloatingPointError(
                             f"non-finite training loss at epoch {epoch + 1}, step {step + 1} "
-                            f"({_format_losses(losses)}); training stopped. The backup in "
-                            f"{os.path.join(self.workdir, BACKUP_DIR)} keeps the last good epoch "
-                            f"({int(self._epoch.numpy())}). Lower the learning rate "
+                            f"({_format_losses(losses)}); training stopped. {self._kept()} "
+                            "Lower the learning rate "
                             f"(now {cfg.trainer.learning_rate:g}) or check the input data."
                         )
                     for k, v in losses.items():
@@ -551,8 +595,7 @@ class Trainer:
             if not math.isfinite(validation[SELECTION_LOSS]):
                 raise FloatingPointError(
                     f"non-finite validation loss after epoch {epoch + 1} "
-                    f"({_format_losses(validation)}); training stopped, the backup keeps "
-                    f"epoch {int(self._epoch.numpy())}."
+                    f"({_format_losses(validation)}); training stopped. {self._kept()}"
                 )
             seconds = time.monotonic() - start
             record = {
@@ -592,6 +635,17 @@ class Trainer:
         for writer in writers.values():
             writer.close()
         self.history = history
+
+    def _kept(self) -> str:
+        """What a failed run leaves, for its message: a backup only if an epoch finished."""
+        kept = int(self._epoch.numpy())
+        if kept == 0:
+            return (
+                "No epoch had finished, so nothing was kept; the workdir can be reused with "
+                "other settings."
+            )
+        backup = os.path.join(self.output_dir, BACKUP_DIR)
+        return f"The backup in {backup} keeps the last good epoch ({kept})."
 
     def _train_epoch_batches(self, epoch: int):
         return iter(self._train_dataset(epoch))
@@ -642,6 +696,43 @@ class Trainer:
         if not self.is_chief:
             _remove_scratch(self.output_dir)
         return metrics
+
+
+def claim_workdir(path: str) -> FileLock | None:
+    """Creates ``path`` and locks it for this process; InputError when it cannot.
+
+    Checked up front, before any data are loaded: a workdir that is a file, a
+    folder that cannot be created or written (the lock file is the write
+    test: permission bits do not say, e.g. for root or on a read-only file
+    system), or a workdir another process is training in (two runs would
+    interleave their checkpoints). The lock (:mod:`tfelg.locking`) is
+    released by :meth:`Trainer.run`, or by the operating system when the
+    process dies. Remote workdirs (``gs://...``) are created but not locked:
+    ``flock`` has no meaning there. Returns the lock (None when remote).
+    """
+    if "://" in path:
+        tf.io.gfile.makedirs(path)
+        return None
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InputError("the workdir is a file, not a folder; give a folder", path=path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the workdir ({e.strerror or e})", path=path) from e
+    lock_path = os.path.join(path, LOCK_FILE)
+    try:
+        return FileLock(lock_path).acquire(wait=False)
+    except LockHeld as e:
+        raise InputError(
+            f"another process is training in this workdir ({e.holder or 'holder unknown'}); "
+            "wait for it to finish (a second run would mix their checkpoints) or use "
+            "another --workdir",
+            path=path,
+        ) from e
+    except OSError as e:
+        raise InputError(
+            f"cannot write in the workdir ({e.strerror or e}); give a writable folder", path=path
+        ) from e
 
 
 def _remove_scratch(path: str) -> None:
