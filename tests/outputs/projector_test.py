@@ -61,6 +61,47 @@ class WriteProjectorTest(tf.test.TestCase):
         np.testing.assert_array_equal(sprite[:8, 8:16], thumbs[1])
         np.testing.assert_array_equal(sprite[8:16, :8], thumbs[7])
 
+    def test_narrow_embeddings_are_padded_with_named_zero_columns(self):
+        # TensorBoard 2.21's projector draws nothing for a 2-D tensor (its
+        # PCA asks for a third component): 1-D and 2-D embeddings get zero
+        # columns up to three, named in projector_columns.txt.
+        embeddings, metadata, _ = _sample(n=12, d=2)
+        logdir = self.get_temp_dir() + "/narrow"
+        with self.assertLogs(logger="absl", level="INFO") as logs:
+            info = projector.write_projector(
+                logdir, embeddings, metadata, column_names=["log_nii_ha", "log_oiii_hb"]
+            )
+        self.assertIn("padded with 1 column(s) of zeros", "\n".join(logs.output))
+        tensor = tf.train.load_checkpoint(logdir).get_tensor(info["tensor_name"])
+        self.assertEqual(tensor.shape, (12, 3))
+        np.testing.assert_array_equal(tensor[:, :2], embeddings)
+        np.testing.assert_array_equal(tensor[:, 2], np.zeros(12, np.float32))
+        self.assertEqual(info["columns"], ["log_nii_ha", "log_oiii_hb", "zero_padding"])
+        self.assertEqual(info["n_padding_columns"], 1)
+        with open(info["columns_path"]) as f:
+            rows = [line.split("\t") for line in f.read().splitlines() if not line.startswith("#")]
+        self.assertEqual(
+            [r[:2] for r in rows],
+            [["1", "log_nii_ha"], ["2", "log_oiii_hb"], ["3", "zero_padding"]],
+        )
+        self.assertIn("padding: always 0", rows[2][2])
+
+        info = projector.write_projector(logdir + "1", embeddings[:, :1])
+        tensor = tf.train.load_checkpoint(logdir + "1").get_tensor(info["tensor_name"])
+        self.assertEqual(tensor.shape, (12, 3))
+        np.testing.assert_array_equal(tensor[:, 1:], np.zeros((12, 2), np.float32))
+        self.assertEqual(info["columns"], ["z1", "zero_padding", "zero_padding"])
+
+        # Three or more columns are written as they are.
+        wide, _, _ = _sample(n=12, d=3)
+        info = projector.write_projector(logdir + "3", wide)
+        self.assertEqual(info["n_padding_columns"], 0)
+        self.assertEqual(info["columns"], ["z1", "z2", "z3"])
+        tensor = tf.train.load_checkpoint(logdir + "3").get_tensor(info["tensor_name"])
+        np.testing.assert_array_equal(tensor, wide)
+        with self.assertRaisesRegex(ValueError, "column_names has 1 names for 3 columns"):
+            projector.write_projector(logdir + "3", wide, column_names=["a"])
+
     def test_single_column_has_no_header_and_labels_are_cleaned(self):
         logdir = self.get_temp_dir() + "/single"
         embeddings, _, _ = _sample(n=3)

@@ -17,6 +17,7 @@ import numpy as np
 from absl.testing import absltest
 from astropy.io import fits
 
+from tfelg.outputs import projector
 from tfelg.testing.tensorboard_server import SERVER_TIMEOUT_S, TensorBoardServer
 from tfelg_components.base import ParameterError
 from tfelg_components.pipeline import run_pipeline
@@ -197,7 +198,9 @@ class EmissionLinesPipelineTest(absltest.TestCase):
             (run,) = [r for r in runs if r.startswith(node + "/") and r.endswith("/ae")]
             info = json.loads(server.get("data/plugin/projector/info", run=run))
             (shape,) = [e["tensorShape"] for e in info["embeddings"]]
-            self.assertEqual([int(v) for v in shape], [N, int(node[-1])])
+            # d = 2 is padded with a zero column (the projector draws nothing in 2-D).
+            d = max(int(node[-1]), projector.MIN_PROJECTOR_COLUMNS)
+            self.assertEqual([int(v) for v in shape], [N, d])
 
 
 class BuildTest(absltest.TestCase):

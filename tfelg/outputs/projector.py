@@ -18,6 +18,18 @@ TensorBoard reads, from one log directory:
   whose asset paths are relative to the log directory and inside it
   (TensorBoard 2.21 refuses any other).
 
+TensorBoard 2.21's projector draws nothing for a tensor of fewer than three
+columns: its PCA view always asks for a third component, which a 2-D tensor
+does not have, so every point gets a NaN coordinate ("Total variance
+described: NaN%") and the canvas stays empty. A 1-D or 2-D embedding (the
+demo's ``ae`` and ``pca`` runs are 2-D) is therefore padded with columns of
+zeros up to three. Zeros, not e.g. the t-SNE coordinates, because they change
+nothing the projector computes from the data: the PCA of the padded tensor is
+the PCA of the embedding plus a component of zero variance, and distances
+(t-SNE, nearest neighbours) are unchanged. ``projector_columns.txt`` names
+every column of the tensor and says which are padding, and the padding is
+logged.
+
 The projector loads at most 100,000 points, so a larger sample is subsampled
 without replacement with a seeded generator (the same seed, the same points),
 the choice is logged, and the chosen row numbers are written to
@@ -48,8 +60,12 @@ from tfelg.outputs import sprites
 METADATA_FILENAME = "metadata.tsv"
 SPRITE_FILENAME = "sprite.png"
 ROWS_FILENAME = "projector_rows.txt"
+COLUMNS_FILENAME = "projector_columns.txt"
 CHECKPOINT_NAME = "embedding.ckpt"
 PROJECTOR_MAX_POINTS = 100_000
+#: TensorBoard 2.21's projector draws no points for a tensor of fewer columns.
+MIN_PROJECTOR_COLUMNS = 3
+PADDING_COLUMN_NAME = "zero_padding"
 _TENSOR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -95,12 +111,43 @@ def subsample_rows(n: int, max_points: int, seed: int) -> np.ndarray | None:
     return np.sort(rng.choice(n, size=max_points, replace=False))
 
 
+def pad_columns(
+    embeddings: np.ndarray, min_columns: int = MIN_PROJECTOR_COLUMNS
+) -> tuple[np.ndarray, int]:
+    """``embeddings`` with columns of zeros appended up to ``min_columns``.
+
+    Returns the (possibly unchanged) array and the number of zero columns
+    added. See the module docstring for why the projector needs them.
+    """
+    missing = max(0, min_columns - embeddings.shape[1])
+    if not missing:
+        return embeddings, 0
+    zeros = np.zeros((embeddings.shape[0], missing), dtype=embeddings.dtype)
+    return np.concatenate([embeddings, zeros], axis=1), missing
+
+
+def columns_text(column_names: Sequence[str], n_padding: int, tensor_name: str) -> str:
+    """The text of ``projector_columns.txt``: one line per column of the tensor."""
+    lines = [
+        f"# Columns of the projector tensor {tensor_name}: number, name, meaning.",
+        *(f"{i}\t{clean_label(name)}\tdata" for i, name in enumerate(column_names, start=1)),
+    ]
+    for j in range(n_padding):
+        lines.append(
+            f"{len(column_names) + j + 1}\t{PADDING_COLUMN_NAME}\tpadding: always 0 "
+            f"(TensorBoard's projector draws nothing for fewer than {MIN_PROJECTOR_COLUMNS} "
+            "columns)"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def write_projector(
     logdir,
     embeddings,
     metadata: Mapping[str, Sequence] | None = None,
     *,
     sprite_images=None,
+    column_names: Sequence[str] | None = None,
     tensor_name: str = "embedding",
     max_points: int = PROJECTOR_MAX_POINTS,
     seed: int = 0,
@@ -117,6 +164,10 @@ def write_projector(
       sprite_images: optional (N, h, w, 3) thumbnails, uint8 or floats in
         [0, 1] (e.g. from :mod:`tfelg.outputs.sprites`), in the rows of
         ``embeddings``; shrunk to fit an 8192 x 8192 sprite.
+      column_names: names of the d columns (default ``z1``, ``z2``, ...),
+        written to ``projector_columns.txt``. Fewer than three columns are
+        padded with zeros (see the module docstring); the padding is named
+        there and logged.
       tensor_name: the checkpoint attribute (a Python identifier); TensorBoard
         shows the tensor as ``<tensor_name>/.ATTRIBUTES/VARIABLE_VALUE``.
       max_points: more points than this are subsampled (seeded); the
@@ -127,13 +178,15 @@ def write_projector(
       A dict: ``logdir``, ``tensor_name`` (as TensorBoard names it),
       ``checkpoint`` (path prefix), ``config_path``, ``metadata_path`` and
       ``sprite_path`` (or None), ``thumb_size`` ((h, w) or None),
+      ``columns`` (the names of the tensor's columns, padding included),
+      ``n_padding_columns``, ``columns_path``,
       ``n_total``, ``n_points``, ``subsampled``, ``rows_path`` (the file of
       chosen row numbers, or None) and ``seed``.
 
     Raises:
-      ValueError: embeddings not 2-D or not finite, a metadata column or the
-        thumbnails of the wrong length, a bad ``tensor_name`` or
-        ``max_points``.
+      ValueError: embeddings not 2-D or not finite, a metadata column, the
+        thumbnails or ``column_names`` of the wrong length, a bad
+        ``tensor_name`` or ``max_points``.
     """
     logdir = os.fspath(logdir)
     embeddings = np.asarray(embeddings)
@@ -145,7 +198,12 @@ def write_projector(
         raise ValueError(f"tensor_name must be a Python identifier, got {tensor_name!r}")
     if max_points < 1:
         raise ValueError(f"max_points must be >= 1, got {max_points}")
-    n_total = embeddings.shape[0]
+    n_total, dim = embeddings.shape
+    if column_names is None:
+        column_names = [f"z{i}" for i in range(1, dim + 1)]
+    column_names = [str(name) for name in column_names]
+    if len(column_names) != dim:
+        raise ValueError(f"column_names has {len(column_names)} names for {dim} columns")
     metadata = dict(metadata or {})
     for name, column in metadata.items():
         if len(column) != n_total:
@@ -192,7 +250,23 @@ def write_projector(
         if sprite_images is not None:
             sprite_images = sprite_images[rows]
 
+    embeddings, n_padding = pad_columns(np.asarray(embeddings, dtype=np.float32))
+    if n_padding:
+        logging.info(
+            "projector: %d-column embedding padded with %d column(s) of zeros (named %s in %s): "
+            "TensorBoard's projector draws nothing for fewer than %d columns",
+            dim,
+            n_padding,
+            PADDING_COLUMN_NAME,
+            COLUMNS_FILENAME,
+            MIN_PROJECTOR_COLUMNS,
+        )
+
     os.makedirs(logdir, exist_ok=True)
+    columns_path = os.path.join(logdir, COLUMNS_FILENAME)
+    atomic.write_text(
+        columns_path, columns_text(column_names, n_padding, checkpoint_tensor_name(tensor_name))
+    )
     # Assets of an earlier call that this one does not write would be stale.
     for stale, keep in (
         (ROWS_FILENAME, rows is not None),
@@ -219,7 +293,7 @@ def write_projector(
         sprite_path = os.path.join(logdir, SPRITE_FILENAME)
         atomic.write_bytes(sprite_path, buffer.getvalue())
 
-    variable = tf.Variable(np.asarray(embeddings, dtype=np.float32), trainable=False)
+    variable = tf.Variable(embeddings, trainable=False)
     checkpoint = tf.train.Checkpoint(**{tensor_name: variable})
     # The manager writes the `checkpoint` state file TensorBoard looks for and
     # removes the previous embedding when the projector is rewritten.
@@ -246,6 +320,9 @@ def write_projector(
         "metadata_path": metadata_path,
         "sprite_path": sprite_path,
         "thumb_size": thumb_size,
+        "columns": column_names + [PADDING_COLUMN_NAME] * n_padding,
+        "n_padding_columns": n_padding,
+        "columns_path": columns_path,
         "n_total": int(n_total),
         "n_points": int(embeddings.shape[0]),
         "subsampled": rows is not None,
