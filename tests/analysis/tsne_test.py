@@ -1,5 +1,10 @@
 """Tests for tfelg.analysis.tsne (small data, few iterations, one thread)."""
 
+import io
+import re
+import sys
+from unittest import mock
+
 import numpy as np
 from absl.testing import absltest
 
@@ -93,6 +98,58 @@ class RunTsneTest(absltest.TestCase):
             tsne.run_tsne(self.x, initialization="umap", **_FAST)
         with self.assertRaisesRegex(ValueError, "negative_gradient_method"):
             tsne.run_tsne(self.x, negative_gradient_method="exact", **_FAST)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+class ProgressTest(absltest.TestCase):
+    """openTSNE's callbacks report the optimisation; the map is unchanged by it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.x, _ = _blobs(n_per_cluster=60)
+        cls.quiet = tsne.run_tsne(cls.x, seed=3, progress_bar=False, **_FAST)
+
+    def test_lines_with_iteration_and_kl(self):
+        lines = []
+        result = tsne.run_tsne(self.x, seed=3, log=lines.append, progress_bar=False, **_FAST)
+        self.assertIn("t-SNE of 300 points x 8 dims (Barnes-Hut, perplexity 30)", lines[0])
+        # 100 early-exaggeration iterations then 150: one line every 50, numbered as one run.
+        found = [
+            re.fullmatch(r"t-SNE iteration (\d+)/250 \((.+)\): KL (\S+), \d+ s", x)
+            for x in lines[1:]
+        ]
+        self.assertTrue(all(found), lines)
+        self.assertEqual([int(m.group(1)) for m in found], [50, 100, 150, 200, 250])
+        self.assertEqual([m.group(2) for m in found][1:3], ["early exaggeration", "main phase"])
+        kl = [float(m.group(3)) for m in found]
+        self.assertTrue(all(np.isfinite(k) and k > 0 for k in kl), kl)
+        self.assertLess(kl[-1], kl[2])  # the main phase lowers the divergence
+        # Evaluating the KL divergence for the report does not change the map.
+        np.testing.assert_array_equal(result.embedding, self.quiet.embedding)
+        self.assertEqual(result.kl_divergence, self.quiet.kl_divergence)
+
+    def test_bar_on_a_terminal(self):
+        terminal = _Terminal()
+        lines = []
+        with mock.patch.object(sys, "stderr", terminal):
+            result = tsne.run_tsne(self.x, seed=3, log=lines.append, **_FAST)
+        shown = terminal.getvalue()
+        self.assertIn("t-SNE", shown)
+        self.assertIn("250/250", shown)
+        self.assertRegex(shown, r"KL=\d")
+        self.assertLen(lines, 1, "lines only where there is no bar (after the first)")
+        np.testing.assert_array_equal(result.embedding, self.quiet.embedding)
+
+    def test_silent_without_log_or_terminal(self):
+        stderr = io.StringIO()
+        with mock.patch.object(sys, "stderr", stderr):
+            tsne.run_tsne(self.x[:100], seed=3, **_FAST)
+        self.assertEqual(stderr.getvalue(), "")
 
 
 if __name__ == "__main__":

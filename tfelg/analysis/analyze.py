@@ -242,9 +242,10 @@ def infer_classes(emb: Embeddings, chosen_k: dict, config: AnalysisConfig, log=p
     return ClassInference(k, cluster, proba, comparisons, summary)
 
 
-def tsne_map(emb: Embeddings, config: AnalysisConfig):
+def tsne_map(emb: Embeddings, config: AnalysisConfig, log: Callable[[str], None] | None = None):
     """t-SNE of all galaxies (a seeded subsample above ``tsne_max_points``).
 
+    ``log`` receives the t-SNE's progress lines (a bar on a terminal instead).
     Returns (coordinates (N, 2) with NaN outside the map, rows mapped, result).
     """
     from tfelg.analysis import tsne
@@ -265,6 +266,7 @@ def tsne_map(emb: Embeddings, config: AnalysisConfig):
             if config.tsne_initialization == "pca" and emb.latent_dim < 2
             else config.tsne_initialization
         ),
+        log=log,
     )
     xy = np.full((len(emb), 2), np.nan, dtype=np.float32)
     xy[rows] = result.embedding
@@ -463,7 +465,7 @@ def analyze_embeddings(
     timings["class_inference"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    tsne_xy, map_rows, tsne_result = tsne_map(emb, config)
+    tsne_xy, map_rows, tsne_result = tsne_map(emb, config, log=log)
     timings["tsne"] = time.perf_counter() - start
     log(f"  [{name}] t-SNE of {len(map_rows)} galaxies: KL {tsne_result.kl_divergence:.3f}")
 

@@ -14,6 +14,12 @@ fixed cost per iteration dominates), so the default
 10,000). Every parameter that changes the map is
 an argument here and is recorded in the result, so a map can be remade.
 
+A map of 100k points takes minutes: :func:`run_tsne` shows its progress
+through openTSNE's callbacks (:class:`TSNEProgress`), as a bar on a
+terminal, or as a line every ``PROGRESS_LINE_EVERY`` iterations with the
+iteration and the KL divergence for a log. Evaluating the KL divergence at
+those iterations does not change the map (tested).
+
 Too high a perplexity for the number of points (N < 3 * perplexity + 1: the
 neighbour lists would need more points than exist) is not an error: the
 perplexity is lowered to (N - 1) / 3, a warning is logged, and the value used
@@ -25,7 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import openTSNE
@@ -43,6 +51,80 @@ NEGATIVE_GRADIENT_METHODS = ("auto", "fft", "bh")
 # points: benchmarks/tsne.py).
 BH_MAX_POINTS = 20_000
 INITIALIZATIONS = ("pca", "spectral", "random")
+# Progress: a log line every this many iterations (openTSNE's own verbose
+# interval), a bar update every PROGRESS_BAR_EVERY.
+PROGRESS_LINE_EVERY = 50
+PROGRESS_BAR_EVERY = 10
+
+
+class TSNEProgress:
+    """An openTSNE callback that reports the optimisation's progress.
+
+    openTSNE runs two optimisations (early exaggeration, then the main
+    phase), each counting its iterations from 1 and announcing itself with
+    ``optimization_about_to_start``; this numbers them as one run of
+    ``early_iterations + iterations``.
+
+    Args:
+      early_iterations, iterations: lengths of the two phases.
+      log: receives a line every ``PROGRESS_LINE_EVERY`` iterations (None:
+        no lines).
+      bar: draw a tqdm bar on stderr instead of lines, when stderr is a
+        terminal (a log file gets the lines).
+    """
+
+    def __init__(
+        self,
+        early_iterations: int,
+        iterations: int,
+        log: Callable[[str], None] | None = None,
+        bar: bool = True,
+    ):
+        self.early_iterations = int(early_iterations)
+        self.total = int(early_iterations) + int(iterations)
+        self.log = log
+        self.phase = 0
+        self.lines: list[str] = []
+        self._bar = None
+        self._start = time.perf_counter()
+        if bar and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.total, desc="t-SNE", leave=False, file=sys.stderr)
+        self._done = 0
+
+    @property
+    def every(self) -> int:
+        """How often openTSNE must call back (and evaluate the KL divergence)."""
+        return PROGRESS_BAR_EVERY if self._bar is not None else PROGRESS_LINE_EVERY
+
+    @property
+    def active(self) -> bool:
+        return self._bar is not None or self.log is not None
+
+    def optimization_about_to_start(self) -> None:
+        self.phase += 1
+
+    def __call__(self, iteration: int, error: float, embedding) -> bool:
+        done = iteration + (self.early_iterations if self.phase >= 2 else 0)
+        if self._bar is not None:
+            self._bar.update(done - self._done)
+            self._bar.set_postfix({"KL": f"{error:.4f}"}, refresh=False)
+        elif self.log is not None:
+            phase = "early exaggeration" if self.phase < 2 else "main phase"
+            line = (
+                f"t-SNE iteration {done}/{self.total} ({phase}): KL {error:.4f}, "
+                f"{time.perf_counter() - self._start:.0f} s"
+            )
+            self.lines.append(line)
+            self.log(line)
+        self._done = done
+        return False  # never stop the optimisation
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +164,8 @@ def run_tsne(
     seed: int = 0,
     n_jobs: int | None = None,
     negative_gradient_method: str = "auto",
+    log: Callable[[str], None] | None = None,
+    progress_bar: bool = True,
 ) -> TSNEResult:
     """Maps ``x`` to two dimensions with openTSNE.
 
@@ -105,6 +189,10 @@ def run_tsne(
       negative_gradient_method: "auto" (Barnes-Hut below ``BH_MAX_POINTS``
         points, FFT above; the method used is recorded in ``params``), "fft"
         (interpolation, for large N) or "bh" (Barnes-Hut).
+      log: receives progress lines: one before the neighbour search, then
+        one every ``PROGRESS_LINE_EVERY`` iterations with the KL divergence
+        (None: silent, unless a bar is shown).
+      progress_bar: on a terminal, a bar on stderr instead of the lines.
 
     Returns:
       A :class:`TSNEResult`.
@@ -156,6 +244,13 @@ def run_tsne(
     if method == "auto":
         method = "bh" if n < BH_MAX_POINTS else "fft"
 
+    progress = TSNEProgress(early_exaggeration_iter, n_iter, log=log, bar=progress_bar)
+    if log is not None:
+        log(
+            f"t-SNE of {n} points x {dims} dims ({'Barnes-Hut' if method == 'bh' else 'FFT'}, "
+            f"perplexity {used_perplexity:g}): neighbours and affinities, then "
+            f"{progress.total} iterations"
+        )
     tsne = openTSNE.TSNE(
         n_components=2,
         perplexity=used_perplexity,
@@ -168,9 +263,14 @@ def run_tsne(
         n_jobs=threads,
         random_state=int(seed),
         verbose=False,
+        callbacks=progress if progress.active else None,
+        callbacks_every_iters=progress.every,
     )
     start = time.perf_counter()
-    embedding = tsne.fit(np.ascontiguousarray(x, dtype=np.float64))
+    try:
+        embedding = tsne.fit(np.ascontiguousarray(x, dtype=np.float64))
+    finally:
+        progress.close()
     seconds = time.perf_counter() - start
     coords = np.asarray(embedding, dtype=np.float32)
     params = {
