@@ -52,6 +52,23 @@ EXTRAS = {
     "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.8", "dill>=0.3"],  # dill: tfds.testing
 }
 
+# Every dataset folder under datasets/ (tfds-new layout) is a package.
+DATASET_PACKAGES = [f"tfelg_datasets.{name}" for name in setuptools.find_packages("datasets")]
+
+# What a plain (non-editable) `pip install .` must carry besides Python
+# files: each dataset's TFDS metadata and the dummy_data/ its shipped test
+# reads, the demo's flag file, the component model's documentation.
+# tests/packaging_test.py builds the sdist and a wheel from it and checks
+# these are in both. MANIFEST.in adds the files only the sdist needs.
+PACKAGE_DATA = {
+    **{
+        package: ["*.bib", "*.txt", "*.tsv", "*.md", "dummy_data/**/*"]
+        for package in DATASET_PACKAGES
+    },
+    "tfelg_pipelines": ["*.flags"],
+    "tfelg_components": ["*.md"],
+}
+
 setuptools.setup(
     name="tfelg",
     version="0.1.0",
@@ -62,7 +79,8 @@ setuptools.setup(
     python_requires=">=3.10,<3.13",
     packages=(
         setuptools.find_packages(include=["tfelg", "tfelg.*"])
-        + ["tfelg_datasets", "tfelg_datasets.emission_lines"]
+        + ["tfelg_datasets"]
+        + DATASET_PACKAGES
         + ["tfelg_components", "tfelg_pipelines"]
     ),
     package_dir={
@@ -70,7 +88,7 @@ setuptools.setup(
         "tfelg_components": "components",
         "tfelg_pipelines": "pipelines",
     },
-    package_data={"tfelg_datasets.emission_lines": ["*.bib", "*.txt", "*.tsv", "*.md"]},
+    package_data=PACKAGE_DATA,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={

@@ -20,6 +20,21 @@ order. Models are selected on ``validation`` and evaluated on ``test``.
 
 File I/O goes through ``epath`` and astropy receives file objects, as TFDS
 builders must (the TFDS test harness forbids ``os`` and ``open`` here).
+
+Manual configs check their files before TFDS does: a missing folder is a
+one-line :class:`ManualDataMissing` saying which files to put where (TFDS
+itself fails with an AssertionError deep in its download manager), and
+bare ``tfds build emission_lines`` skips them with that line instead of
+stopping. A prepared manual dataset records the name, size, mtime and
+SHA-256 of every file it was built from; when the files in the manual
+folder differ later, :class:`StaleManualDataset` refuses to reuse it
+(TFDS would reuse it silently: its data path depends only on the config
+name and version).
+
+Synthetic configs of other sizes are named ``synthetic_n<N>_s<SEED>``
+(:func:`synthetic_config`, as :func:`tfelg.data.make_builder` names them),
+and such a name is understood wherever TFDS takes a config name, e.g.
+``tfds build emission_lines/synthetic_n2000_s0``.
 """
 
 from __future__ import annotations
@@ -27,9 +42,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import re
+import sys
+import time
 
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging
 from etils import epath
 
 from tfelg import lines, schemes, spectra
@@ -68,6 +87,36 @@ class EmissionLinesConfig(tfds.core.BuilderConfig):
     ew_convention: str = "emission_negative"
 
 
+class ManualDataMissing(InputError):
+    """A manual config's files are not where the builder looks for them."""
+
+
+class StaleManualDataset(InputError):
+    """A prepared manual dataset was built from other files than those now present."""
+
+
+_SYNTHETIC_NAME = re.compile(r"synthetic_n(\d+)_s(\d+)")
+
+
+def synthetic_config(num_galaxies: int, seed: int) -> EmissionLinesConfig:
+    """The synthetic config of another size or seed, named ``synthetic_n<N>_s<SEED>``.
+
+    The name carries what changes the bytes on disk, so samples of different
+    sizes never share a TFDS folder, and the name alone rebuilds the config
+    (``tfds build emission_lines/synthetic_n2000_s0``).
+    """
+    if num_galaxies < 10:
+        raise ValueError(f"num_galaxies must be >= 10, got {num_galaxies}")
+    base = next(c for c in Builder.BUILDER_CONFIGS if c.name == "synthetic")
+    return dataclasses.replace(
+        base,
+        name=f"synthetic_n{num_galaxies}_s{seed}",
+        num_galaxies=num_galaxies,
+        seed=seed,
+        description=f"{base.description} [custom: {num_galaxies} galaxies, seed {seed}]",
+    )
+
+
 def split_of(object_id: str) -> str:
     """Deterministic split for an object id (md5, not Python's salted hash)."""
     digest = hashlib.md5(object_id.encode("utf-8")).digest()
@@ -80,12 +129,95 @@ def split_of(object_id: str) -> str:
     return SPLIT_FRACTIONS[-1][0]
 
 
-def _read_bytes(path: epath.Path) -> io.BytesIO:
-    """Whole file in memory: astropy wants a seekable file object."""
+def _read_bytes(path: epath.Path, record: dict | None = None, root=None) -> io.BytesIO:
+    """Whole file in memory: astropy wants a seekable file object.
+
+    With ``record``, the file's fingerprint (see :func:`_file_fingerprint`)
+    is stored there under its path relative to ``root``, from the bytes read,
+    so fingerprinting costs no second read.
+    """
     try:
-        return io.BytesIO(path.read_bytes())
+        stat = path.stat()
+        data = path.read_bytes()
     except FileNotFoundError as e:
         raise InputError("file not found", path=path) from e
+    if record is not None:
+        record[_relative_name(path, root)] = _file_fingerprint(stat, data)
+    return io.BytesIO(data)
+
+
+def _relative_name(path: epath.Path, root: epath.Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _file_fingerprint(stat, data: bytes) -> dict:
+    """Size, mtime (s) and SHA-256 of one manual file.
+
+    The mtime lets a later check skip hashing unchanged files (as make and
+    rsync do). A file modified within two seconds of being read records no
+    mtime, so a rewrite within the same second (same size, same whole-second
+    mtime) is still caught by the hash.
+    """
+    mtime = int(stat.mtime)
+    return {
+        "size": int(stat.length),
+        "mtime": None if abs(time.time() - mtime) < 2 else mtime,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def _sha256_of(path: epath.Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manual_files(source: str, folder: epath.Path) -> list[epath.Path]:
+    """The files a manual config reads from its folder.
+
+    Raises:
+      ManualDataMissing: the folder lacks them; the message says which files
+        to put where.
+      InputError: the files are there but incomplete or unreadable as a set
+        (an MPA-JHU line catalogue without its info catalogue).
+    """
+    folder = epath.Path(folder)
+    if source == "mpajhu":
+        for line_name, info_name in MPAJHU_FILE_PAIRS:
+            line_path, info_path = folder / line_name, folder / info_name
+            if line_path.exists():
+                if not info_path.exists():
+                    raise InputError(
+                        f"line catalogue found but its info catalogue {info_name} is missing "
+                        "(redshifts and object ids come from it)",
+                        path=line_path,
+                    )
+                return [line_path, info_path]
+        expected = " or ".join(
+            f"{release} {' + '.join(pair)}"
+            for release, pair in zip(("DR7", "DR8"), MPAJHU_FILE_PAIRS, strict=True)
+        )
+        raise ManualDataMissing(
+            f"no MPA-JHU catalogues here: put {expected} in this folder "
+            "(--manual_dir names the folder above mpajhu/; "
+            "datasets/emission_lines/README.md says where to download them)",
+            path=folder,
+        )
+    if source == "sdss_spec":
+        if folder.is_dir():
+            try:
+                return sdss_spec.list_spec_files(folder)
+            except InputError:  # a folder, but no spec file in it
+                pass
+        raise ManualDataMissing(
+            f"no SDSS spectra here: put {sdss_spec.SPEC_FILE_GLOB} files "
+            "(spec-PLATE-MJD-FIBER.fits, any depth of sub-folders) in this folder "
+            "(--manual_dir names the folder above sdss_spec/)",
+            path=folder,
+        )
+    raise ValueError(f"{source!r} is not a manual config source")
 
 
 def _check_unique_ids(table: lines.LineTable) -> None:
@@ -99,6 +231,31 @@ def _check_unique_ids(table: lines.LineTable) -> None:
             path=table.source,
             row=int(rows[1]),
         )
+
+
+def _tfds_cli_builds_every_config() -> bool:
+    """Whether this builder is being made by bare ``tfds build emission_lines``.
+
+    Given no config, TFDS's CLI makes one builder per ``BUILDER_CONFIGS``
+    entry inside ``_make_builders`` (tensorflow_datasets/scripts/cli/build.py,
+    TFDS 4.9), with ``builder_kwargs["config"]`` left ``None``, and stops at
+    the first exception. TFDS has no way for a config to say "skip me", so
+    the builder looks for that frame: there, a manual config without its
+    files is skipped with one line; anywhere else (``tfds build
+    emission_lines/mpajhu``, ``tfds.load``, tfelg's binaries) it is an error.
+    tests/packaging_test.py runs the real CLI, so a TFDS that renames the
+    function fails a test rather than silently changing behaviour.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if (
+            frame.f_code.co_name == "_make_builders"
+            and frame.f_globals.get("__name__") == "tensorflow_datasets.scripts.cli.build"
+        ):
+            builder_kwargs = frame.f_locals.get("builder_kwargs") or {}
+            return builder_kwargs.get("config") is None
+        frame = frame.f_back
+    return False
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -134,6 +291,119 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     sdss_spec: put SDSS `spec-PLATE-MJD-FIBER.fits` files in `<manual_dir>/sdss_spec/`
       (any depth of sub-folders), e.g. from the SDSS Science Archive Server.
     """
+
+    def __init__(self, **kwargs):
+        self._skip_missing_manual_data = _tfds_cli_builds_every_config()
+        self._manual_root = None  # set by download_and_prepare
+        super().__init__(**kwargs)
+
+    def __getstate__(self):
+        # TFDS pickles a builder as its constructor's arguments (tfds build
+        # --num_processes sends builders to worker processes); keep the flag.
+        state = super().__getstate__()
+        state["_skip_missing_manual_data"] = self._skip_missing_manual_data
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._skip_missing_manual_data = state.get("_skip_missing_manual_data", False)
+
+    def _create_builder_config(self, builder_config, version):
+        """Also understands ``synthetic_n<N>_s<SEED>`` (see :func:`synthetic_config`)."""
+        if isinstance(builder_config, str) and builder_config not in self.builder_configs:
+            name = builder_config.partition(":")[0]  # the version is TFDS's business
+            match = _SYNTHETIC_NAME.fullmatch(name)
+            if match:
+                # (Not through TFDS, which would log the whole config as a
+                # "custom data configuration" warning.)
+                return synthetic_config(int(match[1]), int(match[2]))
+        return super()._create_builder_config(builder_config, version=version)
+
+    def download_and_prepare(self, *, download_dir=None, download_config=None, **kwargs):
+        """TFDS's download_and_prepare, with the manual files checked first.
+
+        Raises:
+          ManualDataMissing: a manual config's files are not in its folder
+            (skipped with a warning instead under bare ``tfds build``).
+          StaleManualDataset: the prepared dataset was built from other
+            files than those now in the manual folder.
+        """
+        source = self.builder_config.source
+        download_config = download_config or tfds.download.DownloadConfig()
+        if source != "synthetic":
+            # Where TFDS's download manager looks (DatasetBuilder._make_download_manager).
+            root = download_config.manual_dir or (
+                epath.Path(download_dir or self.data_dir_root / "downloads") / "manual"
+            )
+            self._manual_root = epath.Path(root).expanduser()
+            if self.data_path.exists() and not download_config.download_mode.overwrite_dataset:
+                self._check_manual_files_unchanged(self._manual_root / source)
+        try:
+            if source != "synthetic" and download_config.manual_dir and not self.data_path.exists():
+                # Before TFDS announces a generation. (Without an explicit
+                # manual_dir, _split_generators checks the folder TFDS's
+                # download manager reports, which tests may patch.)
+                manual_files(source, self._manual_root / source)
+            super().download_and_prepare(
+                download_dir=download_dir, download_config=download_config, **kwargs
+            )
+        except ManualDataMissing as e:
+            if not self._skip_missing_manual_data:
+                raise
+            logging.warning("Skipping %s: %s", self.info.full_name, e)
+
+    def _check_manual_files_unchanged(self, folder: epath.Path) -> None:
+        """Refuses a prepared manual dataset whose files have changed since.
+
+        Files moved away after building are fine (nothing to compare); a
+        dataset prepared before fingerprints were recorded gets a warning.
+        Only files whose size or mtime changed are hashed again.
+        """
+        stored = self.info.metadata.get("manual_files")
+        if stored is None:
+            logging.warning(
+                "%s in %s records no fingerprint of its manual files (prepared by an older "
+                "tfelg): it cannot be checked against %s",
+                self.info.full_name,
+                self.data_path,
+                folder,
+            )
+            return
+        try:
+            files = manual_files(self.builder_config.source, folder)
+        except ManualDataMissing:
+            return
+        current = {_relative_name(path, folder): path for path in files}
+        changed = []
+        for name in sorted(current.keys() & stored.keys()):
+            before, path = stored[name], current[name]
+            stat = path.stat()
+            if int(stat.length) != before["size"]:
+                changed.append(name)
+            elif before["mtime"] is None or int(stat.mtime) != before["mtime"]:
+                if _sha256_of(path) != before["sha256"]:
+                    changed.append(name)
+        differences = [
+            (label, names)
+            for label, names in (
+                ("changed", changed),
+                ("new", sorted(current.keys() - stored.keys())),
+                ("gone", sorted(stored.keys() - current.keys())),
+            )
+            if names
+        ]
+        if differences:
+            listed = "; ".join(
+                f"{label}: {', '.join(names[:3])}"
+                + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                for label, names in differences
+            )
+            raise StaleManualDataset(
+                f"{self.info.full_name} in {self.data_path} was prepared from other files "
+                f"than those now here ({listed}); delete {self.data_path} to rebuild it "
+                "from these files (tfds build: --overwrite), or put the old files back",
+                path=folder,
+            )
 
     def _info(self) -> tfds.core.DatasetInfo:
         features = {
@@ -171,10 +441,23 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         config = self.builder_config
         if config.source == "synthetic":
             rows = self._synthetic_rows()
-        elif config.source == "mpajhu":
-            rows = self._mpajhu_rows(epath.Path(dl_manager.manual_dir) / "mpajhu")
-        elif config.source == "sdss_spec":
-            rows = self._sdss_spec_rows(epath.Path(dl_manager.manual_dir) / "sdss_spec")
+        elif config.source in ("mpajhu", "sdss_spec"):
+            try:
+                root = epath.Path(dl_manager.manual_dir)
+            except AssertionError:  # TFDS: the manual folder is missing or empty
+                root = None
+            if root is None:
+                # One line saying what to put where, not TFDS's AssertionError.
+                manual_files(config.source, self._manual_root / config.source)
+                raise AssertionError(f"TFDS found no manual folder; expected {self._manual_root}")
+            folder = root / config.source
+            record: dict[str, dict] = {}
+            read = {"mpajhu": self._mpajhu_rows, "sdss_spec": self._sdss_spec_rows}[config.source]
+            rows = read(manual_files(config.source, folder), record, folder)
+            # Saved in metadata.json with the dataset (DatasetInfo.metadata
+            # may be filled until generation ends): what
+            # _check_manual_files_unchanged compares against.
+            self.info.metadata["manual_files"] = record
         else:
             raise ValueError(
                 f"unknown emission_lines source {config.source!r}; "
@@ -194,33 +477,22 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
         return sample.lines, sample.true_class, sample.spectrum, sample.spectrum_ivar
 
-    def _mpajhu_rows(self, folder: epath.Path):
-        for line_name, info_name in MPAJHU_FILE_PAIRS:
-            line_path, info_path = folder / line_name, folder / info_name
-            if line_path.exists():
-                if not info_path.exists():
-                    raise InputError(
-                        f"line catalogue found but its info catalogue {info_name} is missing "
-                        "(redshifts and object ids come from it)",
-                        path=line_path,
-                    )
-                table = mpajhu.read_mpajhu(
-                    _read_bytes(line_path),
-                    _read_bytes(info_path),
-                    ew_convention=self.builder_config.ew_convention,
-                    line_name=str(line_path),
-                    info_name=str(info_path),
-                )
-                unknown = np.full(len(table), TRUE_CLASS_NAMES.index("unknown"), np.int8)
-                return table, unknown, None, None
-        expected = " or ".join(" + ".join(pair) for pair in MPAJHU_FILE_PAIRS)
-        raise InputError(f"no MPA-JHU catalogues found; expected {expected}", path=folder)
+    def _mpajhu_rows(self, paths: list[epath.Path], record: dict, folder: epath.Path):
+        line_path, info_path = paths
+        table = mpajhu.read_mpajhu(
+            _read_bytes(line_path, record, folder),
+            _read_bytes(info_path, record, folder),
+            ew_convention=self.builder_config.ew_convention,
+            line_name=str(line_path),
+            info_name=str(info_path),
+        )
+        unknown = np.full(len(table), TRUE_CLASS_NAMES.index("unknown"), np.int8)
+        return table, unknown, None, None
 
-    def _sdss_spec_rows(self, folder: epath.Path):
-        paths = sdss_spec.list_spec_files(folder)  # errors if missing or empty
+    def _sdss_spec_rows(self, paths: list[epath.Path], record: dict, folder: epath.Path):
         tables, fluxes, ivars = [], [], []
         for path in paths:
-            spectrum = sdss_spec.read_spec_file(_read_bytes(path), name=str(path))
+            spectrum = sdss_spec.read_spec_file(_read_bytes(path, record, folder), name=str(path))
             tables.append(spectrum.lines)
             if self.builder_config.with_spectrum:
                 flux, ivar = sdss_spec.rest_frame_spectrum(spectrum)
