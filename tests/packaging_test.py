@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,6 +186,45 @@ class TfdsBuildTest(absltest.TestCase):
             f"ManualDataMissing: {os.path.join(manual_dir, 'mpajhu')}: no MPA-JHU catalogues",
             result.stderr.strip().splitlines()[-1],
         )
+
+
+class ContributorDocumentationTest(absltest.TestCase):
+    """Issue 11 item 23: project documentation, not one machine's working notes."""
+
+    def _documents(self) -> list[Path]:
+        return [REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").rglob("*.md"))]
+
+    def test_contributing_guide_replaces_the_helper_brief(self):
+        self.assertTrue((REPO / "CONTRIBUTING.md").is_file())
+        self.assertFalse((REPO / "docs" / "dev" / "HELPER_BRIEF.md").exists())
+        text = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
+        for section in ("## Setup", "## Layout and tests", "## Style", "## Adding a dataset"):
+            self.assertIn(section, text)
+        for section in ("## Adding a model", "## Adding a component"):
+            self.assertIn(section, text)
+
+    def test_no_absolute_paths_of_a_checkout(self):
+        pattern = re.compile(r"(?<![\w.])/(?:work|home|root|tmp|Users)/")
+        found = [
+            f"{doc.relative_to(REPO)}:{number}"
+            for doc in self._documents()
+            for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1)
+            if pattern.search(line)
+        ]
+        self.assertEqual(found, [])
+
+    def test_every_repository_path_named_in_contributing_exists(self):
+        text = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
+        # Paths of two or more parts (`tfelg/io/mpajhu.py`, `pipelines/*.py`);
+        # `NAME` stands for a new dataset or model.
+        named = {
+            span.rstrip("/")
+            for span in re.findall(r"`([^`\s]+)`", text)
+            if "/" in span.rstrip("/") and "NAME" not in span and not span.startswith(("http", "."))
+        }
+        self.assertGreater(len(named), 15)
+        missing = sorted(path for path in named if not glob.glob(str(REPO / path)))
+        self.assertEqual(missing, [])
 
 
 if __name__ == "__main__":
