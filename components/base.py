@@ -9,7 +9,9 @@ runner needs to know:
         np.save(scaled.path("x.npy"), np.load(data.path("x.npy")) * factor)
 
 Input and output artifacts are folders the function reads and writes; the
-parameters are JSON values whose canonical JSON enters the cache key. The
+parameters are JSON values whose canonical JSON enters the cache key, and may
+carry constraints beyond their type (``epochs: Annotated[int, Range(ge=1)]``),
+so that a pipeline refuses a bad value before any of its steps runs. The
 runner (runner.py) decides where the folders are and whether to call the
 function at all, so components never deal with paths of their own, caching or
 half-written files. Nothing here imports TensorFlow.
@@ -37,7 +39,7 @@ RESERVED_NAMES = frozenset({"root", "id", "execution_json", "flagfile", "help"})
 
 
 class ParameterError(ValueError):
-    """A parameter value of the wrong type, unknown, missing or not JSON."""
+    """A parameter value of the wrong type, unknown, missing, not JSON or out of its range."""
 
 
 def canonical_json(value: Any) -> str:
@@ -173,6 +175,144 @@ class Context:
     work_dir: str
 
 
+# -- constraints: what a parameter's value must be beyond its type -------------------------
+class Constraint:
+    """A rule a parameter's value must follow beyond its type.
+
+    A component declares it in the annotation, ``epochs: Annotated[int,
+    Range(ge=1)] = 50``, and a pipeline parameter in ``Parameter(...,
+    constraints=...)``. Parameter.check applies it whenever a value is bound,
+    which a pipeline does for every node before any step runs: a bad value
+    costs nothing instead of the steps before the one that would have failed.
+    `rule` says in a few words what a good value is (for ``--describe`` and a
+    binary's ``--help``); `problem` says what is wrong with a bad one.
+    """
+
+    rule: str = ""
+
+    def problem(self, value: Any) -> str | None:
+        """None if `value` follows the rule, else what is wrong ("must be >= 1, got 0")."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.rule})"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class Range(Constraint):
+    """A number within bounds: ``Range(ge=1)``, ``Range(gt=0)``, ``Range(ge=1, le=100_000)``."""
+
+    _OPS = (
+        ("ge", ">=", lambda v, b: v >= b),
+        ("gt", ">", lambda v, b: v > b),
+        ("le", "<=", lambda v, b: v <= b),
+        ("lt", "<", lambda v, b: v < b),
+    )
+
+    def __init__(self, *, ge=None, gt=None, le=None, lt=None):
+        bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt}
+        if all(b is None for b in bounds.values()):
+            raise TypeError("Range needs a bound: ge, gt, le or lt")
+        if not all(b is None or _is_number(b) for b in bounds.values()):
+            raise TypeError(f"Range bounds are numbers, got {bounds}")
+        self.bounds = {k: b for k, b in bounds.items() if b is not None}
+        self.rule = " and ".join(
+            f"{op} {self.bounds[k]!r}" for k, op, _ in self._OPS if k in self.bounds
+        )
+
+    def problem(self, value):
+        if not _is_number(value):
+            return f"must be a number {self.rule}, got {value!r}"
+        if all(test(value, self.bounds[k]) for k, _, test in self._OPS if k in self.bounds):
+            return None
+        return f"must be {self.rule}, got {value!r}"
+
+
+class OneOf(Constraint):
+    """One of a few values: ``OneOf("full", "diag")``."""
+
+    def __init__(self, *choices):
+        if not choices:
+            raise TypeError("OneOf needs at least one choice")
+        self.choices = tuple(choices)
+        self.rule = "one of " + ", ".join(map(str, self.choices))
+
+    def problem(self, value):
+        # `in` alone would take True for 1 and 1.0 for 1.
+        if any(value == c and type(value) is type(c) for c in self.choices):
+            return None
+        return f"must be {self.rule}, got {value!r}"
+
+
+class Length(Constraint):
+    """A list (or string) with at least `min` and at most `max` items."""
+
+    def __init__(self, *, min: int = 0, max: int | None = None):  # noqa: A002
+        if not min and max is None:
+            raise TypeError("Length needs min >= 1 or a max")
+        self.min, self.max = min, max
+        bounds = [f"at least {min}" if min else "", "" if max is None else f"at most {max}"]
+        plural = "" if (max if max is not None else min) == 1 else "s"
+        self.rule = " and ".join(b for b in bounds if b) + f" item{plural}"
+
+    def problem(self, value):
+        n = len(value)
+        if n >= self.min and (self.max is None or n <= self.max):
+            return None
+        return f"must have {self.rule}, got {n}: {value!r}"
+
+
+class Unique(Constraint):
+    """A list without repeats."""
+
+    rule = "no repeats"
+
+    def problem(self, value):
+        seen = []
+        for item in value:
+            if item in seen:
+                return f"must not repeat an item, got {item!r} twice in {value!r}"
+            seen.append(item)
+        return None
+
+
+class Each(Constraint):
+    """Constraints on every item of a list: ``Each(OneOf("ae", "vae"))``."""
+
+    def __init__(self, *constraints: Constraint):
+        self.constraints = _constraints(constraints, "Each")
+        self.rule = "each " + " and ".join(c.rule for c in self.constraints)
+
+    def problem(self, value):
+        for index, item in enumerate(value):
+            for constraint in self.constraints:
+                problem = constraint.problem(item)
+                if problem is not None:
+                    return f"item {index} {problem}"
+        return None
+
+
+class Check(Constraint):
+    """Any other rule: ``Check(lambda v: v % 2 == 0, "even")``."""
+
+    def __init__(self, test: Callable[[Any], bool], rule: str):
+        self.test, self.rule = test, rule
+
+    def problem(self, value):
+        return None if self.test(value) else f"must be {self.rule}, got {value!r}"
+
+
+def _constraints(items, where: str) -> tuple[Constraint, ...]:
+    items = tuple(items)
+    for item in items:
+        if not isinstance(item, Constraint):
+            raise TypeError(f"{where}: {item!r} is not a Constraint (Range, OneOf, ...)")
+    return items
+
+
 class _Required:
     def __repr__(self):
         return "REQUIRED"
@@ -189,7 +329,9 @@ class Parameter:
 
     `type` is one of bool, int, float, str, list, dict; when omitted it is the
     type of `default`. A default of None (or a ``T | None`` annotation) makes
-    None a valid value.
+    None a valid value. `item_type` types the items of a list (``list[int]``).
+    `constraints` are further rules (Range, OneOf, Each, ...) that every value
+    but None must follow; the default must follow them too.
     """
 
     name: str
@@ -197,6 +339,8 @@ class Parameter:
     type: type | None = None
     help: str = ""
     nullable: bool = False
+    constraints: tuple[Constraint, ...] = ()
+    item_type: type | None = None
 
     def __post_init__(self):
         kind = self.type
@@ -209,34 +353,63 @@ class Parameter:
             raise TypeError(
                 f"parameter {self.name!r}: {kind} is not one of bool/int/float/str/list/dict"
             )
+        if self.item_type is not None and (kind is not list or self.item_type not in _ITEM_TYPES):
+            raise TypeError(f"parameter {self.name!r}: item_type is bool/int/float/str of a list")
         object.__setattr__(self, "type", kind)
         object.__setattr__(self, "nullable", self.nullable or self.default is None)
+        constraints = _constraints(self.constraints, f"parameter {self.name!r}")
+        object.__setattr__(self, "constraints", constraints)
         if self.default is not REQUIRED:
-            object.__setattr__(self, "default", self.check(self.default))
+            try:
+                default = self.check(self.default)
+            except ParameterError as e:
+                raise TypeError(f"the default of {e}") from e
+            object.__setattr__(self, "default", default)
 
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+    @property
+    def rules(self) -> str:
+        """The constraints in words ("each one of ae, vae; no repeats"), or ""."""
+        return "; ".join(c.rule for c in self.constraints)
+
+    def renamed(self, name: str, **changes) -> Parameter:
+        """This parameter under another name (and help, default): a pipeline parameter that
+        feeds a component's, with the component's type and constraints."""
+        return dataclasses.replace(self, name=name, **changes)
 
     def check(self, value: Any) -> Any:
         """`value` as this parameter's type (int -> float, tuple -> list), or ParameterError."""
         kind = self.type
         if value is None and self.nullable:
             return None
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if kind is list and isinstance(value, tuple):
-            value = list(value)
+        value = _convert(kind, value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ParameterError(
                 f"parameter {self.name!r}: expected {kind.__name__}, got {value!r}"
             )
+        if self.item_type is not None:
+            value = [_convert(self.item_type, item) for item in value]
+            for index, item in enumerate(value):
+                if not isinstance(item, self.item_type) or (
+                    self.item_type is not bool and isinstance(item, bool)
+                ):
+                    raise ParameterError(
+                        f"parameter {self.name!r}: item {index} is not {self.item_type.__name__}"
+                        f": {item!r}"
+                    )
         try:
             canonical_json(value)
         except (TypeError, ValueError) as e:
             raise ParameterError(
                 f"parameter {self.name!r}: {value!r} is not finite JSON ({e})"
             ) from e
+        for constraint in self.constraints:
+            problem = constraint.problem(value)
+            if problem is not None:
+                raise ParameterError(f"parameter {self.name!r} {problem}")
         return value
 
     def parse(self, text: str) -> Any:
@@ -244,19 +417,61 @@ class Parameter:
         kind = self.type
         try:
             if kind is str:
-                return text
-            if self.nullable and text.strip().lower() in ("none", "null"):
+                value = text
+            elif self.nullable and text.strip().lower() in ("none", "null"):
                 return None
-            if kind is bool:
+            elif kind is bool:
                 if text.strip().lower() not in _TRUE + _FALSE:
                     raise ValueError("expected true or false")
-                return text.strip().lower() in _TRUE
-            value = json.loads(text) if kind in (list, dict) else kind(text)
+                value = text.strip().lower() in _TRUE
+            else:
+                value = json.loads(text) if kind in (list, dict) else kind(text)
         except ValueError as e:
             raise ParameterError(
                 f"parameter {self.name!r}: cannot read {text!r} as {kind.__name__}"
             ) from e
         return self.check(value)
+
+
+_ITEM_TYPES = (bool, int, float, str)
+
+
+def _convert(kind: type, value: Any) -> Any:
+    """The lossless conversions a parameter accepts: int -> float, tuple -> list."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is list and isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def check_all(specs: Mapping[str, Parameter], values: Mapping[str, Any], where: str) -> dict:
+    """Every parameter of `specs` checked, defaults filled in; ParameterError lists every problem.
+
+    One error naming all the bad values (unknown, missing, mistyped, out of
+    range), so that a user fixes a command line once rather than once per value.
+    """
+    problems = []
+    unknown = sorted(set(values) - set(specs))
+    if unknown:
+        problems.append(
+            f"no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters: {', '.join(specs) or '(none)'}"
+        )
+    bound = {}
+    for name, spec in specs.items():
+        if name not in values and spec.required:
+            problems.append(f"parameter {name!r} is required")
+            continue
+        try:
+            bound[name] = spec.check(values[name]) if name in values else spec.default
+        except ParameterError as e:
+            problems.append(str(e))
+    if len(problems) == 1:
+        raise ParameterError(f"{where}: {problems[0]}")
+    if problems:
+        raise ParameterError(f"{where}: {len(problems)} problems:\n  " + "\n  ".join(problems))
+    return bound
 
 
 def _without_none(annotation):
@@ -268,9 +483,41 @@ def _without_none(annotation):
     return annotation
 
 
-def _parameter_from_annotation(name, annotation, default, nullable) -> Parameter:
-    annotation = typing.get_origin(annotation) or annotation  # list[int] -> list
-    return Parameter(name, default, annotation, nullable=nullable)
+def _split_annotated(annotation) -> tuple[Any, list]:
+    """``Annotated[T, a, b]`` -> (T, [a, b]); anything else -> (annotation, [])."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *extras = typing.get_args(annotation)
+        return base, extras
+    return annotation, []
+
+
+def _parameter_from_annotation(name, annotation, default) -> Parameter:
+    """A Parameter from ``T``, ``T | None``, ``Annotated[T, ...]`` or ``Annotated[T, ...] | None``.
+
+    The extras of Annotated are constraints, and at most one string: the help.
+    """
+    annotation, outer = _split_annotated(annotation)
+    bare = _without_none(annotation)
+    nullable = bare is not annotation
+    bare, inner = _split_annotated(bare)
+    extras = [*outer, *inner]
+    helps = [e for e in extras if isinstance(e, str)]
+    constraints = [e for e in extras if not isinstance(e, str)]
+    if len(helps) > 1:
+        raise TypeError(f"parameter {name!r}: one help string at most in Annotated[...]")
+    item_type = None
+    if typing.get_origin(bare) is list and typing.get_args(bare):
+        (item_type,) = typing.get_args(bare)
+        item_type = item_type if item_type in _ITEM_TYPES else None
+    return Parameter(
+        name,
+        default,
+        typing.get_origin(bare) or bare,  # list[int] -> list
+        help=helps[0] if helps else "",
+        nullable=nullable,
+        constraints=tuple(constraints),
+        item_type=item_type,
+    )
 
 
 def _source(fn: Callable) -> str:
@@ -300,7 +547,7 @@ class Component:
         self.parameters: dict[str, Parameter] = {}
         self.context_arg: str | None = None
         try:
-            hints = typing.get_type_hints(fn)
+            hints = typing.get_type_hints(fn, include_extras=True)
         except NameError as e:
             raise TypeError(
                 f"component {self.name!r}: {e} (define components at module level)"
@@ -331,32 +578,20 @@ class Component:
                 self.context_arg = name
             else:
                 try:
-                    nullable = hint is not hints[name]
-                    self.parameters[name] = _parameter_from_annotation(
-                        name, hint, default, nullable
-                    )
+                    self.parameters[name] = _parameter_from_annotation(name, hints[name], default)
                 except (TypeError, ParameterError) as e:
                     raise TypeError(f"component {self.name!r}: {e}") from e
         digest = hashlib.sha256(f"{_source(fn)}\0{self.version}".encode()).hexdigest()
         self.code_version = digest[:16]
 
     def bind_parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """All parameters, checked, with defaults filled in."""
-        unknown = sorted(set(values) - set(self.parameters))
-        if unknown:
-            raise ParameterError(
-                f"component {self.name!r} has no parameter {', '.join(map(repr, unknown))}; "
-                f"its parameters: {', '.join(self.parameters) or '(none)'}"
-            )
-        bound = {}
-        for name, spec in self.parameters.items():
-            if name not in values and spec.required:
-                raise ParameterError(f"component {self.name!r}: parameter {name!r} is required")
-            try:
-                bound[name] = spec.check(values[name]) if name in values else spec.default
-            except ParameterError as e:
-                raise ParameterError(f"component {self.name!r}: {e}") from e
-        return bound
+        """All parameters, checked against their types and constraints, defaults filled in.
+
+        Raises ParameterError naming every bad value. A pipeline binds every
+        node when it is built, so this is where a bad value stops a pipeline
+        before any step runs.
+        """
+        return check_all(self.parameters, values, f"component {self.name!r}")
 
     def check_input(self, name: str, kind: type[Artifact] | None) -> None:
         """Raises TypeError unless an artifact of type `kind` (None: none) may be input `name`."""

@@ -64,9 +64,8 @@ def define_flags(component: Component, flag_values: flags.FlagValues = flags.FLA
             )
         else:
             define = _DEFINE[p.type]
-        define(
-            p.name, default, p.help or f"Parameter {p.name} ({p.type.__name__}).", flag_values=fv
-        )
+        help_text = p.help or f"Parameter {p.name} ({p.type.__name__})."
+        define(p.name, default, help_text + (f" [{p.rules}]" if p.rules else ""), flag_values=fv)
         required += [p.name] if p.required else []
     flags.mark_flags_as_required(required, flag_values=fv)
 

@@ -41,24 +41,33 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from typing import Annotated
 
 import numpy as np
 
+from tfelg.data import KNOWN_DATASETS
+from tfelg.preprocessing import INPUTS, LINE_FEATURES
+from tfelg.training.config import MAX_LEARNING_RATE
 from tfelg_components import binary
 from tfelg_components.base import (
     Catalogue,
+    Check,
     Clusters,
     Context,
     Dataset,
+    Each,
     Embeddings,
     Files,
     Input,
     Model,
     ModelSelection,
+    OneOf,
     Output,
     ProjectorLog,
+    Range,
     Report,
     TSNEMap,
+    Unique,
     component,
 )
 
@@ -86,6 +95,26 @@ RUN_FILES = (
 )
 RUN_DIRS = ("tensorboard",)
 SPLITS = ("train", "validation", "test")
+
+# What the library accepts, for the parameters' constraints. These copies keep
+# the module free of TensorFlow and openTSNE (so that a pipeline is checked in
+# a second); tests/components/emission_lines_test.py checks them against the
+# originals: tfelg.models.MODEL_REGISTRY, tfelg.analysis.gmm.COVARIANCE_TYPES,
+# tfelg.analysis.tsne's INITIALIZATIONS and NEGATIVE_GRADIENT_METHODS,
+# tfelg.outputs.projector.PROJECTOR_MAX_POINTS.
+MODEL_NAMES = ("aae", "ae", "cae", "cvae", "vae")
+COVARIANCE_TYPES = ("full", "diag")
+TSNE_INITIALIZATIONS = ("pca", "spectral", "random")
+TSNE_METHODS = ("auto", "fft", "bh")
+PROJECTOR_MAX_POINTS = 100_000
+
+# Constraints shared by several components. Seeds seed NumPy's generators,
+# which refuse negative seeds; tfelg.data.make_builder makes no smaller sample.
+SEED = Range(ge=0)
+DATASET_NAME = Check(
+    lambda name: name.partition("/")[0] in KNOWN_DATASETS,
+    f"NAME or NAME/CONFIG with NAME one of {', '.join(KNOWN_DATASETS)}",
+)
 
 
 # -- helpers shared by the components (not hashed: bump versions when they change) -------
@@ -165,9 +194,9 @@ def _relative(path: str, start: str) -> str:
 def dataset_gen(
     dataset: Output[Dataset],
     raw: Input[Files] = None,
-    dataset_name: str = "emission_lines/synthetic",
-    num_galaxies: int | None = None,
-    seed: int | None = None,
+    dataset_name: Annotated[str, DATASET_NAME] = "emission_lines/synthetic",
+    num_galaxies: Annotated[int, Range(ge=10)] | None = None,
+    seed: Annotated[int, SEED] | None = None,
 ):
     """Builds the TFDS dataset inside the artifact, with class counts and the BPT/WHAN plot.
 
@@ -212,15 +241,15 @@ def trainer(
     dataset: Input[Dataset],
     model: Output[Model],
     context: Context,
-    model_name: str = "ae",
-    latent_dim: int = 2,
-    input: str = "lines",
-    line_features: str = "ew",
+    model_name: Annotated[str, OneOf(*MODEL_NAMES)] = "ae",
+    latent_dim: Annotated[int, Range(ge=1)] = 2,
+    input: Annotated[str, OneOf(*INPUTS)] = "lines",
+    line_features: Annotated[str, OneOf(*LINE_FEATURES)] = "ew",
     model_options: dict | None = None,
-    epochs: int = 50,
-    batch_size: int = 200,
-    learning_rate: float = 1e-3,
-    seed: int = 0,
+    epochs: Annotated[int, Range(ge=1)] = 50,
+    batch_size: Annotated[int, Range(ge=1)] = 200,
+    learning_rate: Annotated[float, Range(gt=0, le=MAX_LEARNING_RATE)] = 1e-3,
+    seed: Annotated[int, SEED] = 0,
 ):
     """Trains one autoencoder (tfelg.training.loop) and keeps the finished run.
 
@@ -264,7 +293,7 @@ def embedding_exporter(
     dataset: Input[Dataset],
     model: Input[Model],
     embeddings: Output[Embeddings],
-    baselines: list[str] = BASELINES,
+    baselines: Annotated[list[str], Each(OneOf(*BASELINES)), Unique()] = BASELINES,
 ):
     """The autoencoder's posterior means and the baselines, one `<name>.npz` each.
 
@@ -273,9 +302,6 @@ def embedding_exporter(
     """
     from tfelg.analysis import embeddings as emb_lib
 
-    unknown = sorted(set(baselines) - set(BASELINES))
-    if unknown:
-        raise ValueError(f"unknown baseline(s) {unknown}; known: {', '.join(BASELINES)}")
     config = _read_json(model.path("config.json"))
     builder, splits = load_dataset(dataset, config["data"]["input"])
     class_names = emb_lib.default_class_names(builder.info.features["true_class"].names)
@@ -311,12 +337,12 @@ def embedding_exporter(
 def model_selector(
     embeddings: Input[Embeddings],
     selection: Output[ModelSelection],
-    k_max: int = 10,
-    covariance_type: str = "full",
-    gap_references: int = 10,
-    silhouette_sample: int = 4000,
-    selection_max_points: int = 50_000,
-    seed: int = 0,
+    k_max: Annotated[int, Range(ge=2)] = 10,
+    covariance_type: Annotated[str, OneOf(*COVARIANCE_TYPES)] = "full",
+    gap_references: Annotated[int, Range(ge=1)] = 10,
+    silhouette_sample: Annotated[int, Range(ge=2)] = 4000,
+    selection_max_points: Annotated[int, Range(ge=3)] = 50_000,
+    seed: Annotated[int, SEED] = 0,
 ):
     """BIC, AIC, gap statistic and silhouette over K = 1..k_max (training split), per representation."""
     from tfelg.analysis import analyze
@@ -343,10 +369,10 @@ def clusterer(
     embeddings: Input[Embeddings],
     selection: Input[ModelSelection],
     clusters: Output[Clusters],
-    covariance_type: str = "full",
-    n_clusters: int | None = None,
-    n_bootstrap: int = 200,
-    seed: int = 0,
+    covariance_type: Annotated[str, OneOf(*COVARIANCE_TYPES)] = "full",
+    n_clusters: Annotated[int, Range(ge=1)] | None = None,
+    n_bootstrap: Annotated[int, Range(ge=2)] = 200,
+    seed: Annotated[int, SEED] = 0,
 ):
     """A Gaussian mixture with the chosen K (BIC; or `n_clusters`), matched to WHAN/BPT on test."""
     from tfelg.analysis import analyze
@@ -367,14 +393,14 @@ def clusterer(
 def tsne(
     embeddings: Input[Embeddings],
     tsne_map: Output[TSNEMap],
-    perplexity: float = 30.0,
-    max_points: int = 20_000,
-    iterations: int = 500,
-    early_exaggeration_iterations: int = 250,
-    exaggeration: float = 1.0,
-    initialization: str = "pca",
-    method: str = "auto",
-    seed: int = 0,
+    perplexity: Annotated[float, Range(gt=0)] = 30.0,
+    max_points: Annotated[int, Range(ge=4)] = 20_000,
+    iterations: Annotated[int, Range(ge=0)] = 500,
+    early_exaggeration_iterations: Annotated[int, Range(ge=0)] = 250,
+    exaggeration: Annotated[float, Range(gt=0)] = 1.0,
+    initialization: Annotated[str, OneOf(*TSNE_INITIALIZATIONS)] = "pca",
+    method: Annotated[str, OneOf(*TSNE_METHODS)] = "auto",
+    seed: Annotated[int, SEED] = 0,
 ):
     """A t-SNE map (openTSNE) per representation; galaxies outside a subsample get NaN."""
     from tfelg.analysis import analyze
@@ -407,7 +433,7 @@ def catalog_writer(
     clusters: Input[Clusters],
     tsne_map: Input[TSNEMap],
     catalogue: Output[Catalogue],
-    seed: int = 0,
+    seed: Annotated[int, SEED] = 0,
 ):
     """The value-added FITS catalogue per representation: ids, latent and map coordinates,
     cluster and probabilities, WHAN, BPT (and true class)."""
@@ -435,7 +461,7 @@ def reporter(
     catalogue: Input[Catalogue],
     report: Output[Report],
     context: Context,
-    seed: int = 0,
+    seed: Annotated[int, SEED] = 0,
 ):
     """Figures per representation, the loss plot, `summary.json` and `results.md`.
 
@@ -522,8 +548,8 @@ def projector_writer(
     clusters: Input[Clusters],
     report: Input[Report],
     projector: Output[ProjectorLog],
-    max_points: int = 100_000,
-    seed: int = 0,
+    max_points: Annotated[int, Range(ge=1, le=PROJECTOR_MAX_POINTS)] = PROJECTOR_MAX_POINTS,
+    seed: Annotated[int, SEED] = 0,
 ):
     """One TensorBoard log directory: a projector run per representation, with its figures,
     and the training curves.

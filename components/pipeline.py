@@ -26,14 +26,36 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from tfelg.errors import InputError
 from tfelg_components import runner
-from tfelg_components.base import Node, OutputRef, Parameter, ParameterError
+from tfelg_components.base import (
+    Artifact,
+    Component,
+    Node,
+    OutputRef,
+    Parameter,
+    ParameterError,
+    check_all,
+)
 
 PIPELINE_JSON = "pipeline.json"
 
 
 class PipelineError(ValueError):
     """A pipeline that cannot run: unknown, badly wired, or a root owned by another pipeline."""
+
+
+def feeds(component: Component, name: str, pipeline_name: str | None = None, **changes):
+    """The pipeline parameter that feeds `component`'s parameter `name`.
+
+    It has that parameter's type, default and constraints (under
+    `pipeline_name`, with `changes` such as ``help=...``), so the constraints
+    are declared once, by the component, and a bad value is still refused by
+    the name the user typed, together with every other bad value.
+    """
+    if name not in component.parameters:
+        raise TypeError(f"component {component.name!r} has no parameter {name!r}")
+    return component.parameters[name].renamed(pipeline_name or name, **changes)
 
 
 class Pipeline:
@@ -62,30 +84,42 @@ class Pipeline:
         return self.params[name]
 
     def parse_params(self, assignments: Iterable[str]) -> dict[str, Any]:
-        """Values from ``KEY=VALUE`` strings (the command line), typed by the declarations."""
-        values = {}
+        """Values from ``KEY=VALUE`` strings (the command line), typed by the declarations.
+
+        Raises ParameterError naming every assignment that is wrong, not only the first.
+        """
+        values, problems = {}, []
         for assignment in assignments:
             key, sep, text = assignment.partition("=")
-            if not sep:
-                raise ParameterError(f"{assignment!r}: write KEY=VALUE")
-            values[key.strip()] = self.parameter(key.strip()).parse(text)
+            try:
+                if not sep:
+                    raise ParameterError(f"{assignment!r}: write KEY=VALUE")
+                values[key.strip()] = self.parameter(key.strip()).parse(text)
+            except ParameterError as e:
+                problems.append(str(e))
+        if len(problems) == 1:
+            raise ParameterError(problems[0])
+        if problems:
+            raise ParameterError(f"{len(problems)} problems:\n  " + "\n  ".join(problems))
         return values
 
     def resolve_params(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Every parameter, checked, defaults filled in; unknown names are an error."""
-        values = dict(values or {})
-        for name in values:
-            self.parameter(name)
-        resolved = {}
-        for name, spec in self.params.items():
-            if name not in values and spec.required:
-                raise ParameterError(f"pipeline {self.name!r}: parameter {name!r} is required")
-            resolved[name] = spec.check(values[name]) if name in values else spec.default
-        return resolved
+        """Every parameter checked (type and constraints), defaults filled in.
+
+        Raises ParameterError naming every unknown, missing or bad value at once.
+        """
+        return check_all(self.params, dict(values or {}), f"pipeline {self.name!r}")
 
     def nodes(self, params: Mapping[str, Any]) -> list[Node]:
-        """The nodes built from resolved `params`, in dependency order (ties: as built)."""
-        built = list(self.build_fn(dict(params)))
+        """The nodes built from resolved `params`, in dependency order (ties: as built).
+
+        Building a node binds its parameters, so a value that breaks a
+        component's constraints raises ParameterError here, before anything runs.
+        """
+        try:
+            built = list(self.build_fn(dict(params)))
+        except ParameterError as e:
+            raise ParameterError(f"pipeline {self.name!r}: {e}") from e
         ids = [n.id for n in built]
         for node_id in ids:
             if ids.count(node_id) > 1:
@@ -110,11 +144,33 @@ class Pipeline:
             order.append(node)
         return order
 
+    def plan(self, values: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[Node]]:
+        """(resolved parameters, nodes in order): everything checked that can be without running.
+
+        Every pipeline parameter against its type and constraints, every node's
+        parameters against its component's (bound while building), the wiring,
+        and that external inputs (a manual_dir, say) exist. A pipeline that
+        passes fails later only for what the data or the code do.
+
+        Raises:
+          ParameterError, PipelineError, InputError.
+        """
+        params = self.resolve_params(values)
+        nodes = self.nodes(params)
+        for node in nodes:
+            for name, artifact in node.inputs.items():
+                if isinstance(artifact, Artifact) and not os.path.exists(artifact.uri):
+                    raise InputError(
+                        f"input {name!r} of node {node.id!r} does not exist", path=artifact.uri
+                    )
+        return params, nodes
+
     def describe(self) -> str:
         lines = [f"{self.name}: {self.description}".rstrip(": "), "parameters:"]
         for p in self.params.values():
             default = "(required)" if p.required else f"= {p.default!r}"
-            lines.append(f"  {p.name} ({p.type.__name__}) {default}  {p.help}".rstrip())
+            rules = f" [{p.rules}]" if p.rules else ""
+            lines.append(f"  {p.name} ({p.type.__name__}) {default}  {p.help}{rules}".rstrip())
         return "\n".join(lines)
 
 
@@ -196,19 +252,62 @@ def _print(line: str) -> None:
     print(line, file=sys.stdout, flush=True)
 
 
+ROOT_LOCK = ".pipeline.lock"
+
+
+def _read_root_record(pipeline: Pipeline, path: str) -> dict | None:
+    """The record of `<root>/pipeline.json`, None if absent; PipelineError if damaged.
+
+    Not treated as absent (as a damaged execution record is): it says which
+    pipeline owns the root, and guessing could mix two pipelines' runs.
+    """
+    advice = (
+        "it names the pipeline that owns the root: repair it, remove it (if the root holds "
+        f"a run of {pipeline.name!r}) or choose another root"
+    )
+    try:
+        record = runner.read_json(path)
+    except InputError as e:
+        raise PipelineError(f"{e}; {advice}") from e
+    if record is not None and not isinstance(record.get("pipeline"), str):
+        raise PipelineError(f"{path} names no pipeline; {advice}")
+    return record
+
+
 def _claim_root(pipeline: Pipeline, root: str) -> dict:
-    """Reads or creates `<root>/pipeline.json`, refusing a root of another pipeline."""
+    """Reads or creates `<root>/pipeline.json`, refusing a root of another pipeline.
+
+    The read and the write happen under an exclusive lock on `<root>/.pipeline.lock`:
+    two pipelines started together on one fresh root would otherwise both
+    find no record and both claim it.
+    """
     path = os.path.join(root, PIPELINE_JSON)
-    record = runner.read_json(path)
-    if record is None:
-        record = {"pipeline": pipeline.name, "created": runner.utc_now()}
-        runner.write_json(path, record)
-    elif record.get("pipeline") != pipeline.name:
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise PipelineError(f"the root {root} is a file, not a folder: choose another root")
+    try:
+        os.makedirs(root, exist_ok=True)
+        with runner.locked(os.path.join(root, ROOT_LOCK)):
+            record = _read_root_record(pipeline, path)
+            if record is None:
+                record = {"pipeline": pipeline.name, "created": runner.utc_now()}
+                runner.write_json(path, record)
+    except OSError as e:
+        raise PipelineError(f"cannot use {root} as a run root: {e}") from e
+    if record["pipeline"] != pipeline.name:
         raise PipelineError(
-            f"{root} holds a run of pipeline {record.get('pipeline')!r}, not "
+            f"{root} holds a run of pipeline {record['pipeline']!r}, not "
             f"{pipeline.name!r}: choose another root"
         )
     return record
+
+
+def _record_last_run(pipeline: Pipeline, root: str, last_run: dict) -> None:
+    """Writes `last_run` into `<root>/pipeline.json` (under the root's lock: runs may overlap)."""
+    path = os.path.join(root, PIPELINE_JSON)
+    with runner.locked(os.path.join(root, ROOT_LOCK)):
+        record = _read_root_record(pipeline, path) or {"pipeline": pipeline.name}
+        record["last_run"] = last_run
+        runner.write_json(path, record)
 
 
 def run_pipeline(
@@ -230,15 +329,16 @@ def run_pipeline(
       The summary of the run.
 
     Raises:
-      ParameterError, PipelineError: before anything runs.
+      ParameterError, PipelineError, InputError: before anything runs (see Pipeline.plan;
+        also a root that is a file, unwritable, owned by another pipeline or
+        whose pipeline.json is corrupt).
       runner.ComponentError: a node failed; outputs of the nodes before it are
         kept, a new run resumes from there. Its `result` is the summary so far.
     """
     log = log or (lambda line: None)
     root = os.path.abspath(os.path.expanduser(root))
-    params = pipeline.resolve_params(params)
-    nodes = pipeline.nodes(params)
-    record = _claim_root(pipeline, root)
+    params, nodes = pipeline.plan(params)
+    _claim_root(pipeline, root)
     result = PipelineResult(
         pipeline.name, root, params, [NodeResult(n.id, n.component.name, "not run") for n in nodes]
     )
@@ -270,7 +370,7 @@ def run_pipeline(
         node_result.status = "cached" if execution.cached else "ran"
         log(f"{tag}: {node_result.status} ({node_result.seconds:.2f} s)")
     result.seconds = time.monotonic() - start
-    record["last_run"] = {
+    last_run = {
         "finished": runner.utc_now(),
         "params": params,
         "status": "failed" if error else "complete",
@@ -279,7 +379,7 @@ def run_pipeline(
             for r in result.nodes
         },
     }
-    runner.write_json(os.path.join(root, PIPELINE_JSON), record)
+    _record_last_run(pipeline, root, last_run)
     if error is not None:
         error.result = result
         raise error

@@ -95,10 +95,17 @@ class Execution:
 
 
 def fingerprint(path: str) -> str:
-    """sha256 over the sorted relative file paths, sizes and bytes under `path` (or of a file)."""
+    """sha256 over the sorted relative file paths, sizes and bytes under `path` (or of a file).
+
+    Names count, not only bytes: a component may read a file by its name, so
+    the same bytes under another name are another input. A single file (an
+    external input) is hashed as its base name, size and bytes after a NUL,
+    which no folder's stream starts with (relative paths are never empty).
+    """
     digest = hashlib.sha256()
     if os.path.isfile(path):
-        files = [("", path)]
+        digest.update(b"\0")
+        files = [(os.path.basename(path), path)]
     else:
         files = []
         for folder, dirs, names in os.walk(path):
@@ -136,15 +143,27 @@ def write_json(path: str, value: Any) -> None:
 
 
 def read_json(path: str) -> dict | None:
+    """The JSON object in `path`, or None if there is no such file.
+
+    Raises:
+      InputError: naming the file, when it is not a JSON object (a record
+        damaged outside the runner, which writes them atomically; a folder
+        in its place; bytes that are not UTF-8).
+    """
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            value = json.load(f)
     except FileNotFoundError:
         return None
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InputError(f"not a readable JSON record ({e})", path=path) from e
+    if not isinstance(value, dict):
+        raise InputError(f"not a JSON object but a {type(value).__name__}", path=path)
+    return value
 
 
 @contextlib.contextmanager
-def _locked(path: str):
+def locked(path: str):
     """Holds an exclusive flock on `path` (released by the OS if the process dies)."""
     with open(path, "a") as f:
         try:
@@ -176,14 +195,25 @@ def read_artifact(uri: str, artifact_type: type[Artifact] = Artifact) -> Artifac
     if not os.path.exists(uri):
         raise InputError("no such artifact", path=uri)
     root, node = os.path.split(os.path.dirname(output_dir))
-    record = read_json(record_path(root, node, name))
+    try:
+        record = read_json(record_path(root, node, name))
+    except InputError as e:
+        raise InputError(
+            f"its execution record is damaged ({e}): run its step again", path=uri
+        ) from e
     if record is None:
         artifact = artifact_type(uri, fingerprint=fingerprint(uri))
     else:
-        output = record.get("outputs", {}).get(os.path.basename(output_dir))
+        outputs = record.get("outputs")
+        output = outputs.get(os.path.basename(output_dir)) if isinstance(outputs, dict) else None
         if record.get("status") != "complete" or output is None:
             raise InputError(f"not a complete output (status {record.get('status')})", path=uri)
-        artifact = Artifact.from_json(output, root)
+        try:
+            artifact = Artifact.from_json(output, root)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(
+                f"its execution record is damaged ({e!r}): run its step again", path=uri
+            ) from e
     if not isinstance(artifact, artifact_type):
         raise InputError(f"is a {artifact.type_name}, not a {artifact_type.__name__}", path=uri)
     return artifact
@@ -227,14 +257,15 @@ def execute(
     key = cache_key(component, params, inputs)
     execution_id = key[:16]
     node_dir = os.path.join(root, node)
-    os.makedirs(node_dir, exist_ok=True)
-    with _locked(os.path.join(node_dir, ".lock")):
-        record = read_json(record_path(root, node, execution_id))
-        if record and record["status"] == "complete" and record["cache_key"] == key:
-            done = Execution.from_json(record, root)
-            if all(os.path.isdir(a.uri) for a in done.outputs.values()):
-                done.cached = True
-                return done
+    try:
+        os.makedirs(node_dir, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot make the folder of node {node!r} ({e})", path=node_dir) from e
+    with locked(os.path.join(node_dir, ".lock")):
+        done = _complete_execution(root, node, execution_id, key)
+        if done is not None:
+            done.cached = True
+            return done
         execution = Execution(
             node=node,
             component=component.name,
@@ -251,6 +282,40 @@ def execute(
             on_run()
         _run(component, root, execution)
         return execution
+
+
+def _complete_execution(root: str, node: str, execution_id: str, key: str) -> Execution | None:
+    """The complete execution recorded under `execution_id` with cache key `key`, if any.
+
+    A record that cannot be read or makes no sense (damaged outside the
+    runner) counts as absent, with a warning: the step runs again and its
+    new record replaces the damaged one, instead of failing on it forever.
+    """
+    path = record_path(root, node, execution_id)
+    try:
+        record = read_json(path)
+        if record is None:
+            return None
+        if not isinstance(record.get("status"), str) or not isinstance(
+            record.get("cache_key"), str
+        ):
+            raise ValueError("no status or cache key")
+        if record["status"] != "complete" or record["cache_key"] != key:
+            return None
+        done = Execution.from_json(record, root)
+    except (InputError, KeyError, TypeError, ValueError, AttributeError) as e:
+        reason = e.__cause__ if isinstance(e, InputError) and e.__cause__ else e
+        logging.warning(
+            "%s: damaged execution record (%s: %s): running %s again",
+            path,
+            type(reason).__name__,
+            reason,
+            node,
+        )
+        return None
+    if all(os.path.isdir(a.uri) for a in done.outputs.values()):
+        return done
+    return None
 
 
 def _run(component: Component, root: str, execution: Execution) -> None:

@@ -30,69 +30,115 @@ from __future__ import annotations
 
 import os
 
+from tfelg.errors import InputError
 from tfelg_components import emission_lines as el
 from tfelg_components import runner
-from tfelg_components.base import Files, Parameter, ParameterError
-from tfelg_components.pipeline import PIPELINE_JSON
+from tfelg_components.base import Each, Files, Length, Parameter, Unique
+from tfelg_components.pipeline import PIPELINE_JSON, feeds
 from tfelg_pipelines.registry import register_pipeline
 
-#: The keys of tfelg.models.MODEL_REGISTRY (checked by the tests), so that a
-#: misspelt model fails before anything runs, without importing Keras.
-MODEL_NAMES = ("aae", "ae", "cae", "cvae", "vae")
-INPUTS = ("lines", "spectrum")
+MODEL_NAMES = el.MODEL_NAMES
+INPUTS = el.INPUTS
+
+# Most parameters feed one component's parameter (feeds: its type, default and
+# constraints under the pipeline's name), so a bad value is refused by the name
+# the user typed, with every other bad value, before any step runs.
 
 PARAMETERS = [
     # Data.
-    Parameter("dataset", "emission_lines/synthetic", help="TFDS dataset NAME/CONFIG."),
-    Parameter("num_galaxies", None, int, help="Synthetic sample size (None: 20,000)."),
-    Parameter("dataset_seed", None, int, help="Synthetic generator seed (None: the config's)."),
+    feeds(el.dataset_gen, "dataset_name", "dataset", help="TFDS dataset NAME/CONFIG."),
+    feeds(el.dataset_gen, "num_galaxies", help="Synthetic sample size (None: 20,000)."),
+    feeds(
+        el.dataset_gen,
+        "seed",
+        "dataset_seed",
+        help="Synthetic generator seed (None: the config's).",
+    ),
     Parameter("manual_dir", None, str, help="Folder of real catalogues (mpajhu, sdss_spec)."),
     # Model and training.
-    Parameter("model", "ae", help=f"Autoencoder: {', '.join(MODEL_NAMES)}."),
-    Parameter("input", "lines", help="Model input: lines or spectrum."),
-    Parameter("line_features", "ew", help="ew or ew_and_ratios (input=lines)."),
-    Parameter("latent_dim", 2, help="Latent dimension d."),
-    Parameter("model_options", None, dict, help='Further model arguments, e.g. {"beta": 2}.'),
-    Parameter("epochs", 50, help="Training epochs."),
-    Parameter("batch_size", 200, help="Global batch size."),
-    Parameter("learning_rate", 1e-3, help="Adam's step size."),
-    Parameter("seed", 0, help="Seeds training and every step of the analysis."),
+    feeds(el.trainer, "model_name", "model", help="Autoencoder."),
+    feeds(el.trainer, "input", help="Model input."),
+    feeds(el.trainer, "line_features", help="Line features (input=lines)."),
+    feeds(el.trainer, "latent_dim", help="Latent dimension d."),
+    feeds(el.trainer, "model_options", help='Further model arguments, e.g. {"beta": 2}.'),
+    feeds(el.trainer, "epochs", help="Training epochs."),
+    feeds(el.trainer, "batch_size", help="Global batch size."),
+    feeds(el.trainer, "learning_rate", help="Adam's step size."),
+    feeds(el.trainer, "seed", help="Seeds training and every step of the analysis."),
     # Analysis.
     Parameter("baselines", True, help="Also analyse PCA (same d) and the line ratios."),
-    Parameter("k_max", 10, help="Largest number of mixture components tried."),
-    Parameter("covariance_type", "full", help="Mixture covariances: full or diag."),
-    Parameter("gap_references", 10, help="Reference sets B of the gap statistic."),
-    Parameter("n_clusters", None, int, help="K of the clusters (None: the BIC choice)."),
-    Parameter("n_bootstrap", 200, help="Bootstrap resamples for the metrics' errors."),
-    Parameter("tsne_perplexity", 30.0, help="t-SNE perplexity."),
-    Parameter("tsne_max_points", 20_000, help="Galaxies in the t-SNE map (seeded subsample)."),
-    Parameter("tsne_iterations", 500, help="t-SNE iterations after the early exaggeration."),
-    Parameter("tsne_early_iterations", 250, help="t-SNE iterations of early exaggeration (x12)."),
-    Parameter("tsne_exaggeration", 1.0, help="t-SNE attraction after the early phase (1: plain)."),
-    Parameter("tsne_initialization", "pca", help="t-SNE start: pca, spectral or random."),
-    Parameter("tsne_method", "auto", help="t-SNE repulsion: auto (bh < 20k points), fft, bh."),
-    Parameter("projector_max_points", 100_000, help="Points in the projector."),
+    feeds(el.model_selector, "k_max", help="Largest number of mixture components tried."),
+    feeds(el.model_selector, "covariance_type", help="Mixture covariances."),
+    feeds(el.model_selector, "gap_references", help="Reference sets B of the gap statistic."),
+    feeds(el.clusterer, "n_clusters", help="K of the clusters (None: the BIC choice)."),
+    feeds(el.clusterer, "n_bootstrap", help="Bootstrap resamples for the metrics' errors."),
+    feeds(el.tsne, "perplexity", "tsne_perplexity", help="t-SNE perplexity."),
+    feeds(
+        el.tsne,
+        "max_points",
+        "tsne_max_points",
+        help="Galaxies in the t-SNE map (seeded subsample).",
+    ),
+    feeds(
+        el.tsne,
+        "iterations",
+        "tsne_iterations",
+        help="t-SNE iterations after the early exaggeration.",
+    ),
+    feeds(
+        el.tsne,
+        "early_exaggeration_iterations",
+        "tsne_early_iterations",
+        help="t-SNE iterations of early exaggeration (x12).",
+    ),
+    feeds(
+        el.tsne,
+        "exaggeration",
+        "tsne_exaggeration",
+        help="t-SNE attraction after the early phase (1: plain).",
+    ),
+    feeds(el.tsne, "initialization", "tsne_initialization", help="t-SNE start."),
+    feeds(
+        el.tsne,
+        "method",
+        "tsne_method",
+        help="t-SNE repulsion (auto: bh below 20k points, else fft).",
+    ),
+    feeds(
+        el.projector_writer, "max_points", "projector_max_points", help="Points in the projector."
+    ),
     # Sweep mode.
-    Parameter("models", None, list, help='Sweep: models, e.g. ["ae","vae"].'),
-    Parameter("latent_dims", None, list, help="Sweep: latent dimensions, e.g. [2,4]."),
+    Parameter(
+        "models",
+        None,
+        list,
+        help='Sweep: models, e.g. ["ae","vae"].',
+        item_type=str,
+        constraints=(
+            Length(min=1),
+            Unique(),
+            Each(*el.trainer.parameters["model_name"].constraints),
+        ),
+    ),
+    Parameter(
+        "latent_dims",
+        None,
+        list,
+        help="Sweep: latent dimensions, e.g. [2,4].",
+        item_type=int,
+        constraints=(
+            Length(min=1),
+            Unique(),
+            Each(*el.trainer.parameters["latent_dim"].constraints),
+        ),
+    ),
 ]
 
 
-def _check(params) -> tuple[list[str], list[int]]:
-    """The sweep's models and latent dimensions, checked (ParameterError before anything runs)."""
+def _sweep(params) -> tuple[list[str], list[int]]:
+    """The models and latent dimensions of the chains (one each outside sweep mode)."""
     models = params["models"] if params["models"] is not None else [params["model"]]
     dims = params["latent_dims"] if params["latent_dims"] is not None else [params["latent_dim"]]
-    for name in models:
-        if name not in MODEL_NAMES:
-            raise ParameterError(f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}")
-    for d in dims:
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ParameterError(f"a latent dimension is an integer >= 1, got {d!r}")
-    for what, values in (("models", models), ("latent_dims", dims)):
-        if not values or len(set(values)) != len(values):
-            raise ParameterError(f"{what} must be a non-empty list without repeats: {values!r}")
-    if params["input"] not in INPUTS:
-        raise ParameterError(f"input must be one of {', '.join(INPUTS)}, got {params['input']!r}")
     return models, dims
 
 
@@ -170,7 +216,7 @@ def _chain(params, data, model: str, d: int, suffix: str, baselines: list[str]) 
 
 
 def build(params) -> list:
-    models, dims = _check(params)
+    models, dims = _sweep(params)
     raw = Files(os.path.expanduser(params["manual_dir"])) if params["manual_dir"] else None
     data = el.dataset_gen(
         raw=raw,
@@ -216,7 +262,10 @@ def _last_outputs(root: str) -> dict[str, dict[str, str]]:
     outputs = {}
     for node, state in record["last_run"]["nodes"].items():
         execution = state.get("execution")
-        done = execution and runner.read_json(runner.record_path(root, node, execution))
+        try:
+            done = execution and runner.read_json(runner.record_path(root, node, execution))
+        except InputError:  # a damaged record: the next run makes that step again
+            done = None
         if done and done.get("status") == "complete":
             outputs[node] = {
                 name: os.path.join(root, artifact["uri"])
@@ -307,7 +356,7 @@ if __name__ == "__main__":
             raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
         try:
             print(summary_text(_ROOT.value))
-        except FileNotFoundError as e:
+        except (FileNotFoundError, InputError) as e:
             print(f"error: {e}")
             return 1
         return 0

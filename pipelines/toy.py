@@ -23,16 +23,24 @@ from __future__ import annotations
 import io
 import json
 import time
+from typing import Annotated
 
 import numpy as np
 
 from tfelg_components import binary
-from tfelg_components.base import Dataset, Input, Output, Parameter, Report, component
+from tfelg_components.base import Dataset, Input, Output, Range, Report, component
+from tfelg_components.pipeline import feeds
 from tfelg_pipelines.registry import register_pipeline
 
 
+# Annotated[...] adds constraints to a parameter's type: a pipeline refuses a
+# value that breaks one before any of its steps runs.
 @component(version="1")
-def make_data(data: Output[Dataset], n: int = 1000, seed: int = 0):
+def make_data(
+    data: Output[Dataset],
+    n: Annotated[int, Range(ge=1)] = 1000,
+    seed: Annotated[int, Range(ge=0)] = 0,
+):
     """n standard normal numbers, seeded."""
     rng = np.random.default_rng(seed)
     np.save(data.path("x.npy"), rng.standard_normal(n))
@@ -41,7 +49,10 @@ def make_data(data: Output[Dataset], n: int = 1000, seed: int = 0):
 
 @component(version="1")
 def scale(
-    data: Input[Dataset], scaled: Output[Dataset], factor: float = 2.0, pause_seconds: float = 0.0
+    data: Input[Dataset],
+    scaled: Output[Dataset],
+    factor: float = 2.0,
+    pause_seconds: Annotated[float, Range(ge=0)] = 0.0,
 ):
     """The numbers times `factor`, written in two halves `pause_seconds` apart."""
     buffer = io.BytesIO()
@@ -56,7 +67,7 @@ def scale(
 
 
 @component(version="1")
-def summarise(data: Input[Dataset], report: Output[Report], bins: int = 10):
+def summarise(data: Input[Dataset], report: Output[Report], bins: Annotated[int, Range(ge=1)] = 10):
     """Mean, standard deviation and a histogram, as JSON."""
     x = np.load(data.path("x.npy"))
     counts, edges = np.histogram(x, bins=bins)
@@ -72,12 +83,13 @@ def summarise(data: Input[Dataset], report: Output[Report], bins: int = 10):
     report.properties.update(mean=summary["mean"], std=summary["std"])
 
 
+# Each pipeline parameter feeds a component's: its type, default and constraints.
 PARAMETERS = [
-    Parameter("n", 1000, help="How many numbers."),
-    Parameter("seed", 0, help="Seed of the numbers."),
-    Parameter("factor", 2.0, help="What scale multiplies by."),
-    Parameter("bins", 10, help="Histogram bins of both summaries."),
-    Parameter("pause_seconds", 0.0, help="Pause of scale half-way through writing."),
+    feeds(make_data, "n", help="How many numbers."),
+    feeds(make_data, "seed", help="Seed of the numbers."),
+    feeds(scale, "factor", help="What scale multiplies by."),
+    feeds(summarise, "bins", help="Histogram bins of both summaries."),
+    feeds(scale, "pause_seconds", help="Pause of scale half-way through writing."),
 ]
 
 

@@ -100,15 +100,68 @@ class PipelineBinaryTest(absltest.TestCase):
         self.assertIn("holds a run of pipeline 'emission_lines', not 'toy'", proc.stderr)
 
     def test_failing_component_is_named_and_the_run_resumes(self):
-        proc = _run("--pipeline=toy", f"--root={self.root}", "--param=n=20", "--param=bins=0")
+        # A valid factor whose product overflows: summarise cannot histogram infinities.
+        proc = _run("--pipeline=toy", f"--root={self.root}", "--param=n=20", "--param=factor=1e308")
         self.assertEqual(proc.returncode, 1)
         self.assertIn("component 'summarise' failed: ValueError", proc.stderr)
         self.assertIn("run the same command again to resume", proc.stderr)
         self.assertRegex(proc.stdout, r"scale +ran ")
         self.assertRegex(proc.stdout, r"summarise_raw +not run ")
-        proc = _run("--pipeline=toy", f"--root={self.root}", "--param=n=20", "--param=bins=2")
+        proc = _run("--pipeline=toy", f"--root={self.root}", "--param=n=20", "--param=factor=3")
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertIn("toy: 2 ran, 2 cached", proc.stdout)
+        self.assertIn("toy: 3 ran, 1 cached", proc.stdout)
+
+    def test_bad_values_are_refused_before_any_step_runs(self):
+        proc = _run(
+            "--pipeline=toy",
+            f"--root={self.root}",
+            "--param=n=20",
+            "--param=bins=0",
+            "--param=pause_seconds=-1",
+        )
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("tfelg-pipeline: error: 2 problems:", proc.stderr)
+        self.assertIn("parameter 'bins' must be >= 1, got 0", proc.stderr)
+        self.assertIn("parameter 'pause_seconds' must be >= 0, got -1.0", proc.stderr)
+        self.assertNotIn("Traceback", proc.stderr)
+        self.assertEqual(os.listdir(self.root), [])  # nothing ran, nothing claimed
+        proc = _run("--pipeline=toy", "--describe")
+        self.assertIn("bins (int) = 10  Histogram bins of both summaries. [>= 1]", proc.stdout)
+
+    def test_unusable_roots_are_clear_errors(self):
+        a_file = self.create_tempfile("a_file").full_path
+        record = os.path.join(self.root, "pipeline.json")
+        cases = [
+            (a_file, None, "the root {root} is a file, not a folder"),
+            (os.path.join(a_file, "below"), None, "cannot use {root} as a run root"),
+            (self.root, '{"pipeline": ', "{record}: not a readable JSON record"),
+            (self.root, "[1, 2]", "{record}: not a JSON object"),
+        ]
+        for root, content, words in cases:
+            with self.subTest(words):
+                if content is not None:
+                    with open(record, "w", encoding="utf-8") as f:
+                        f.write(content)
+                proc = _run("--pipeline=toy", f"--root={root}", "--param=n=5")
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(
+                    "tfelg-pipeline: error: " + words.format(root=root, record=record), proc.stderr
+                )
+                self.assertNotIn("Traceback", proc.stderr)
+
+    def test_damaged_execution_record_is_run_again(self):
+        self.assertEqual(_run("--pipeline=toy", f"--root={self.root}", "--param=n=5").returncode, 0)
+        (path,) = glob.glob(os.path.join(self.root, "scale", runner.EXECUTIONS_DIR, "*.json"))
+        with open(path, "w", encoding="utf-8") as f:
+            f.write('{"status": "comp')
+        proc = _run("--pipeline=toy", f"--root={self.root}", "--param=n=5")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn(f"{path}: damaged execution record", proc.stderr)
+        self.assertIn("toy: 1 ran, 3 cached", proc.stdout)  # same bytes: summarise stays cached
+        self.assertRegex(proc.stdout, r"scale +ran ")
+        self.assertEqual(runner.read_json(path)["status"], "complete")
+        proc = _run("--pipeline=toy", f"--root={self.root}", "--param=n=5")
+        self.assertIn("toy: 4 cached", proc.stdout)
 
     def test_killed_during_a_component_then_completed_with_the_same_outputs(self):
         args = [
@@ -191,6 +244,12 @@ class ComponentBinaryTest(absltest.TestCase):
         )
         self.assertEqual(proc.returncode, 2)
         self.assertIn("no such artifact", proc.stderr)
+        proc = _run("make_data", f"--root={root}", "--n=0", module="tfelg_pipelines.toy")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn(
+            "make_data: error: component 'make_data': parameter 'n' must be >= 1", proc.stderr
+        )
+        self.assertEqual(os.listdir(root), [])
         proc = _run("nope", module="tfelg_pipelines.toy")
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("components: make_data, scale, summarise", proc.stderr)

@@ -2,21 +2,29 @@
 
 import math
 import os
+from typing import Annotated
 
 from absl.testing import absltest, parameterized
 
 from tfelg_components import base
 from tfelg_components.base import (
+    Check,
     Context,
     Dataset,
+    Each,
     Input,
+    Length,
     Model,
+    OneOf,
     Output,
     Parameter,
     ParameterError,
+    Range,
     Report,
+    Unique,
     component,
 )
+from tfelg_components.pipeline import feeds
 
 
 @component(version="1")
@@ -140,6 +148,122 @@ class ParameterTest(parameterized.TestCase):
         self.assertTrue(Parameter("p", type=int).required)
         with self.assertRaisesRegex(TypeError, "give its type"):
             Parameter("p", None)
+
+
+@component(version="1")
+def constrained(
+    out: Output[Report],
+    epochs: Annotated[int, Range(ge=1)] = 5,
+    rate: Annotated[float, Range(gt=0, le=1), "Step size."] = 0.1,
+    k: Annotated[int, Range(ge=2)] | None = None,
+    kind: Annotated[str | None, OneOf("full", "diag")] = "full",
+    dims: Annotated[list[int], Length(min=1), Unique(), Each(Range(ge=1))] = (2,),
+):
+    del out, epochs, rate, k, kind, dims
+
+
+class ConstraintTest(parameterized.TestCase):
+    @parameterized.parameters(
+        (Range(ge=1), 1, None),
+        (Range(ge=1), 0, "must be >= 1, got 0"),
+        (Range(gt=0), 0.0, "must be > 0, got 0.0"),
+        (Range(gt=0), 1e-300, None),
+        (Range(ge=1, le=10), 11, "must be >= 1 and <= 10, got 11"),
+        (Range(lt=3), 3, "must be < 3, got 3"),
+        (Range(ge=0), True, "must be a number >= 0, got True"),
+        (Range(ge=0), "1", "must be a number >= 0, got '1'"),
+        (OneOf("a", "b"), "b", None),
+        (OneOf("a", "b"), "c", "must be one of a, b, got 'c'"),
+        (OneOf(1, 2), True, "must be one of 1, 2, got True"),
+        (OneOf(1, 2), 1.0, "must be one of 1, 2, got 1.0"),
+        (Length(min=1), [], "must have at least 1 item, got 0: []"),
+        (Length(min=1, max=2), [1, 2, 3], "must have at least 1 and at most 2 items, got 3"),
+        (Unique(), [1, 2, 1], "must not repeat an item, got 1 twice in [1, 2, 1]"),
+        (Each(Range(ge=1)), [3, 0], "item 1 must be >= 1, got 0"),
+        (Each(OneOf("x")), ["x", "x"], None),
+        (Check(lambda v: v % 2 == 0, "even"), 3, "must be even, got 3"),
+    )
+    def test_problem(self, constraint, value, problem):
+        if problem is None:
+            self.assertIsNone(constraint.problem(value))
+        else:
+            self.assertStartsWith(constraint.problem(value), problem)
+
+    def test_bad_constraints(self):
+        for make, words in [
+            (lambda: Range(), "needs a bound"),
+            (lambda: Range(ge="1"), "bounds are numbers"),
+            (lambda: OneOf(), "at least one choice"),
+            (lambda: Length(), "min >= 1 or a max"),
+            (lambda: Each(3), "not a Constraint"),
+            (lambda: Parameter("p", 1, constraints=(">= 1",)), "not a Constraint"),
+            (lambda: Parameter("p", 0, constraints=(Range(ge=1),)), "default of parameter 'p'"),
+            (lambda: Parameter("p", 1, item_type=int), "item_type"),
+        ]:
+            with self.subTest(words), self.assertRaisesRegex(TypeError, words):
+                make()
+
+    def test_annotations_declare_constraints_help_and_item_types(self):
+        params = constrained.parameters
+        self.assertEqual(params["epochs"].rules, ">= 1")
+        self.assertEqual(params["rate"].rules, "> 0 and <= 1")
+        self.assertEqual(params["rate"].help, "Step size.")
+        # Annotated[T, ...] | None and Annotated[T | None, ...] both make None valid.
+        self.assertTrue(params["k"].nullable)
+        self.assertTrue(params["kind"].nullable)
+        self.assertEqual(params["k"].rules, ">= 2")
+        self.assertIsNone(params["k"].check(None))
+        self.assertEqual((params["dims"].type, params["dims"].item_type), (list, int))
+        self.assertEqual(params["dims"].rules, "at least 1 item; no repeats; each >= 1")
+        self.assertEqual(params["dims"].default, [2])
+        self.assertEqual(train.parameters["layers"].item_type, int)
+
+    def test_bind_checks_constraints_and_names_every_bad_value(self):
+        self.assertEqual(
+            constrained.bind_parameters({"epochs": 1, "rate": 1, "dims": (1, 3)}),
+            {"epochs": 1, "rate": 1.0, "k": None, "kind": "full", "dims": [1, 3]},
+        )
+        for values, words in [
+            ({"epochs": 0}, "component 'constrained': parameter 'epochs' must be >= 1, got 0"),
+            ({"rate": 0}, "parameter 'rate' must be > 0 and <= 1, got 0.0"),
+            ({"k": 1}, "parameter 'k' must be >= 2, got 1"),
+            ({"kind": "spherical"}, "parameter 'kind' must be one of full, diag"),
+            ({"dims": []}, "parameter 'dims' must have at least 1 item"),
+            ({"dims": [2, 2]}, "parameter 'dims' must not repeat"),
+            ({"dims": [2, 0]}, "parameter 'dims' item 1 must be >= 1, got 0"),
+            ({"dims": [2, 2.5]}, "parameter 'dims': item 1 is not int: 2.5"),
+            ({"dims": [True]}, "parameter 'dims': item 0 is not int: True"),
+        ]:
+            with self.subTest(values), self.assertRaisesRegex(ParameterError, words):
+                constrained.bind_parameters(values)
+        with self.assertRaises(ParameterError) as cm:
+            constrained.bind_parameters({"epochs": 0, "rate": 2.0, "nope": 1})
+        message = str(cm.exception)
+        self.assertStartsWith(message, "component 'constrained': 3 problems:")
+        for words in ("no parameter 'nope'", "'epochs' must be >= 1", "'rate' must be > 0"):
+            self.assertIn(words, message)
+        with self.assertRaisesRegex(ParameterError, "'epochs' must be >= 1, got 0"):
+            constrained(epochs=0)  # building a node binds its parameters
+
+    def test_parse_applies_the_constraints(self):
+        self.assertEqual(constrained.parameters["epochs"].parse("3"), 3)
+        with self.assertRaisesRegex(ParameterError, "'epochs' must be >= 1, got 0"):
+            constrained.parameters["epochs"].parse("0")
+        with self.assertRaisesRegex(ParameterError, "'kind' must be one of full, diag"):
+            constrained.parameters["kind"].parse("tied")
+        self.assertIsNone(constrained.parameters["k"].parse("none"))
+
+    def test_feeds_keeps_type_default_and_constraints(self):
+        spec = feeds(constrained, "epochs", "train_epochs", help="Epochs.")
+        self.assertEqual(
+            (spec.name, spec.type, spec.default, spec.rules, spec.help),
+            ("train_epochs", int, 5, ">= 1", "Epochs."),
+        )
+        with self.assertRaisesRegex(ParameterError, "'train_epochs' must be >= 1, got 0"):
+            spec.check(0)
+        self.assertEqual(feeds(constrained, "dims").item_type, int)
+        with self.assertRaisesRegex(TypeError, "no parameter 'epoch'"):
+            feeds(constrained, "epoch")
 
 
 class ArtifactTest(absltest.TestCase):

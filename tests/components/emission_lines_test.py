@@ -15,13 +15,14 @@ import sys
 import tempfile
 from unittest import mock
 
+import numpy as np
 from absl.testing import absltest
 
 from tfelg.testing import fits_fixtures
 from tfelg.training import loop
 from tfelg_components import emission_lines as el
 from tfelg_components import runner
-from tfelg_components.base import Files, Report
+from tfelg_components.base import Files, ParameterError, Report
 
 N = 300
 
@@ -115,7 +116,9 @@ class TrainedComponentsTest(absltest.TestCase):
             emb = el.load_embeddings(embeddings, name)
             self.assertEqual(emb.latent.shape, (N, 3))
             self.assertEqual(list(emb.split[:1]), ["train"])  # train, validation, test
-        with self.assertRaisesRegex(runner.ComponentError, r"unknown baseline\(s\) \['umap'\]"):
+        with self.assertRaisesRegex(
+            ParameterError, "'baselines' item 0 must be one of pca, line_ratios, got 'umap'"
+        ):
             runner.execute(el.embedding_exporter, self.root, inputs, {"baselines": ["umap"]})
 
 
@@ -161,6 +164,107 @@ class ComparisonTest(absltest.TestCase):
             text = f.read()
         self.assertIn("| vae | 2 | 3 |", text)
         self.assertIn("0.600 ± 0.010", text)
+
+
+def _accepts(call, *args) -> bool:
+    try:
+        call(*args)
+    except ValueError:  # ParameterError and the library's own errors
+        return False
+    return True
+
+
+class ConstraintsAgreeWithTheLibraryTest(absltest.TestCase):
+    """A component's constraints say what the library accepts, no more, no less.
+
+    The constraints let a pipeline refuse a bad value before any step runs;
+    the library checks again when the step runs. Each probe value must be
+    accepted by both or refused by both, so the two cannot drift apart.
+    """
+
+    def assert_agree(self, component, name, probes, library):
+        for value in probes:
+            with self.subTest(component=component.name, parameter=name, value=value):
+                self.assertEqual(
+                    _accepts(component.bind_parameters, {name: value}),
+                    _accepts(library, value),
+                    "the component's constraint and the library disagree (first: component)",
+                )
+
+    def test_copied_names_are_the_library_s(self):
+        from tfelg.analysis import gmm, tsne
+        from tfelg.models import MODEL_REGISTRY
+        from tfelg.outputs import projector
+
+        self.assertEqual(el.MODEL_NAMES, tuple(sorted(MODEL_REGISTRY)))
+        self.assertEqual(el.COVARIANCE_TYPES, gmm.COVARIANCE_TYPES)
+        self.assertEqual(el.TSNE_INITIALIZATIONS, tsne.INITIALIZATIONS)
+        self.assertEqual(el.TSNE_METHODS, tsne.NEGATIVE_GRADIENT_METHODS)
+        self.assertEqual(el.PROJECTOR_MAX_POINTS, projector.PROJECTOR_MAX_POINTS)
+
+    def test_dataset_and_trainer(self):
+        from tfelg.training.config import DataConfig, ExperimentConfig, ModelConfig, TrainerConfig
+
+        def validate(section, **values):
+            sections = {"data": DataConfig, "model": ModelConfig, "trainer": TrainerConfig}
+            ExperimentConfig(**{section: sections[section](**values)}).validate()
+
+        ints = (-1, 0, 1, 2, 9, 10)
+        for component, name, section, key, probes in [
+            (el.dataset_gen, "dataset_name", "data", "dataset", ("emission_lines", "nope/x")),
+            (el.dataset_gen, "num_galaxies", "data", "num_galaxies", (None, *ints)),
+            (el.dataset_gen, "seed", "data", "dataset_seed", (None, *ints)),
+            (el.trainer, "model_name", "model", "name", (*el.MODEL_NAMES, "vea")),
+            (el.trainer, "latent_dim", "model", "latent_dim", ints),
+            (el.trainer, "input", "data", "input", ("lines", "spectrum", "image")),
+            (el.trainer, "line_features", "data", "line_features", ("ew", "ew_and_ratios", "x")),
+            (el.trainer, "epochs", "trainer", "epochs", ints),
+            (el.trainer, "batch_size", "trainer", "batch_size", ints),
+            (
+                el.trainer,
+                "learning_rate",
+                "trainer",
+                "learning_rate",
+                (-1.0, 0.0, 1e-6, 1.0, 1e300),
+            ),
+            (el.trainer, "seed", "trainer", "seed", ints),
+        ]:
+            self.assert_agree(
+                component, name, probes, lambda v, s=section, k=key: validate(s, **{k: v})
+            )
+
+    def test_analysis(self):
+        from tfelg.analysis import analyze, model_selection, tsne
+
+        ints = (-1, 0, 1, 2, 3)
+        for component, name, probes in [
+            (el.model_selector, "k_max", ints),
+            (el.model_selector, "covariance_type", ("full", "diag", "tied")),
+            (el.clusterer, "covariance_type", ("full", "diag", "spherical")),
+            (el.clusterer, "n_clusters", (None, *ints)),
+            (el.clusterer, "n_bootstrap", ints),
+        ]:
+            self.assert_agree(
+                component, name, probes, lambda v, n=name: analyze.AnalysisConfig(**{n: v})
+            )
+        x = np.random.default_rng(0).normal(size=(40, 3))
+        self.assert_agree(
+            el.model_selector,
+            "gap_references",
+            ints,
+            lambda v: model_selection.reference_sets(x, v, seed=0),
+        )
+        quick = {"n_iter": 0, "early_exaggeration_iter": 0, "n_jobs": 1}
+        for name, key, probes in [
+            ("perplexity", "perplexity", (-1.0, 0.0, 0.5, 5.0)),
+            ("iterations", "n_iter", (-1, 0, 1)),
+            ("early_exaggeration_iterations", "early_exaggeration_iter", (-1, 0, 1)),
+            ("initialization", "initialization", (*el.TSNE_INITIALIZATIONS, "umap")),
+            ("method", "negative_gradient_method", (*el.TSNE_METHODS, "exact")),
+        ]:
+            self.assert_agree(
+                el.tsne, name, probes, lambda v, k=key: tsne.run_tsne(x, **{**quick, k: v})
+            )
 
 
 class BinaryTest(absltest.TestCase):

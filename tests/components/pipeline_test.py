@@ -1,12 +1,25 @@
 """run_pipeline: only what changed runs, failures keep earlier outputs, roots stay owned."""
 
+import json
 import os
+import threading
+from unittest import mock
 
 from absl.testing import absltest
 
+from tfelg.errors import InputError
 from tfelg_components import runner
-from tfelg_components.base import Dataset, Input, Output, ParameterError, ProjectorLog, component
-from tfelg_components.pipeline import Pipeline, PipelineError, run_pipeline
+from tfelg_components.base import (
+    Dataset,
+    Files,
+    Input,
+    Output,
+    Parameter,
+    ParameterError,
+    ProjectorLog,
+    component,
+)
+from tfelg_components.pipeline import PIPELINE_JSON, Pipeline, PipelineError, run_pipeline
 from tfelg_pipelines import toy
 
 BROKEN = {"project": False}
@@ -96,6 +109,121 @@ class ToyPipelineTest(absltest.TestCase):
     def test_describe(self):
         text = toy.PIPELINE.describe()
         self.assertIn("factor (float) = 2.0  What scale multiplies by.", text)
+        self.assertIn("bins (int) = 10  Histogram bins of both summaries. [>= 1]", text)
+
+    def test_constraints_are_checked_before_any_step_runs(self):
+        # bins is used by the last steps: before, make_data and scale ran first.
+        with self.assertRaisesRegex(
+            ParameterError, "pipeline 'toy': parameter 'bins' must be >= 1, got 0"
+        ):
+            self.run_toy(n=10, bins=0)
+        self.assertEqual(os.listdir(self.root), [])
+        with self.assertRaises(ParameterError) as cm:
+            self.run_toy(n=0, bins=0, pause_seconds=-1.0, factr=2)
+        message = str(cm.exception)
+        self.assertStartsWith(message, "pipeline 'toy': 4 problems:")
+        for words in ("no parameter 'factr'", "'n' must be >= 1, got 0", "'bins' must be >= 1"):
+            self.assertIn(words, message)
+        with self.assertRaisesRegex(ParameterError, r"2 problems:\n  parameter 'n' must be >= 1"):
+            toy.PIPELINE.parse_params(["n=0", "bins=-1"])
+        self.assertEqual(os.listdir(self.root), [])
+
+    def test_component_constraints_hold_whatever_the_pipeline_declares(self):
+        # A pipeline whose own parameter declares nothing: the component's
+        # constraint still stops it while its nodes are built.
+        loose = Pipeline(
+            "loose", toy.build, [*toy.PARAMETERS[:3], Parameter("bins", 0), *toy.PARAMETERS[4:]]
+        )
+        with self.assertRaisesRegex(
+            ParameterError, "pipeline 'loose': component 'summarise': parameter 'bins' must be >= 1"
+        ):
+            run_pipeline(loose, self.root, {"n": 10}, log=None)
+        self.assertEqual(os.listdir(self.root), [])
+
+    def test_missing_external_input_is_found_before_any_step_runs(self):
+        def build(params):
+            data = toy.make_data(n=params["n"])
+            return [data, count_files(data=data.outputs["data"], extra=Files(params["folder"]))]
+
+        pipeline = Pipeline("external", build, {"n": 5, "folder": "/no/such/folder"})
+        with self.assertRaisesRegex(
+            InputError, "/no/such/folder: input 'extra' of node 'count_files'"
+        ):
+            run_pipeline(pipeline, self.root, log=None)
+        self.assertEqual(os.listdir(self.root), [])
+
+
+@component(version="1")
+def count_files(data: Input[Dataset], extra: Input[Files], report: Output[ProjectorLog]):
+    del data, extra, report
+
+
+class RootTest(absltest.TestCase):
+    """The run root: claimed once, under a lock; clear errors for roots that cannot be used."""
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.create_tempdir().full_path
+
+    def test_root_that_is_a_file(self):
+        path = self.create_tempfile("not_a_folder").full_path
+        with self.assertRaisesRegex(PipelineError, "is a file, not a folder"):
+            run_pipeline(toy.PIPELINE, path, {"n": 5}, log=None)
+        with self.assertRaisesRegex(PipelineError, "cannot use .* as a run root"):
+            run_pipeline(toy.PIPELINE, os.path.join(path, "below"), {"n": 5}, log=None)
+
+    def test_damaged_pipeline_json_is_a_clear_error(self):
+        path = os.path.join(self.root, PIPELINE_JSON)
+        for damage, words in [
+            ('{"pipeline": "to', "pipeline.json: not a readable JSON record"),
+            ("[]", "pipeline.json: not a JSON object"),
+            ('{"created": "today"}', "pipeline.json names no pipeline"),
+            ('{"pipeline": 3}', "pipeline.json names no pipeline"),
+        ]:
+            with self.subTest(damage):
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(damage)
+                with self.assertRaisesRegex(PipelineError, words) as cm:
+                    run_pipeline(toy.PIPELINE, self.root, {"n": 5}, log=None)
+                self.assertIn("repair", str(cm.exception))
+                self.assertEqual(sorted(os.listdir(self.root)), [".pipeline.lock", PIPELINE_JSON])
+
+    def test_two_pipelines_started_together_on_a_fresh_root_cannot_both_claim_it(self):
+        # Both processes read pipeline.json before either writes it: the read
+        # is held until the other run has read too (or 2 s have passed, which
+        # is what happens when the claim is locked: the other waits for the lock).
+        read_json, both_read = runner.read_json, threading.Barrier(2, timeout=2)
+
+        def slow_read(path):
+            record = read_json(path)
+            if path.endswith(PIPELINE_JSON):
+                try:
+                    both_read.wait()
+                except threading.BrokenBarrierError:
+                    pass
+            return record
+
+        other = Pipeline("other", toy.build, toy.PARAMETERS)
+        outcomes = {}
+
+        def start(pipeline):
+            try:
+                run_pipeline(pipeline, self.root, {"n": 5}, log=None)
+                outcomes[pipeline.name] = "ran"
+            except PipelineError as e:
+                outcomes[pipeline.name] = str(e)
+
+        with mock.patch.object(runner, "read_json", slow_read):
+            threads = [threading.Thread(target=start, args=(p,)) for p in (toy.PIPELINE, other)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        self.assertEqual(sorted(outcomes.values()).count("ran"), 1, outcomes)
+        owner = json.load(open(os.path.join(self.root, PIPELINE_JSON)))["pipeline"]
+        self.assertEqual(outcomes[owner], "ran")
+        loser = "other" if owner == "toy" else "toy"
+        self.assertIn(f"holds a run of pipeline {owner!r}, not {loser!r}", outcomes[loser])
 
 
 @component(version="1")

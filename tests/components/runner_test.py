@@ -72,6 +72,24 @@ class FingerprintTest(absltest.TestCase):
         )
         self.assertNotEqual(runner.fingerprint(os.path.join(a, "w")), runner.fingerprint(a))
 
+    def test_same_bytes_under_another_name_is_another_fingerprint(self):
+        # A fingerprint of the bytes alone would let a step reuse the output
+        # made from a folder whose files were renamed (a component may read a
+        # file by its name).
+        a, b = self.create_tempdir(), self.create_tempdir()
+        a.create_file("sub/one.txt", "same bytes")
+        b.create_file("sub/two.txt", "same bytes")
+        self.assertNotEqual(runner.fingerprint(a.full_path), runner.fingerprint(b.full_path))
+        c = self.create_tempdir()
+        c.create_file("one/sub.txt", "same bytes")  # same names, other folder layout
+        self.assertNotEqual(runner.fingerprint(a.full_path), runner.fingerprint(c.full_path))
+        # A single file (an external input) too, and never as a folder holding it.
+        one, two = a.full_path + "/sub/one.txt", b.full_path + "/sub/two.txt"
+        self.assertNotEqual(runner.fingerprint(one), runner.fingerprint(two))
+        self.assertNotEqual(runner.fingerprint(one), runner.fingerprint(os.path.dirname(one)))
+        again = self.create_tempdir().create_file("one.txt", "same bytes").full_path
+        self.assertEqual(runner.fingerprint(one), runner.fingerprint(again))
+
 
 class ExecuteTest(absltest.TestCase):
     def setUp(self):
@@ -175,6 +193,40 @@ class ExecuteTest(absltest.TestCase):
             sorted(os.listdir(execution.outputs["data"].path("sub"))), ["part0.txt", "part1.txt"]
         )
 
+    def test_a_damaged_record_is_run_again_with_a_warning_not_forever_an_error(self):
+        first = runner.execute(write, self.root)
+        path = runner.record_path(self.root, "write", first.id)
+        good = open(path, encoding="utf-8").read()
+        damages = [
+            good[: len(good) // 2],  # cut short
+            "\x00\x00\x00",
+            "[1, 2]",
+            "{}",
+            json.dumps({"status": "complete", "cache_key": first.cache_key}),
+            good.replace('"outputs": {', '"outputs": {"data": 3, "x": {'),
+        ]
+        for damage in damages:
+            with self.subTest(damage[:30]):
+                CALLS.clear()
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(damage)
+                with self.assertLogs(level="WARNING") as logs:
+                    again = runner.execute(write, self.root)
+                self.assertIn("damaged execution record", "\n".join(logs.output))
+                self.assertIn(path, "\n".join(logs.output))
+                self.assertEqual(CALLS, ["write"])
+                self.assertFalse(again.cached)
+                self.assertEqual(again.id, first.id)
+                self.assertEqual(runner.read_json(path)["status"], "complete")
+                self.assertEqual(os.listdir(os.path.dirname(again.outputs["data"].uri)), [first.id])
+                self.assertTrue(runner.execute(write, self.root).cached)  # and then reused
+
+    def test_node_folder_that_is_a_file(self):
+        with open(os.path.join(self.root, "write"), "w") as f:
+            f.write("not a folder")
+        with self.assertRaisesRegex(InputError, "cannot make the folder of node 'write'"):
+            runner.execute(write, self.root)
+
     def test_missing_output_folder_is_made_again(self):
         first = runner.execute(write, self.root)
         os.rename(first.outputs["data"].uri, first.outputs["data"].uri + "-moved")
@@ -209,6 +261,10 @@ class ReadArtifactTest(absltest.TestCase):
             )
         with self.assertRaisesRegex(InputError, "no such artifact"):
             runner.read_artifact(os.path.join(root, "nothing"))
+        with open(runner.record_path(root, "write", execution.id), "w") as f:
+            f.write('{"status": "compl')
+        with self.assertRaisesRegex(InputError, "execution record is damaged.*run its step again"):
+            runner.read_artifact(data.uri, Dataset)
         external = self.create_tempdir()
         external.create_file("a.fits", "x")
         read = runner.read_artifact(external.full_path, Files)

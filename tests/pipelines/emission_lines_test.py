@@ -17,6 +17,7 @@ import numpy as np
 from absl.testing import absltest
 from astropy.io import fits
 
+from tfelg.errors import InputError
 from tfelg.outputs import projector
 from tfelg.testing.tensorboard_server import SERVER_TIMEOUT_S, TensorBoardServer
 from tfelg_components.base import ParameterError
@@ -248,14 +249,52 @@ class BuildTest(absltest.TestCase):
         self.assertEqual(nodes["embedding_exporter"].params["baselines"], [])
 
     def test_bad_parameters_fail_before_anything_runs(self):
-        with self.assertRaisesRegex(ParameterError, "unknown model 'vea'; known models"):
-            self.nodes(models=["ae", "vea"])
-        with self.assertRaisesRegex(ParameterError, "latent dimension is an integer >= 1"):
-            self.nodes(latent_dims=[2, 0])
-        with self.assertRaisesRegex(ParameterError, "without repeats"):
-            self.nodes(models=["ae", "ae"])
-        with self.assertRaisesRegex(ParameterError, "input must be one of lines, spectrum"):
-            self.nodes(input="image")
+        for params, words in [
+            ({"models": ["ae", "vea"]}, "'models' item 1 must be one of aae, ae, cae, cvae, vae"),
+            ({"latent_dims": [2, 0]}, "'latent_dims' item 1 must be >= 1, got 0"),
+            ({"latent_dims": [2, 2.5]}, "'latent_dims': item 1 is not int"),
+            ({"models": ["ae", "ae"]}, "'models' must not repeat an item"),
+            ({"models": []}, "'models' must have at least 1 item"),
+            ({"input": "image"}, "'input' must be one of lines, spectrum, got 'image'"),
+            ({"epochs": 0}, "'epochs' must be >= 1, got 0"),
+            ({"k_max": 0}, "'k_max' must be >= 2, got 0"),
+            ({"tsne_perplexity": -1}, "'tsne_perplexity' must be > 0, got -1.0"),
+            ({"line_features": "ratios"}, "'line_features' must be one of ew, ew_and_ratios"),
+            ({"n_bootstrap": 1}, "'n_bootstrap' must be >= 2, got 1"),
+            ({"covariance_type": "tied"}, "'covariance_type' must be one of full, diag"),
+            ({"learning_rate": 0.0}, "'learning_rate' must be > 0 and <= 1.0, got 0.0"),
+            ({"learning_rate": 1e300}, r"'learning_rate' must be > 0 and <= 1.0, got 1e\+300"),
+            (
+                {"projector_max_points": 200_000},
+                "'projector_max_points' must be >= 1 and <= 100000",
+            ),
+            ({"tsne_method": "exact"}, "'tsne_method' must be one of auto, fft, bh"),
+            ({"dataset": "hst/x"}, "'dataset' must be NAME or NAME/CONFIG with NAME one of"),
+            ({"num_galaxies": 5}, "'num_galaxies' must be >= 10, got 5"),
+            ({"seed": -1}, "'seed' must be >= 0, got -1"),
+        ]:
+            with self.subTest(params), self.assertRaisesRegex(ParameterError, words):
+                self.nodes(**params)
+        with self.assertRaises(ParameterError) as cm:  # every bad value at once
+            self.nodes(epochs=0, k_max=0, tsne_perplexity=-1.0, n_bootstrap=1)
+        self.assertStartsWith(str(cm.exception), "pipeline 'emission_lines': 4 problems:")
+
+    def test_bad_parameters_are_refused_before_the_dataset_is_made(self):
+        # Before, epochs=0 failed in the trainer after the dataset was built,
+        # and n_bootstrap=1 dropped every comparison and finished "complete".
+        root = self.create_tempdir().full_path
+        for params in ({"epochs": 0}, {"n_bootstrap": 1}, {"tsne_perplexity": -1.0}):
+            with self.subTest(params), self.assertRaises(ParameterError):
+                run_pipeline(emission_lines.PIPELINE, root, {**SMALL, **params}, log=None)
+        self.assertEqual(os.listdir(root), [])
+        with self.assertRaisesRegex(InputError, "input 'raw' of node 'dataset_gen' does not exist"):
+            run_pipeline(
+                emission_lines.PIPELINE,
+                root,
+                {**SMALL, "dataset": "emission_lines/mpajhu", "manual_dir": root + "/none"},
+                log=None,
+            )
+        self.assertEqual(os.listdir(root), [])
 
     def test_model_names_are_the_registry(self):
         from tfelg.models import MODEL_REGISTRY
