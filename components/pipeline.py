@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -235,6 +234,10 @@ class PipelineResult:
     def tensorboard_command(self) -> str | None:
         """The exact ``tensorboard --logdir ...`` command for the run's log directories.
 
+        The ``tensorboard`` of this interpreter's environment, by its absolute
+        path (see :mod:`tfelg.outputs.tensorboard_command`): after ``make demo``
+        the virtual environment is not on the user's PATH.
+
         Several log directories (a sweep) are opened through their common
         parent, where each of their sub-folders with an event file is a run
         named by its path. Not ``--logdir_spec``: TensorBoard's projector
@@ -245,7 +248,9 @@ class PipelineResult:
         if not logdirs:
             return None
         parent = logdirs[0] if len(logdirs) == 1 else os.path.commonpath(logdirs)
-        return f"tensorboard --logdir {shlex.quote(parent)}"
+        from tfelg.outputs.tensorboard_command import tensorboard_command
+
+        return tensorboard_command(parent)
 
 
 def _print(line: str) -> None:

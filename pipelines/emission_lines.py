@@ -336,7 +336,9 @@ def summary_text(root: str) -> str:
         projector_node = "projector_writer" + node[len("reporter") :]
         if projector_node in outputs:
             logdir = show(outputs[projector_node]["projector"])
-            lines.append(f"  projector:  tensorboard --logdir {logdir}")
+            from tfelg.outputs.tensorboard_command import tensorboard_command
+
+            lines.append(f"  projector:  {tensorboard_command(logdir)}")
     if "comparison" in outputs:
         table = os.path.join(outputs["comparison"]["table"], el.RESULTS_MD)
         with open(table, encoding="utf-8") as f:

@@ -1,15 +1,23 @@
-"""The whole analysis of one representation, on planted clusters."""
+"""The whole analysis of one representation, on planted clusters, and its output folder."""
 
+import dataclasses
 import json
 import os
+import subprocess
+import sys
+import time
+from unittest import mock
 
 import numpy as np
 from absl.testing import absltest
 from astropy.io import fits
 
-from tfelg import schemes
+from tfelg import atomic, schemes
 from tfelg.analysis import analyze
 from tfelg.analysis.embeddings import Embeddings, default_class_names
+from tfelg.errors import InputError
+from tfelg.outputs.tensorboard_command import tensorboard_command
+from tfelg.testing.tensorboard_server import SERVER_TIMEOUT_S, TensorBoardServer
 
 
 def planted_embeddings(n=600, seed=0) -> Embeddings:
@@ -89,6 +97,155 @@ class AnalyzeEmbeddingsTest(absltest.TestCase):
         for n_bootstrap in (1, 0, -5):
             with self.assertRaisesRegex(ValueError, "n_bootstrap must be >= 2"):
                 analyze.AnalysisConfig(n_bootstrap=n_bootstrap)
+
+
+def _event_dirs(logdir):
+    """Sub-folders TensorBoard treats as runs (those holding an event file), with their count."""
+    return {
+        os.path.relpath(folder, logdir): sum(f.startswith("events.out.tfevents") for f in files)
+        for folder, _, files in os.walk(logdir)
+        if any(f.startswith("events.out.tfevents") for f in files)
+    }
+
+
+def _hidden(folder):
+    return sorted(
+        os.path.relpath(os.path.join(d, n), folder)
+        for d, dirs, files in os.walk(folder)
+        for n in dirs + files
+        if n.startswith(".")
+    )
+
+
+def _training_curves(logdir):
+    """A TensorBoard log like tfelg-train's: a loss per epoch in train/ and validation/."""
+    import tensorflow as tf
+
+    for split in ("train", "validation"):
+        writer = tf.summary.create_file_writer(os.path.join(logdir, split))
+        with writer.as_default():
+            for epoch in range(3):
+                tf.summary.scalar("loss", 1.0 / (epoch + 1), step=epoch)
+        writer.close()
+
+
+FAST = analyze.AnalysisConfig(
+    k_max=3,
+    gap_references=2,
+    n_bootstrap=2,
+    silhouette_sample=200,
+    tsne_n_iter=50,
+    tsne_early_exaggeration_iter=50,
+    tsne_perplexity=10,
+)
+
+
+class WriteAnalysisTest(absltest.TestCase):
+    """The analysis folder: one TensorBoard log for everything, replaced whole."""
+
+    def setUp(self):
+        super().setUp()
+        self.parent = self.create_tempdir().full_path
+        self.out = os.path.join(self.parent, "analysis")
+        self.first = dataclasses.replace(planted_embeddings(n=150), representation="first")
+        self.second = dataclasses.replace(
+            planted_embeddings(n=150, seed=1), representation="second"
+        )
+
+    def test_one_logdir_for_projectors_and_curves_replaced_whole(self):
+        training = os.path.join(self.create_tempdir().full_path, "tensorboard")
+        _training_curves(training)
+        summary = analyze.write_analysis(
+            [self.first, self.second], self.out, FAST, training_logdir=training, log=lambda _: None
+        )
+        self.assertEqual(summary["tensorboard_logdir"], self.out)
+        self.assertEqual(summary["tensorboard_command"], tensorboard_command(self.out))
+        events = _event_dirs(self.out)
+        self.assertEqual(
+            set(events),
+            {"first/projector", "second/projector", "training/train", "training/validation"},
+        )
+        # Paths in the summaries name the final folder, not the one built aside.
+        with open(summary["representations"]["first"], encoding="utf-8") as f:
+            first = json.load(f)
+        self.assertStartsWith(first["catalogue"], os.path.join(self.out, "first") + os.sep)
+        self.assertStartsWith(first["projector"]["logdir"], os.path.join(self.out, "first"))
+        for path in first["figures"].values():
+            self.assertTrue(os.path.isfile(path), path)
+
+        # What the printed command opens: both projectors and the curves.
+        server = TensorBoardServer(self.out)
+        self.addCleanup(server.stop)
+        server.wait_until_serving(time.monotonic() + SERVER_TIMEOUT_S)
+        runs = json.loads(server.get("data/plugin/projector/runs"))
+        self.assertContainsSubset({"first/projector", "second/projector"}, runs)
+        scalars = json.loads(server.get("data/plugin/scalars/tags"))
+        for run in ("training/train", "training/validation"):
+            self.assertIn("loss", scalars[run])
+        # The 2-D latent reaches the projector with its zero column.
+        info = json.loads(server.get("data/plugin/projector/info", run="first/projector"))
+        (shape,) = [e["tensorShape"] for e in info["embeddings"]]
+        self.assertEqual([int(v) for v in shape], [150, 3])
+        server.stop()
+
+        # Again, without the second representation: refused without overwrite.
+        with self.assertRaisesRegex(InputError, "already holds an analysis; pass overwrite"):
+            analyze.write_analysis([self.first], self.out, FAST, log=lambda _: None)
+        # A killed earlier run left its half-built folder beside the output.
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        killed = os.path.join(self.parent, f".analysis.{atomic._TAG}-{dead.pid}.abcdefgh.tmp")
+        os.makedirs(os.path.join(killed, "first"))
+        summary = analyze.write_analysis(
+            [self.first], self.out, FAST, overwrite=True, log=lambda _: None
+        )
+        self.assertEqual(sorted(os.listdir(self.out)), ["first", "results.md", "summary.json"])
+        self.assertEqual(list(summary["representations"]), ["first"])
+        self.assertIsNone(summary["training_curves"])
+        # No event files pile up: the one run left has as many as before.
+        self.assertEqual(_event_dirs(self.out), {"first/projector": events["first/projector"]})
+        self.assertEqual(os.listdir(self.parent), ["analysis"])
+        self.assertEqual(_hidden(self.out), [])
+
+    def test_failed_run_keeps_the_previous_analysis(self):
+        os.makedirs(os.path.join(self.out, "first"))
+        previous = {"representations": {"first": "first/summary.json"}, "results": []}
+        atomic.write_json(os.path.join(self.out, "summary.json"), previous)
+        atomic.write_text(os.path.join(self.out, "first", "catalogue.fits"), "old")
+        with (
+            mock.patch.object(analyze, "analyze_embeddings", side_effect=RuntimeError("killed")),
+            self.assertRaisesRegex(RuntimeError, "killed"),
+        ):
+            analyze.write_analysis([self.second], self.out, FAST, overwrite=True)
+        self.assertEqual(sorted(os.listdir(self.out)), ["first", "summary.json"])
+        with open(os.path.join(self.out, "first", "catalogue.fits")) as f:
+            self.assertEqual(f.read(), "old")
+        self.assertEqual(os.listdir(self.parent), ["analysis"])
+
+    def test_refuses_folders_it_must_not_replace(self):
+        analyze.check_output_dir(self.out)  # New.
+        os.makedirs(self.out)
+        analyze.check_output_dir(self.out)  # Empty.
+        with open(os.path.join(self.out, "notes.txt"), "w") as f:
+            f.write("mine")
+        for overwrite in (False, True):
+            with self.assertRaisesRegex(InputError, "other files than an analysis.*notes.txt"):
+                analyze.check_output_dir(self.out, overwrite=overwrite)
+        with self.assertRaisesRegex(InputError, "other files than an analysis"):
+            analyze.write_analysis([self.first], self.out, FAST, overwrite=True)
+        with open(os.path.join(self.out, "notes.txt")) as f:
+            self.assertEqual(f.read(), "mine")
+        a_file = os.path.join(self.parent, "file")
+        with open(a_file, "w") as f:
+            f.write("x")
+        with self.assertRaisesRegex(InputError, "not a folder"):
+            analyze.check_output_dir(a_file, overwrite=True)
+        # The training run itself, or a folder holding it, would be deleted.
+        workdir = os.path.join(self.parent, "run")
+        for out in (workdir, self.parent):
+            with self.assertRaisesRegex(InputError, "would hold the training run"):
+                analyze.check_output_dir(out, workdir=workdir, overwrite=True)
+        analyze.check_output_dir(os.path.join(workdir, "analysis"), workdir=workdir)
 
 
 class EmbeddingsTest(absltest.TestCase):

@@ -8,6 +8,7 @@ from unittest import mock
 from absl.testing import absltest
 
 from tfelg.errors import InputError
+from tfelg.outputs.tensorboard_command import tensorboard_command
 from tfelg_components import runner
 from tfelg_components.base import (
     Dataset,
@@ -280,7 +281,7 @@ class FailureAndOutputsTest(absltest.TestCase):
         )
         logdir = result["project"].outputs["log"].uri
         self.assertEqual(result.tensorboard_logdirs(), {"project.log": logdir})
-        self.assertEqual(result.tensorboard_command(), f"tensorboard --logdir {logdir}")
+        self.assertEqual(result.tensorboard_command(), tensorboard_command(logdir))
 
     def test_several_logdirs_and_none(self):
         def build(params):
@@ -293,7 +294,7 @@ class FailureAndOutputsTest(absltest.TestCase):
         self.assertEqual(sorted(logdirs), ["embed.log", "project.log"])
         # Both through their common parent (the projector plugin ignores
         # --logdir_spec), which here is the run root itself.
-        self.assertEqual(result.tensorboard_command(), f"tensorboard --logdir {self.root}")
+        self.assertEqual(result.tensorboard_command(), tensorboard_command(self.root))
         for path in logdirs.values():
             self.assertStartsWith(path, self.root + os.sep)
         toy_result = run_pipeline(toy.PIPELINE, self.create_tempdir().full_path, {"n": 5}, log=None)

@@ -19,6 +19,7 @@ from astropy.io import fits
 
 from tfelg.errors import InputError
 from tfelg.outputs import projector
+from tfelg.outputs.tensorboard_command import tensorboard_command, tensorboard_executable
 from tfelg.testing.tensorboard_server import SERVER_TIMEOUT_S, TensorBoardServer
 from tfelg_components.base import ParameterError
 from tfelg_components.pipeline import run_pipeline
@@ -118,9 +119,7 @@ class EmissionLinesPipelineTest(absltest.TestCase):
                 self.assertTrue(os.path.isfile(logdir.path(name, asset)), (name, asset))
             with open(logdir.path(name, "metadata.tsv"), encoding="utf-8") as f:
                 self.assertLen(f.read().splitlines(), N + 1)  # header + one row per galaxy
-        self.assertEqual(
-            self.first.tensorboard_command(), f"tensorboard --logdir {shlex.quote(logdir.uri)}"
-        )
+        self.assertEqual(self.first.tensorboard_command(), tensorboard_command(logdir.uri))
 
         report = self.output("reporter", "report")
         summary = emission_lines.runner.read_json(report.path("summary.json"))
@@ -149,7 +148,7 @@ class EmissionLinesPipelineTest(absltest.TestCase):
         self.assertRegex(text, r"ae \(d = 2\): chosen K \d \(BIC\), \d \(AIC\), \d \(gap\)")
         self.assertRegex(text, r"vs whan \(test split\): matched accuracy 0\.\d{3} ± 0\.\d{3}")
         logdir = self.output("projector_writer", "projector").uri
-        self.assertIn(f"projector:  tensorboard --logdir {logdir}", text)
+        self.assertIn(f"projector:  {tensorboard_command(logdir)}", text)
         self.assertIn("line_ratios.fits", text)
 
     def test_rerun_executes_nothing(self):
@@ -188,10 +187,9 @@ class EmissionLinesPipelineTest(absltest.TestCase):
 
         # The one command printed for the sweep's log directories opens the
         # projector of every model in a real TensorBoard.
-        command = result.tensorboard_command()
-        prefix = "tensorboard --logdir "
-        self.assertStartsWith(command, prefix)
-        server = TensorBoardServer(shlex.split(command[len(prefix) :])[0])
+        words = shlex.split(result.tensorboard_command())
+        self.assertEqual(words[:2], [tensorboard_executable(), "--logdir"])
+        server = TensorBoardServer(words[2])
         self.addCleanup(server.stop)
         server.wait_until_serving(time.monotonic() + SERVER_TIMEOUT_S)
         runs = json.loads(server.get("data/plugin/projector/runs"))

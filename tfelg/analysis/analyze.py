@@ -14,6 +14,17 @@ posterior means, PCA, or the classical line ratios) this module:
 4. maps the galaxies with t-SNE, writes the TensorBoard projector, the
    value-added catalogue, the figures, and ``summary.json``.
 
+:func:`analyze_workdir` (``tfelg-analyze``) writes one folder: a sub-folder
+per representation and ``training/`` (a copy of the run's TensorBoard
+training curves), so that one ``tensorboard --logdir <folder>`` shows each
+representation's projector and the training curves together (TensorBoard's
+projector finds nothing under ``--logdir_spec``, so several log folders
+cannot be combined at the command line). The folder is built beside its
+final place and swapped in whole (:func:`tfelg.atomic.atomic_directory`):
+a re-run leaves nothing of the previous analysis (a representation no
+longer analysed, event files of earlier runs), and a failed or killed run
+leaves the previous analysis as it was.
+
 Why train/test here: the reference work chose its checkpoint and fitted its
 clusters on the same galaxies it then scored. Here the autoencoder's
 checkpoint is chosen on ``validation``, the mixture is fitted on ``train``,
@@ -25,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 
@@ -36,6 +48,10 @@ from tfelg.analysis.embeddings import Embeddings
 # Classes that are not classes: galaxies without a scheme class are left out
 # of the matching (and counted).
 IGNORED_CLASSES = ("low_sn", "unclassified", "unknown")
+
+#: The copy of the training run's TensorBoard curves in an analysis folder
+#: (the same name as in the pipeline's projector log).
+TRAINING_LOGDIR = "training"
 
 
 @dataclasses.dataclass
@@ -396,11 +412,13 @@ def write_projector_log(emb, cluster, logdir, config, sprite_images=None, figure
         metadata["true_class"] = np.array(emb.class_names["true_class"])[emb.labels["true_class"]]
     # Each point's class colour in the figures (the projector picks its own).
     metadata.update(colours.projector_colour_columns(metadata))
+    features = emb.info.get("features")
     info = projector.write_projector(
         logdir,
         emb.latent,
         metadata,
         sprite_images=sprite_images,
+        column_names=features if features and len(features) == emb.latent_dim else None,
         max_points=config.projector_max_points,
         seed=config.seed,
     )
@@ -440,13 +458,16 @@ def analyze_embeddings(
     config: AnalysisConfig | None = None,
     *,
     sprite_images: np.ndarray | None = None,
+    final_dir: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Runs the whole analysis of one representation into ``out_dir``.
 
     Writes ``figures/``, ``projector/`` (a TensorBoard log directory),
     ``catalogue.fits``, ``clusters.npz`` and ``summary.json``; returns the
-    summary.
+    summary. ``final_dir``: where ``out_dir`` will be moved once complete
+    (a folder built aside, then swapped in); the summary names its files
+    there.
     """
     config = config or AnalysisConfig()
     emb.check_finite()
@@ -498,8 +519,21 @@ def analyze_embeddings(
         "timings_seconds": timings,
         "info": emb.info,
     }
+    if final_dir is not None:
+        summary = _relocate(summary, out_dir, final_dir)
     write_json(os.path.join(out_dir, "summary.json"), summary)
     return summary
+
+
+def _relocate(value, old: str, new: str):
+    """``value`` with every path under folder ``old`` moved under ``new`` (dicts, lists, str)."""
+    if isinstance(value, dict):
+        return {k: _relocate(v, old, new) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_relocate(v, old, new) for v in value)
+    if isinstance(value, str) and (value == old or value.startswith(old + os.sep)):
+        return new + value[len(old) :]
+    return value
 
 
 def headline(summary: dict) -> dict:
@@ -550,19 +584,155 @@ def results_table(rows: list[dict]) -> str:
     return "\n".join(lines_)
 
 
+def _holds_analysis(path: str) -> bool:
+    """Whether folder ``path`` holds a finished analysis (its ``summary.json`` says so)."""
+    try:
+        with open(os.path.join(path, "summary.json"), encoding="utf-8") as f:
+            summary = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and "representations" in summary and "results" in summary
+
+
+def check_output_dir(out_dir: str, *, workdir: str | None = None, overwrite: bool = False) -> None:
+    """Refuses an analysis folder that must not be replaced whole, before any work is done.
+
+    The folder is replaced whole, so it must be new, empty or an earlier
+    analysis (then only with ``overwrite``), and must not be, or hold, the
+    training run.
+
+    Raises:
+      InputError: naming the folder and what to do instead.
+    """
+    from tfelg.errors import InputError
+
+    real = os.path.realpath(out_dir)
+    if workdir is not None:
+        work = os.path.realpath(workdir)
+        if work == real or work.startswith(real.rstrip(os.sep) + os.sep):
+            raise InputError(
+                "the analysis folder would hold the training run, and it is replaced whole; "
+                "choose a folder inside or beside the run (default: WORKDIR/analysis)",
+                path=out_dir,
+            )
+    if not os.path.lexists(out_dir):
+        return
+    if os.path.islink(out_dir) or not os.path.isdir(out_dir):
+        raise InputError("the analysis output exists and is not a folder", path=out_dir)
+    entries = sorted(os.listdir(out_dir))
+    if not entries:
+        return
+    if not _holds_analysis(out_dir):
+        raise InputError(
+            f"the folder holds other files than an analysis (e.g. {entries[0]}) and would be "
+            "replaced whole; choose a new or empty folder",
+            path=out_dir,
+        )
+    if not overwrite:
+        raise InputError(
+            "the folder already holds an analysis; pass overwrite to replace it", path=out_dir
+        )
+
+
+def write_analysis(
+    representations: list[Embeddings],
+    out_dir: str,
+    config: AnalysisConfig | None = None,
+    *,
+    sprite_images: np.ndarray | None = None,
+    training_logdir: str | None = None,
+    about: dict | None = None,
+    title: str = "Analysis",
+    overwrite: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Analyses each representation into one new folder ``out_dir`` and compares them.
+
+    The folder is built beside ``out_dir`` and swapped in whole when
+    complete (see the module docstring); :func:`check_output_dir` says
+    which folders may be replaced.
+
+    Args:
+      representations: the embeddings to analyse, each into
+        ``<out_dir>/<representation>/``.
+      out_dir: the analysis folder.
+      config: analysis settings.
+      sprite_images: projector thumbnails, in the rows of every representation.
+      training_logdir: a TensorBoard log folder of the training run, copied to
+        ``<out_dir>/training`` so that one ``tensorboard --logdir`` shows
+        the projectors and the training curves.
+      about: further entries of the overall ``summary.json`` (workdir, dataset).
+      title: the heading of ``results.md``.
+      overwrite: replace an earlier analysis in ``out_dir``.
+      log: progress lines.
+
+    Returns:
+      The overall summary (also in ``<out_dir>/summary.json``), with
+      ``tensorboard_logdir`` (``out_dir``) and ``tensorboard_command``.
+    """
+    from tfelg.outputs import tensorboard_command
+
+    config = config or AnalysisConfig()
+    out_dir = os.path.abspath(out_dir)
+    check_output_dir(out_dir, overwrite=overwrite)
+    with atomic.atomic_directory(out_dir) as build:
+        summaries = {}
+        for emb in representations:
+            log(f"analysing {emb.representation} (d = {emb.latent_dim}) ...")
+            folder = os.path.join(build, emb.representation)
+            emb.save(os.path.join(folder, "embeddings.npz"))
+            summaries[emb.representation] = analyze_embeddings(
+                emb,
+                folder,
+                config,
+                sprite_images=sprite_images,
+                final_dir=os.path.join(out_dir, emb.representation),
+                log=log,
+            )
+        training = None
+        if training_logdir is not None and os.path.isdir(training_logdir):
+            shutil.copytree(training_logdir, os.path.join(build, TRAINING_LOGDIR))
+            training = os.path.join(out_dir, TRAINING_LOGDIR)
+        rows = [headline(s) for s in summaries.values()]
+        table = results_table(rows)
+        atomic.write_text(
+            os.path.join(build, "results.md"),
+            f"# {title}\n\n"
+            "Chosen K on the training split; agreement with each scheme on the test split "
+            f"(value on the test split ± std over {config.n_bootstrap} bootstrap resamples).\n\n"
+            f"{table}\n",
+        )
+        overall = {
+            **(about or {}),
+            "results": rows,
+            "representations": {k: os.path.join(out_dir, k, "summary.json") for k in summaries},
+            "figures": {k: s["figures"] for k, s in summaries.items()},
+            "training_curves": training,
+            "tensorboard_logdir": out_dir,
+            "tensorboard_command": tensorboard_command.tensorboard_command(out_dir),
+        }
+        write_json(os.path.join(build, "summary.json"), overall)
+    log(table)
+    return overall
+
+
 def analyze_workdir(
     workdir: str,
     out_dir: str,
     config: AnalysisConfig | None = None,
     *,
     baselines: bool = True,
+    overwrite: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Analyses a training run and, beside it, the PCA and line-ratio baselines.
 
     The data are those the run was trained on (its ``config.json``); PCA has
     the run's latent dimension and input. Writes ``<out_dir>/<representation>/``
-    for each, plus ``results.md`` and ``summary.json`` comparing them.
+    for each, ``<out_dir>/training`` (the run's TensorBoard curves), plus
+    ``results.md`` and ``summary.json`` comparing them; ``out_dir`` is
+    replaced whole (see :func:`write_analysis`; ``overwrite`` to replace an
+    earlier analysis).
     """
     from tfelg.analysis import embeddings as emb_lib
     from tfelg.errors import InputError
@@ -579,6 +749,7 @@ def analyze_workdir(
             "no trained model here (expected config.json and model.keras from tfelg-train)",
             path=workdir,
         )
+    check_output_dir(out_dir, workdir=workdir, overwrite=overwrite)
     with open(config_path, encoding="utf-8") as f:
         experiment = config_lib.ExperimentConfig.from_dict(json.load(f))
     builder = loop.open_dataset(experiment.data)
@@ -607,29 +778,14 @@ def analyze_workdir(
         thumbs = sprites.render_feature_glyphs(
             emb_lib.line_ratio_embeddings(splits, class_names).latent
         )
-
-    summaries = {}
-    for emb in representations:
-        log(f"analysing {emb.representation} (d = {emb.latent_dim}) ...")
-        emb.save(os.path.join(out_dir, emb.representation, "embeddings.npz"))
-        summaries[emb.representation] = analyze_embeddings(
-            emb, os.path.join(out_dir, emb.representation), config, sprite_images=thumbs, log=log
-        )
-    rows = [headline(s) for s in summaries.values()]
-    table = results_table(rows)
-    atomic.write_text(
-        os.path.join(out_dir, "results.md"),
-        f"# Analysis of {os.path.abspath(workdir)}\n\n"
-        "Chosen K on the training split; agreement with each scheme on the test split "
-        f"(value on the test split ± std over {config.n_bootstrap} bootstrap resamples).\n\n{table}\n",
+    return write_analysis(
+        representations,
+        out_dir,
+        config,
+        sprite_images=thumbs,
+        training_logdir=os.path.join(workdir, loop.TENSORBOARD_DIR),
+        about={"workdir": os.path.abspath(workdir), "dataset": experiment.data.dataset},
+        title=f"Analysis of {os.path.abspath(workdir)}",
+        overwrite=overwrite,
+        log=log,
     )
-    overall = {
-        "workdir": os.path.abspath(workdir),
-        "dataset": experiment.data.dataset,
-        "results": rows,
-        "representations": {k: os.path.join(out_dir, k, "summary.json") for k in summaries},
-        "figures": {k: s["figures"] for k, s in summaries.items()},
-    }
-    write_json(os.path.join(out_dir, "summary.json"), overall)
-    log(table)
-    return overall

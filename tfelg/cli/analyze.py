@@ -76,16 +76,19 @@ def main(argv):
             seed=_SEED.value,
         )
         summary = analyze.analyze_workdir(
-            _WORKDIR.value, out_dir, config, baselines=_BASELINES.value
+            _WORKDIR.value, out_dir, config, baselines=_BASELINES.value, overwrite=_OVERWRITE.value
         )
     except (InputError, ValueError) as e:
         print(f"tfelg-analyze: error: {e}", file=sys.stderr)
         return 2
     print(f"\nresults: {os.path.join(out_dir, 'results.md')}")
     print(f"summary: {os.path.join(out_dir, 'summary.json')}")
-    # One run per representation (<name>/projector); not --logdir_spec,
-    # under which TensorBoard's projector plugin shows nothing.
-    print(f"projector ({', '.join(summary['representations'])}): tensorboard --logdir {out_dir}")
+    # One folder: a run per representation (<name>/projector) and the training
+    # curves (training/); not --logdir_spec, under which the projector shows nothing.
+    print(
+        f"projector ({', '.join(summary['representations'])}) and training curves: "
+        + summary["tensorboard_command"]
+    )
     return 0
 
 
