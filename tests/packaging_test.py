@@ -203,6 +203,17 @@ class ContributorDocumentationTest(absltest.TestCase):
         for section in ("## Adding a model", "## Adding a component"):
             self.assertIn(section, text)
 
+    def test_readme_says_how_to_install_build_and_reload(self):
+        """The issue's acceptance: pip install ., tfds build, [gpu], load_trained."""
+        text = (REPO / "README.md").read_text(encoding="utf-8")
+        for phrase in (
+            "pip install -c constraints.txt .",
+            '".[gpu]"',
+            "tfds build emission_lines/synthetic --imports tfelg_datasets.emission_lines",
+            "loop.load_trained(",
+        ):
+            self.assertIn(phrase, text)
+
     def test_no_absolute_paths_of_a_checkout(self):
         pattern = re.compile(r"(?<![\w.])/(?:work|home|root|tmp|Users)/")
         found = [
