@@ -29,7 +29,9 @@ stopping. A prepared manual dataset records the name, size, mtime and
 SHA-256 of every file it was built from; when the files in the manual
 folder differ later, :class:`StaleManualDataset` refuses to reuse it
 (TFDS would reuse it silently: its data path depends only on the config
-name and version).
+name and version). The check is in ``download_and_prepare``, which
+``tfds build``, ``tfds.load`` (``download=True``, the default) and tfelg's
+binaries call; reading a prepared folder directly is not checked.
 
 Synthetic configs of other sizes are named ``synthetic_n<N>_s<SEED>``
 (:func:`synthetic_config`, as :func:`tfelg.data.make_builder` names them),
