@@ -1,20 +1,132 @@
-"""tfelg-analyze refuses bad workdirs and never overwrites an analysis silently."""
+"""tfelg-analyze: the whole analysis of a trained run, bad workdirs, no silent overwrite."""
 
+import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 
 from absl.testing import absltest
 
+from tfelg import data
+from tfelg.training import loop
+from tfelg.training.config import (
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    RuntimeConfig,
+    TrainerConfig,
+)
+
+
+def _command(*args):
+    return [sys.executable, "-m", "tfelg.cli.analyze", *args]
+
+
+def _env():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tfelg.cli.analyze", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-    )
+    return subprocess.run(_command(*args), capture_output=True, text=True, timeout=300, env=_env())
+
+
+# Tiny but complete: every step runs (K sweep, gap, bootstrap, t-SNE, projector).
+TINY = [
+    "--k_max=3",
+    "--gap_references=2",
+    "--n_bootstrap=2",
+    "--tsne_iterations=50",
+    "--tsne_early_iterations=50",
+]
+
+
+class AnalyzeHappyPathTest(absltest.TestCase):
+    """A trained AE (300 galaxies, 2 epochs) analysed with and without baselines."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._tmp = tempfile.TemporaryDirectory()
+        data_dir = os.path.join(cls._tmp.name, "tfds")
+        data.prepare(
+            data.make_builder("emission_lines/synthetic", data_dir, num_galaxies=300, seed=1)
+        )
+        cls.workdir = os.path.join(cls._tmp.name, "run")
+        config = ExperimentConfig(
+            data=DataConfig(data_dir=data_dir, num_galaxies=300, dataset_seed=1),
+            model=ModelConfig(name="ae", latent_dim=2),
+            trainer=TrainerConfig(epochs=2, batch_size=64),
+            runtime=RuntimeConfig(progress_bar=False),
+        )
+        loop.train_and_evaluate(config, cls.workdir, log=lambda _: None)
+        cls.out = {name: os.path.join(cls._tmp.name, name) for name in ("all", "model_only")}
+        runs = {
+            "all": [f"--workdir={cls.workdir}", f"--output_dir={cls.out['all']}", *TINY],
+            "model_only": [
+                f"--workdir={cls.workdir}",
+                f"--output_dir={cls.out['model_only']}",
+                "--nobaselines",
+                *TINY,
+            ],
+        }
+        processes = {
+            name: subprocess.Popen(
+                _command(*args),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=_env(),
+            )
+            for name, args in runs.items()
+        }
+        cls.results = {}
+        for name, process in processes.items():
+            out, err = process.communicate(timeout=600)
+            cls.results[name] = (process.returncode, out, err)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+        super().tearDownClass()
+
+    def _summary(self, name):
+        rc, out, err = self.results[name]
+        self.assertEqual(rc, 0, err[-3000:])
+        with open(os.path.join(self.out[name], "summary.json")) as f:
+            return json.load(f), out, err
+
+    def test_model_and_baselines(self):
+        summary, out, _ = self._summary("all")
+        self.assertEqual(set(summary["representations"]), {"ae", "pca", "line_ratios"})
+        for representation, path in summary["representations"].items():
+            with open(path) as f:
+                one = json.load(f)
+            self.assertEqual(one["representation"], representation)
+            self.assertTrue(set(one["chosen_k"]) >= {"bic"}, one["chosen_k"])
+            self.assertIn("whan", one["comparisons"])
+            self.assertTrue(
+                os.path.exists(os.path.join(self.out["all"], representation, "catalogue.fits"))
+            )
+        results = open(os.path.join(self.out["all"], "results.md")).read()
+        for representation in ("ae", "pca", "line_ratios"):
+            self.assertRegex(results, rf"\| {representation} \|")
+        self.assertIn(f"results: {os.path.join(self.out['all'], 'results.md')}", out)
+
+    def test_without_baselines(self):
+        summary, _, _ = self._summary("model_only")
+        self.assertEqual(list(summary["representations"]), ["ae"])
+        results = open(os.path.join(self.out["model_only"], "results.md")).read()
+        self.assertNotIn("| pca |", results)
+
+    def test_progress_shown_and_info_logs_quiet(self):
+        _, out, err = self._summary("all")
+        # t-SNE progress: 100 iterations, a line every 50, for each representation.
+        self.assertEqual(len(re.findall(r"t-SNE iteration 100/100 ", out)), 3, out)
+        # absl INFO lines from Python (``I1202 07:38:25.0 123 file.py:12] ...``); the C++
+        # start-up lines TensorFlow prints before absl is initialised are not absl's.
+        self.assertIsNone(re.search(r"^I\d{4} [\d:.]+ +\d+ \S+\.py:\d+\]", err, re.M), err[-3000:])
 
 
 class AnalyzeBinaryTest(absltest.TestCase):

@@ -350,7 +350,7 @@ class ClassifyBadSettingsTest(absltest.TestCase):
                 [*common, f"--output={directory}/verbose.fits", "--verbosity=0"],
             ]
         )
-        info_line = re.compile(r"^I\d{4} ", re.M)  # absl: I<MMDD> <time> ...
+        info_line = re.compile(r"^I\d{4} [\d:.]+ +\d+ \S+\.py:\d+\]", re.M)  # absl's Python INFO
         self.assertEqual(quiet.returncode, 0, quiet.stderr)
         self.assertIsNone(info_line.search(quiet.stderr), quiet.stderr)
         self.assertEqual(verbose.returncode, 0, verbose.stderr)
