@@ -39,6 +39,8 @@ class WhanTest(parameterized.TestCase):
     @parameterized.named_parameters(
         # (W, x, EW[NII]) -> class; each pair straddles one boundary.
         ("passive", 0.4, -0.2, 0.4, "passive"),
+        ("ha_ew_at_05_is_not_passive", 0.5, -0.2, 0.4, "retired"),
+        ("nii_ew_at_05_is_not_passive", 0.4, -0.2, 0.5, "retired"),
         ("nii_ew_above_passive", 0.4, -0.2, 0.6, "retired"),
         ("ha_ew_above_passive", 0.6, -0.2, 0.4, "retired"),
         ("retired_below_3", 2.99, -0.8, 2.0, "retired"),
@@ -63,13 +65,30 @@ class WhanTest(parameterized.TestCase):
         self.assertEqual(self._whan(1.0, -0.8, snr=0.5), "retired")
 
     def test_missing_inputs_are_unclassified(self):
+        # The last: W = 3 is not retired, and without [NII] no ratio.
         codes = schemes.whan_class(
-            [np.nan, 20.0, 20.0, 20.0, 0.3],
-            [1.0, 1.0, 1.0, 1.0, np.nan],
-            [50.0, np.nan, 0.0, -5.0, 10.0],
-            [100.0, 100.0, 100.0, 100.0, 100.0],
+            [np.nan, 20.0, 20.0, 20.0, 0.3, 3.0],
+            [1.0, 1.0, 1.0, 1.0, np.nan, 1.0],
+            [50.0, np.nan, 0.0, -5.0, 10.0, np.nan],
+            [100.0, 100.0, 100.0, 100.0, 100.0, 100.0],
         )
-        self.assertEqual(_names(codes, W), ["unclassified"] * 5)
+        self.assertEqual(_names(codes, W), ["unclassified"] * 6)
+
+    def test_each_line_needs_the_sn(self):
+        # [NII] alone or Halpha alone below S/N 3 is enough for low_sn.
+        codes = schemes.whan_class(
+            [20.0, 20.0, 20.0],
+            [2.0, 2.0, 2.0],
+            [10.0, 10.0, 10.0],
+            [100.0, 100.0, 100.0],
+            nii_err=[1.0, 5.0, 1.0],
+            ha_err=[1.0, 1.0, 50.0],
+        )
+        self.assertEqual(_names(codes, W), ["star_forming", "low_sn", "low_sn"])
+        # A zero or negative error is no measurement of the S/N.
+        for bad in (0.0, -1.0):
+            codes = schemes.whan_class([20.0], [2.0], [10.0], [100.0], nii_err=[bad], ha_err=[1.0])
+            self.assertEqual(_names(codes, W), ["low_sn"])
 
     def test_without_errors_no_sn_cut(self):
         codes = schemes.whan_class([20.0], [2.0], [10.0], [100.0])
@@ -238,6 +257,33 @@ class BptTest(parameterized.TestCase):
             self._bpt(0.0, 0.43, sii_x=-0.5, oi_x=-0.5, sii_snr=2.9, oi_snr=2.9), "agn"
         )
 
+    @parameterized.parameters(0, 1, 2, 3)
+    def test_each_nii_diagram_line_needs_the_sn(self, low):
+        # One of [NII], Halpha, [OIII], Hbeta at S/N 2.9, the others at 100.
+        fluxes = [30.0, 300.0, 50.0, 100.0]
+        errors = [f / 100.0 for f in fluxes]
+        errors[low] = fluxes[low] / 2.9
+        args = [[v] for pair in zip(fluxes, errors, strict=True) for v in pair]
+        self.assertEqual(B[schemes.bpt_class(*args)[0]], "low_sn")
+        errors[low] = fluxes[low] / 100.0
+        args = [[v] for pair in zip(fluxes, errors, strict=True) for v in pair]
+        self.assertEqual(B[schemes.bpt_class(*args)[0]], "star_forming")
+
+    @parameterized.named_parameters(
+        # Exact (x, y), past NumPy's log10: on a curve is the upper side's
+        # complement (strict inequalities), x = 0.47 is AGN.
+        ("on_kauffmann", -0.5, float(schemes.kauffmann03(-0.5)), "composite"),
+        ("on_kewley01", -0.5, float(schemes.kewley01_nii(-0.5)), "composite"),
+        ("above_kewley01", -0.5, float(np.nextafter(schemes.kewley01_nii(-0.5), 2)), "agn"),
+        ("x_at_047", 0.47, -5.0, "agn"),
+    )
+    def test_exactly_on_a_nii_boundary(self, x, y, expected):
+        nan = np.array([np.nan])
+        ratios = [np.array([x]), np.array([y]), nan, nan]
+        with mock.patch.object(schemes, "log_ratio", side_effect=ratios):
+            code = schemes.bpt_class([1.0], [0.1], [1.0], [0.1], [1.0], [0.1], [1.0], [0.1])
+        self.assertEqual(B[code[0]], expected)
+
     def test_low_sn_and_unclassified(self):
         self.assertEqual(self._bpt(-0.5, 0.0, snr=2.9), "low_sn")
         self.assertEqual(self._bpt(-0.5, 0.0, snr=3.0), "star_forming")
@@ -284,6 +330,11 @@ class UvjTest(parameterized.TestCase):
         # Vertical cut V-J < 1.6 (diagonal at 1.6: 2.098).
         ("vj_left_of_16", 2.2, 1.59, 0.3, "quiescent"),
         ("vj_right_of_16", 2.2, 1.61, 0.3, "star_forming"),
+        # Exactly on each line: star-forming (all three cuts are strict).
+        ("on_uv_13", 1.3, 0.5, 0.3, "star_forming"),
+        ("on_vj_16", 2.2, 1.6, 0.3, "star_forming"),
+        ("on_diagonal", 0.88 * 1.0 + 0.69, 1.0, 0.3, "star_forming"),
+        ("above_diagonal", float(np.nextafter(0.88 * 1.0 + 0.69, 3)), 1.0, 0.3, "quiescent"),
         ("z_out_of_range", 2.0, 1.0, 2.5, "unclassified"),
         ("negative_z", 2.0, 1.0, -0.1, "unclassified"),
         ("nan_colour", np.nan, 1.0, 0.3, "unclassified"),
@@ -344,9 +395,9 @@ class ClassifyTableTest(absltest.TestCase):
         )
 
     def test_snr_min_is_passed_to_both_schemes(self):
-        # At S/N 4 the default cut (3) classifies; a cut of 5 makes both
+        # At S/N 3.5 the default cut (3) classifies; a cut of 5 makes both
         # schemes call every galaxy low-S/N.
-        table = self._table(snr=4.0)
+        table = self._table(snr=3.5)
         out = schemes.classify_table(table)
         self.assertEqual(_names(out["whan"], W), ["star_forming", "strong_agn"])
         self.assertEqual(_names(out["bpt"], B), ["star_forming", "seyfert"])
@@ -381,11 +432,24 @@ class ClassifyTableTest(absltest.TestCase):
         out = schemes.classify_table(table, snr_min=4.0)
         self.assertEqual(B[out["bpt"][1]], "liner")
 
+    def test_log_ratio_needs_two_positive_finite_fluxes(self):
+        out = schemes.log_ratio(
+            [0.0, -1.0, np.inf, np.nan, 10.0, 10.0, 1000.0],
+            [1.0, 1.0, 1.0, 1.0, 0.0, np.inf, 10.0],
+        )
+        np.testing.assert_array_equal(np.isnan(out), [True] * 6 + [False])
+        self.assertEqual(out[-1], 2.0)
+        # Fluxes below 1 are measurements too.
+        self.assertAlmostEqual(float(schemes.log_ratio(0.5, 0.25)[0]), np.log10(2.0))
+
     def test_class_counts(self):
         self.assertEqual(
             schemes.class_counts([0, 0, 2], schemes.UVJ_NAMES),
             {"star_forming": 2, "quiescent": 0, "unclassified": 1},
         )
+        # A code with no name is an error, not silently dropped.
+        with self.assertRaises(ValueError):
+            schemes.class_counts([0, 3], schemes.UVJ_NAMES)
 
 
 if __name__ == "__main__":
