@@ -29,6 +29,7 @@ import sys
 
 from absl import app, flags
 
+from tfelg.cli import define_path
 from tfelg.errors import InputError
 from tfelg_components import runner
 from tfelg_components.base import Component, ParameterError, canonical_json
@@ -44,16 +45,17 @@ _DEFINE = {
 def define_flags(component: Component, flag_values: flags.FlagValues = flags.FLAGS) -> None:
     """Defines the flags of `component`'s binary on `flag_values`."""
     fv = flag_values
-    flags.DEFINE_string("root", None, "Run root.", flag_values=fv)
+    # Paths expand ~ like every tfelg binary's (tfelg.cli.define_path).
+    define_path("root", None, "Run root.", flag_values=fv)
     flags.DEFINE_string("id", component.name, "Node folder under --root.", flag_values=fv)
-    flags.DEFINE_string(
+    define_path(
         "execution_json", None, "Write the execution record (absolute URIs) here.", flag_values=fv
     )
     required = ["root"]
     for name, kind in component.inputs.items():
         optional = name in component.optional_inputs
         help_text = f"URI of input {name!r} ({kind.__name__}{', optional' if optional else ''})."
-        flags.DEFINE_string(f"input_{name}", None, help_text, flag_values=fv)
+        define_path(f"input_{name}", None, help_text, flag_values=fv)
         required += [] if optional else [f"input_{name}"]
     for p in component.parameters.values():
         default = None if p.required else p.default

@@ -171,6 +171,31 @@ class PathFlagTest(absltest.TestCase):
         tfelg.cli.define_path("output", None, "FITS table.", flag_values=values)
         self.assertIn("output", [f.name for f in values.get_key_flags_for_module(__name__)])
 
+    def test_component_binary_expands_home(self):
+        """A component run alone (``python -m tfelg_pipelines.toy STEP``) too."""
+        home = self.create_tempdir("home").full_path
+        cwd = self.create_tempdir("cwd").full_path
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tfelg_pipelines.toy",
+                "make_data",
+                "--root=~/root",
+                "--n=5",
+                "--execution_json=~/record.json",
+            ],
+            cwd=cwd,
+            env=_env(HOME=home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+        self.assertEqual(os.listdir(cwd), [], "a folder named '~' in the cwd")
+        self.assertTrue(os.path.isdir(os.path.join(home, "root", "make_data")))
+        self.assertTrue(os.path.isfile(os.path.join(home, "record.json")))
+
 
 if __name__ == "__main__":
     absltest.main()
