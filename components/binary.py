@@ -29,8 +29,8 @@ import sys
 
 from absl import app, flags
 
-from tfelg.cli import define_path
 from tfelg.errors import InputError
+from tfelg.path_flags import define_path
 from tfelg_components import runner
 from tfelg_components.base import Component, ParameterError, canonical_json
 
@@ -45,7 +45,7 @@ _DEFINE = {
 def define_flags(component: Component, flag_values: flags.FlagValues = flags.FLAGS) -> None:
     """Defines the flags of `component`'s binary on `flag_values`."""
     fv = flag_values
-    # Paths expand ~ like every tfelg binary's (tfelg.cli.define_path).
+    # Paths expand ~ like every tfelg binary's (tfelg.path_flags).
     define_path("root", None, "Run root.", flag_values=fv)
     flags.DEFINE_string("id", component.name, "Node folder under --root.", flag_values=fv)
     define_path(

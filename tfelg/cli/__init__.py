@@ -26,45 +26,13 @@ from collections.abc import Callable
 
 from absl import app, flags, logging
 
+from tfelg.path_flags import PathParser, define_path  # noqa: F401 (the binaries' API)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Project packages whose flags a binary shows under --help (the library
 # itself defines none: only tfelg.cli modules and component binaries do).
 _PROJECT_PACKAGES = ("tfelg", "tfelg_components", "tfelg_pipelines")
-
-
-class PathParser(flags.ArgumentParser):
-    """A string flag holding a path: ``~`` and ``~user`` are expanded."""
-
-    syntactic_help = "a path; ~ is the home folder"
-
-    def parse(self, argument):
-        if argument is None:
-            return None
-        if not isinstance(argument, str | os.PathLike):
-            raise ValueError(f"expected a path, got {argument!r}")
-        return os.path.expanduser(os.fspath(argument))
-
-    def flag_type(self):
-        return "path"
-
-
-def define_path(name: str, default: str | None, help: str, **kwargs) -> flags.FlagHolder:  # noqa: A002
-    """``flags.DEFINE_string`` for a file or folder: ``~`` is expanded.
-
-    Defined through the caller's module (``module_name``), so the flag is
-    key to that binary and listed under its ``--help``.
-    """
-    module_name = kwargs.pop("module_name", None) or sys._getframe(1).f_globals["__name__"]
-    return flags.DEFINE(
-        PathParser(),
-        name,
-        default,
-        help,
-        serializer=flags.ArgumentSerializer(),
-        module_name=module_name,
-        **kwargs,
-    )
 
 
 def adopt_project_flags(module_name: str) -> None:
