@@ -16,7 +16,8 @@ component's name); `--input_<name>=URI` per input (a complete output of a run
 root, or any external folder or file); `--<parameter>=value` per parameter,
 typed from the declaration (list and dict parameters as JSON); and
 `--execution_json`, where the execution record is written with absolute URIs
-for the scheduler to pass the outputs on. `--flagfile` works as everywhere in
+for the scheduler to pass the outputs on; `--output_uri_file=NAME=PATH`, where
+the URI of output NAME alone is written (a Kubeflow output parameter). `--flagfile` works as everywhere in
 absl. With the same root, id, inputs and parameters as a pipeline's node, the
 cache key is the same, so a step the pipeline finished is not run again.
 
@@ -29,6 +30,7 @@ import sys
 
 from absl import app, flags
 
+from tfelg import atomic
 from tfelg.errors import InputError
 from tfelg.path_flags import define_path
 from tfelg_components import runner
@@ -50,6 +52,13 @@ def define_flags(component: Component, flag_values: flags.FlagValues = flags.FLA
     flags.DEFINE_string("id", component.name, "Node folder under --root.", flag_values=fv)
     define_path(
         "execution_json", None, "Write the execution record (absolute URIs) here.", flag_values=fv
+    )
+    flags.DEFINE_multi_string(
+        "output_uri_file",
+        [],
+        "NAME=PATH: also write output NAME's absolute URI to the file PATH (a scheduler's "
+        "output parameter: Kubeflow Pipelines passes it to the next step). Repeatable.",
+        flag_values=fv,
     )
     required = ["root"]
     for name, kind in component.inputs.items():
@@ -77,6 +86,7 @@ def execute_from_flags(
 ) -> runner.Execution:
     """Executes `component` as parsed flags say; writes --execution_json if given."""
     fv = flag_values
+    uri_files = _output_uri_files(component, fv["output_uri_file"].value)  # checked before running
     params = {}
     for p in component.parameters.values():
         value = fv[p.name].value
@@ -95,7 +105,23 @@ def execute_from_flags(
     if fv["execution_json"].value:
         record = execution.to_json() | {"cached": execution.cached}
         runner.write_json(fv["execution_json"].value, record)
+    for name, path in uri_files.items():
+        atomic.write_text(path, execution.outputs[name].uri)  # no newline: the value itself
     return execution
+
+
+def _output_uri_files(component: Component, assignments: list[str]) -> dict[str, str]:
+    """{output: path} from the ``NAME=PATH`` values of --output_uri_file; InputError if bad."""
+    files = {}
+    for assignment in assignments:
+        name, sep, path = assignment.partition("=")
+        if not sep or not path or name not in component.outputs:
+            known = ", ".join(component.outputs) or "(none)"
+            raise InputError(
+                f"--output_uri_file={assignment}: write NAME=PATH with NAME one of {known}"
+            )
+        files[name] = path
+    return files
 
 
 def _main(component: Component, argv) -> int:
@@ -121,6 +147,8 @@ def run(*components: Component) -> None:
     by_name = {c.name: c for c in components}
     if len(components) == 1:
         (component,) = components
+        if len(argv) > 1 and argv[1] == component.name:  # named anyway (a generated command)
+            argv.pop(1)
     elif len(argv) > 1 and argv[1] in by_name:
         component = by_name[argv.pop(1)]
     else:
