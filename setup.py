@@ -99,6 +99,7 @@ setuptools.setup(
             "tfelg-analyze=tfelg.cli.analyze:run",
             "tfelg-train=tfelg.cli.train:run",
             "tfelg-latent-sweep=tfelg.cli.latent_sweep:run",
+            "tfelg-morphology=tfelg.cli.morphology:run",
         ],
     },
     classifiers=[
