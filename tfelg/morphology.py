@@ -394,9 +394,23 @@ def _measure_star(args):
     return measure(image, **kwargs)
 
 
-def measure_many(images, *, num_workers: int | None = None, **kwargs) -> list[Morphology]:
-    """:func:`measure` on each 2-D image, in a process pool (:mod:`tfelg.process_pool`)."""
-    items = [(np.asarray(im), kwargs) for im in images]
+def measure_many(
+    images, *, positions=None, num_workers: int | None = None, **kwargs
+) -> list[Morphology]:
+    """:func:`measure` on each 2-D image, in a process pool (:mod:`tfelg.process_pool`).
+
+    Args:
+      images: 2-D arrays.
+      positions: optional (x, y) target per image (default: each centre).
+      num_workers: processes (default: the CPUs this process may use).
+      **kwargs: passed to :func:`measure` for every image.
+    """
+    images = [np.asarray(im) for im in images]
+    if positions is None:
+        positions = [(None, None)] * len(images)
+    items = [
+        (im, {**kwargs, "x": xy[0], "y": xy[1]}) for im, xy in zip(images, positions, strict=True)
+    ]
     return process_pool.map_in_pool(_measure_star, items, num_workers)
 
 

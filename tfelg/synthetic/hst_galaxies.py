@@ -692,3 +692,10 @@ def generate(
 
 def _make_galaxy_star(args):
     return make_galaxy(*args)
+
+
+def psf_image(band: str, size: int = 25) -> np.ndarray:
+    """The band's Airy PSF drawn at the stamp's pixel scale (odd size, sum 1), for statmorph."""
+    psf = _psfs(True)[BANDS.index(band)]
+    image = psf.drawImage(nx=size, ny=size, scale=PIXEL_SCALE).array.astype(np.float64)
+    return image / image.sum()
