@@ -92,7 +92,9 @@ class MultiWorkerTest(absltest.TestCase):
         outputs = []
         try:
             for process in processes:
-                outputs.append(process.communicate(timeout=150)[0])
+                outputs.append(
+                    process.communicate(timeout=600)[0]
+                )  # a hang guard: slow when loaded
         finally:
             for process in processes:
                 if process.poll() is None:
