@@ -92,9 +92,8 @@ class MultiWorkerTest(absltest.TestCase):
         outputs = []
         try:
             for process in processes:
-                outputs.append(
-                    process.communicate(timeout=600)[0]
-                )  # a hang guard: slow when loaded
+                # A hang guard, generous: epochs take a minute on a loaded machine.
+                outputs.append(process.communicate(timeout=600)[0])
         finally:
             for process in processes:
                 if process.poll() is None:
