@@ -12,7 +12,10 @@ requests, timers and the projector's PCA) for that many milliseconds of
 virtual time before the screenshot is taken, which on a busy machine is
 more dependable than a wall-clock wait. The rest keep the browser from
 reaching anything but the page: no background networking, component
-updates, sync or QUIC, and a new, empty profile each time.
+updates, sync or QUIC, and a new, empty profile each time. (Chromium 156
+drew the projector's WebGL in headless mode without the SwiftShader flags
+too; they are given so that a Chromium that stops falling back to software
+rendering on its own still draws.)
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def chromium_command(url: str, screenshot: str, profile: str, *, budget_ms: int,
         CHROMIUM,
         "--headless",
         "--no-sandbox",  # Tests may run as root, where the sandbox refuses to start.
+        "--disable-dev-shm-usage",  # Containers often have a tiny /dev/shm.
         "--use-angle=swiftshader",
         "--enable-unsafe-swiftshader",
         "--disable-quic",
