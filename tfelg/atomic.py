@@ -12,8 +12,9 @@ target's extension, which writers such as astropy and Keras look at), and is
 removed when the write fails.
 
 A write that is killed (SIGKILL, a crash of the machine) cannot remove its
-temporary file. The next atomic write of the same target removes such
-leftovers, but only stale ones, so that a concurrent writer is never hurt:
+temporary file. The next atomic write into the same folder removes such
+leftovers (of any target there: a run may not write the same names again),
+but only stale ones, so that a concurrent writer is never hurt:
 the name carries the writer's process id and a tag of its host and process
 namespace (``<host>``), and a temporary is stale when its tag is this
 process's and no process has its pid any more (a reused pid only delays the
@@ -154,7 +155,7 @@ def atomic_path(path) -> Iterator[str]:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     base = os.path.basename(path)
-    remove_stale_temporaries(directory, base)
+    remove_stale_temporaries(directory)
     fd, tmp = tempfile.mkstemp(
         dir=directory, prefix=_temporary_prefix(base), suffix=".tmp" + os.path.splitext(base)[1]
     )
@@ -269,14 +270,14 @@ def atomic_directory(path) -> Iterator[str]:
     Build a whole output folder in it: on success it takes the place of
     ``path`` (see :func:`replace_directory`), so nothing of an earlier folder
     there survives; on any exception it is deleted and ``path`` is
-    untouched. Stale temporaries of ``path`` (a killed earlier build) are
-    removed first. Checking that ``path`` may be replaced is the caller's
+    untouched. Stale temporaries beside ``path`` (e.g. a killed earlier
+    build) are removed first. Checking that ``path`` may be replaced is the caller's
     job.
     """
     path = os.path.abspath(os.fspath(path))
     parent, base = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
-    remove_stale_temporaries(parent, base)
+    remove_stale_temporaries(parent)
     tmp = tempfile.mkdtemp(dir=parent, prefix=_temporary_prefix(base), suffix=".tmp")
     try:
         os.chmod(tmp, 0o755)  # As os.makedirs would leave it, not mkdtemp's 0700.
