@@ -41,7 +41,8 @@ class WriteCatalogueTest(absltest.TestCase):
         table = Table.read(path, hdu=1)
         self.assertFalse(table["TSNE_MAPPED"][1])
         self.assertTrue(table["TSNE_MAPPED"][0])
-        tsne[2, 0] = np.nan  # one coordinate only: an error naming the row
+        tsne[2, 0] = np.nan  # one coordinate only: an error naming the (first) row
+        tsne[6, 1] = np.inf
         with self.assertRaisesRegex(InputError, "TSNE.*row 2"):
             catalogue.write_catalogue(path + "2", **inputs)
 
@@ -172,6 +173,22 @@ class WriteCatalogueTest(absltest.TestCase):
         )
         np.testing.assert_array_equal(table["LATENT_2"], inputs["latent"][:, 1])
         np.testing.assert_array_equal(table["OBJID"], np.arange(12) + 10**15)
+        with fits.open(path) as hdus:
+            header = hdus[1].header
+            comments = {header[f"TTYPE{i}"]: header[f"TCOMM{i}"] for i in range(1, 4)}
+        self.assertEqual(comments["LATENT_2"], "latent coordinate 2 (posterior mean)")
+
+    def test_the_smallest_catalogue_and_object_ids(self):
+        # One galaxy, one latent dimension, one cluster; ids as Python objects.
+        path = os.path.join(self.create_tempdir().full_path, "one.fits")
+        inputs = _inputs(n=1, d=1, k=1)
+        inputs["object_id"] = np.array(["spec-0266-51602-0001"], dtype=object)
+        catalogue.write_catalogue(path, **inputs)
+        table = Table.read(path, hdu=1)
+        self.assertEqual(list(table["OBJID"]), ["spec-0266-51602-0001"])
+        # FITS reads a vector of length 1 (TFORM 1E) back as a scalar.
+        self.assertEqual(np.ravel(table["CLUSTER_PROB"]).tolist(), [1.0])
+        self.assertEqual(np.ravel(table["LATENT"]).tolist(), [inputs["latent"][0, 0]])
 
     def test_overwrite(self):
         path = os.path.join(self.create_tempdir().full_path, "twice.fits")
@@ -184,6 +201,7 @@ class WriteCatalogueTest(absltest.TestCase):
     def test_bad_shapes_name_the_column(self):
         path = os.path.join(self.create_tempdir().full_path, "bad.fits")
         cases = {
+            "OBJID": dict(object_id=np.array([], dtype=str)),
             "LATENT": dict(latent=np.zeros((11, 4))),
             "CLUSTER_PROB": dict(cluster_proba=np.zeros(12)),
             "TSNE": dict(tsne=np.zeros((12, 3))),
@@ -197,8 +215,19 @@ class WriteCatalogueTest(absltest.TestCase):
             with self.subTest(column=column):
                 with self.assertRaisesRegex(InputError, f"column '{column}'"):
                     catalogue.write_catalogue(path, **{**_inputs(), **override})
+        messages = {
+            "no objects": dict(object_id=np.array([], dtype=str)),
+            "has 11 rows, expected 12": dict(latent=np.zeros((11, 4))),
+            "has no dimensions": dict(latent=np.zeros((12, 0))),
+            "has no clusters": dict(cluster_proba=np.zeros((12, 0))),
+        }
+        for message, override in messages.items():
+            with self.subTest(message=message):
+                with self.assertRaisesRegex(InputError, message):
+                    catalogue.write_catalogue(path, **{**_inputs(), **override})
         latent = _inputs()["latent"]
         latent[5, 0] = np.nan
+        latent[8, 3] = np.inf
         with self.assertRaisesRegex(ValueError, "column 'LATENT', row 5"):
             catalogue.write_catalogue(path, **{**_inputs(), "latent": latent})
         self.assertFalse(os.path.exists(path))
@@ -220,6 +249,7 @@ class WriteCatalogueTest(absltest.TestCase):
                 with self.subTest(column=column, value=value):
                     codes = np.array(inputs[key], dtype=np.int64)
                     codes[4] = value
+                    codes[9] = value
                     with self.assertRaisesRegex(
                         InputError, rf"column '{column}', row 4: codes must lie in \[0, "
                     ):
@@ -232,17 +262,32 @@ class WriteCatalogueTest(absltest.TestCase):
     def test_probabilities_are_fractions_summing_to_one(self):
         path = os.path.join(self.create_tempdir().full_path, "bad.fits")
         inputs = _inputs(k=3)
-        percent = inputs["cluster_proba"] * 100
-        with self.assertRaisesRegex(InputError, "CLUSTER_PROB', row 0: .*not percent"):
+        percent = inputs["cluster_proba"].copy()
+        percent[7:] *= 100
+        with self.assertRaisesRegex(InputError, "CLUSTER_PROB', row 7: .*not percent"):
             catalogue.write_catalogue(path, **{**inputs, "cluster_proba": percent})
         halved = inputs["cluster_proba"].copy()
-        halved[7] /= 2  # in [0, 1] but not a distribution
+        halved[[7, 9]] /= 2  # in [0, 1] but not a distribution
         with self.assertRaisesRegex(InputError, "CLUSTER_PROB', row 7: .*sum to 1, got 0.5"):
             catalogue.write_catalogue(path, **{**inputs, "cluster_proba": halved})
+        # Rounding of 1e-6 either side of [0, 1] is accepted, 2e-6 is not.
+        for row in ([1 + 2e-6, 0.0, 0.0], [-2e-6, 0.5 + 1e-6, 0.5 + 1e-6]):
+            with self.subTest(row=row):
+                bad = inputs["cluster_proba"].copy()
+                bad[3] = row
+                with self.assertRaisesRegex(InputError, "CLUSTER_PROB', row 3: .*fractions"):
+                    catalogue.write_catalogue(path, **{**inputs, "cluster_proba": bad})
         self.assertFalse(os.path.exists(path))
+        edges = inputs["cluster_proba"].copy()
+        edges[3] = [1.0, 0.0, 0.0]
+        edges[4] = [1 + 1e-6, -1e-6, 0.0]
+        catalogue.write_catalogue(path, **{**inputs, "cluster_proba": edges}, overwrite=True)
+        self.assertEqual(Table.read(path, hdu=1)["CLUSTER_PROB"][3].tolist(), [1.0, 0.0, 0.0])
         # float32 rounding of a true posterior is accepted.
         catalogue.write_catalogue(
-            path, **{**inputs, "cluster_proba": inputs["cluster_proba"].astype(np.float32)}
+            path,
+            **{**inputs, "cluster_proba": inputs["cluster_proba"].astype(np.float32)},
+            overwrite=True,
         )
 
 
