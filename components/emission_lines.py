@@ -190,7 +190,7 @@ def _relative(path: str, start: str) -> str:
 
 
 # -- the components ----------------------------------------------------------------------
-@component(version="1")
+@component(version="2")  # 2: emission_lines 2.0.0 (synthetic galaxies drawn in seed blocks)
 def dataset_gen(
     dataset: Output[Dataset],
     raw: Input[Files] = None,

@@ -142,7 +142,7 @@ class TfdsBuildTest(absltest.TestCase):
         result = self._tfds("emission_lines/synthetic_n60_s0", f"--data_dir={data_dir}")
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
         self.assertNotIn("Traceback", result.stdout + result.stderr)
-        folder = os.path.join(data_dir, "emission_lines", "synthetic_n60_s0", "1.0.0")
+        folder = os.path.join(data_dir, "emission_lines", "synthetic_n60_s0", "2.0.0")
         with open(os.path.join(folder, "dataset_info.json"), encoding="utf-8") as f:
             info = json.load(f)
         counts = {s["name"]: int(s["shardLengths"][0]) for s in info["splits"]}
@@ -164,7 +164,7 @@ class TfdsBuildTest(absltest.TestCase):
             "--max_examples_per_split=2",
         )
         log = result.stdout + result.stderr  # the tfds CLI logs to stdout (TqdmStream)
-        synthetic = os.path.join(data_dir, "emission_lines", "synthetic", "1.0.0")
+        synthetic = os.path.join(data_dir, "emission_lines", "synthetic", "2.0.0")
         self.assertTrue(os.path.exists(os.path.join(synthetic, "dataset_info.json")), log[-3000:])
         for config, folder, what in (
             ("mpajhu", "mpajhu", "no MPA-JHU catalogues here: put DR7 gal_line_dr7_v5_2.fit"),
@@ -176,7 +176,7 @@ class TfdsBuildTest(absltest.TestCase):
             self.assertLen(skipped, 1, log[-3000:])
             self.assertIn(f"{os.path.join(manual_dir, folder)}: {what}", skipped[0])
             self.assertFalse(
-                os.path.exists(os.path.join(data_dir, "emission_lines", config, "1.0.0"))
+                os.path.exists(os.path.join(data_dir, "emission_lines", config, "2.0.0"))
             )
         # The skipping is for bare names only: a config asked for by name
         # and missing its files fails, with that line.

@@ -104,15 +104,34 @@ def deterministic_serialization():
         cls.serialize_example = original
 
 
-def prepare(builder, manual_dir: str | None = None):
+def prepare(builder, manual_dir: str | None = None, *, beam_flags: list[str] | None = None):
     """Generates the dataset if not already on disk (TFDS skips it if it is).
 
     The records are byte-identical between generations of the same data
     (see :func:`deterministic_serialization`).
+
+    Args:
+      builder: a TFDS builder (:func:`make_builder`).
+      manual_dir: folder holding the manual configs' files.
+      beam_flags: Apache Beam pipeline flags, e.g. ``["--runner=DirectRunner",
+        "--direct_num_workers=2"]``: generate through Beam (Dataflow, Flink,
+        Spark, ...), with the same records. None: in this process.
+
+    Raises:
+      ValueError: ``beam_flags`` given but apache-beam is not installed.
     """
     import tensorflow_datasets as tfds
 
-    download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    beam_options = None
+    if beam_flags is not None:
+        try:
+            from apache_beam.options.pipeline_options import PipelineOptions
+        except ImportError as e:
+            raise ValueError(
+                "generating with Apache Beam needs apache-beam: pip install 'tfelg[beam]'"
+            ) from e
+        beam_options = PipelineOptions(flags=list(beam_flags))
+    download_config = tfds.download.DownloadConfig(manual_dir=manual_dir, beam_options=beam_options)
     with deterministic_serialization():
         builder.download_and_prepare(download_config=download_config)
     return builder

@@ -33,6 +33,19 @@ name and version). The check is in ``download_and_prepare``, which
 ``tfds build``, ``tfds.load`` (``download=True``, the default) and tfelg's
 binaries call; reading a prepared folder directly is not checked.
 
+Every config also generates through Apache Beam (``pip install tfelg[beam]``)
+when TFDS is given a runner or pipeline options (``tfds build ...
+--beam_pipeline_options=runner=...``, ``tfelg-dataset --beam_runner=...``,
+``tfds.download.DownloadConfig(beam_runner=..., beam_options=...)``), with
+the same records as in-process generation: synthetic galaxies are made in
+independently seeded blocks (:data:`tfelg.synthetic.emission_lines.SEED_BLOCK`),
+one block per Beam element; SDSS spectra are read one file per element;
+the MPA-JHU catalogue pair is read by one worker and its rows encoded in
+chunks by all of them. Both paths build each example with
+:func:`_examples`. In-process generation holds the whole sample in memory
+and makes it once for the three splits; the Beam path makes each block or
+file once and partitions the examples by split.
+
 Synthetic configs of other sizes are named ``synthetic_n<N>_s<SEED>``
 (:func:`synthetic_config`, as :func:`tfelg.data.make_builder` names them),
 and such a name is understood wherever TFDS takes a config name, e.g.
@@ -144,7 +157,9 @@ def _read_bytes(path: epath.Path, record: dict | None = None, root=None) -> io.B
     except FileNotFoundError as e:
         raise InputError("file not found", path=path) from e
     if record is not None:
-        record[_relative_name(path, root)] = _file_fingerprint(stat, data)
+        record[_relative_name(path, root)] = _file_fingerprint(
+            stat, hashlib.sha256(data).hexdigest()
+        )
     return io.BytesIO(data)
 
 
@@ -152,7 +167,7 @@ def _relative_name(path: epath.Path, root: epath.Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _file_fingerprint(stat, data: bytes) -> dict:
+def _file_fingerprint(stat, sha256: str) -> dict:
     """Size, mtime (s) and SHA-256 of one manual file.
 
     The mtime lets a later check skip hashing unchanged files (as make and
@@ -164,7 +179,7 @@ def _file_fingerprint(stat, data: bytes) -> dict:
     return {
         "size": int(stat.length),
         "mtime": None if abs(time.time() - mtime) < 2 else mtime,
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": sha256,
     }
 
 
@@ -263,8 +278,17 @@ def _tfds_cli_builds_every_config() -> bool:
 class Builder(tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for emission_lines."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: synthetic, mpajhu and sdss_spec configs."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release: synthetic, mpajhu and sdss_spec configs.",
+        "2.0.0": (
+            "Synthetic galaxies are drawn in blocks of 1,000, each block from its own "
+            "seed (SeedSequence(seed).spawn), so that Apache Beam workers make blocks "
+            "independently: every synthetic config has new values (same object ids, "
+            "splits and class proportions). mpajhu and sdss_spec records are unchanged. "
+            "Every config can be generated with Apache Beam."
+        ),
+    }
     BUILDER_CONFIGS = [
         EmissionLinesConfig(
             name="synthetic",
@@ -297,6 +321,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def __init__(self, **kwargs):
         self._skip_missing_manual_data = _tfds_cli_builds_every_config()
         self._manual_root = None  # set by download_and_prepare
+        self._use_beam = False  # set by download_and_prepare
         super().__init__(**kwargs)
 
     def __getstate__(self):
@@ -332,6 +357,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         """
         source = self.builder_config.source
         download_config = download_config or tfds.download.DownloadConfig()
+        # TFDS itself starts a Beam pipeline only when a split generator
+        # is a Beam object: a runner or options are the user's request for one.
+        self._use_beam = (
+            download_config.beam_runner is not None or download_config.beam_options is not None
+        )
         if source != "synthetic":
             # Where TFDS's download manager looks (DatasetBuilder._make_download_manager).
             root = download_config.manual_dir or (
@@ -442,6 +472,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         config = self.builder_config
         if config.source == "synthetic":
+            if self._use_beam:
+                return _beam_split_generators(
+                    "synthetic",
+                    list(range(synthetic.num_blocks(config.num_galaxies))),
+                    num_galaxies=config.num_galaxies,
+                    seed=config.seed,
+                    with_spectrum=config.with_spectrum,
+                )
             rows = self._synthetic_rows()
         elif config.source in ("mpajhu", "sdss_spec"):
             try:
@@ -453,6 +491,20 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 manual_files(config.source, self._manual_root / config.source)
                 raise AssertionError(f"TFDS found no manual folder; expected {self._manual_root}")
             folder = root / config.source
+            if self._use_beam:
+                paths = manual_files(config.source, folder)
+                # Fingerprints (size, mtime, SHA-256) here, before the workers read.
+                self.info.metadata["manual_files"] = {
+                    _relative_name(path, folder): _file_fingerprint(path.stat(), _sha256_of(path))
+                    for path in paths
+                }
+                if config.source == "mpajhu":
+                    elements = [tuple(map(str, paths))]
+                    kwargs = {"ew_convention": config.ew_convention}
+                else:
+                    elements = [str(path) for path in paths]
+                    kwargs = {"with_spectrum": config.with_spectrum}
+                return _beam_split_generators(config.source, elements, **kwargs)
             record: dict[str, dict] = {}
             read = {"mpajhu": self._mpajhu_rows, "sdss_spec": self._sdss_spec_rows}[config.source]
             rows = read(manual_files(config.source, folder), record, folder)
@@ -508,21 +560,158 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, rows, labels, split: str):
         table, true_class, spectrum, ivar = rows
-        for i, object_id in enumerate(table.object_id):
-            if split_of(object_id) != split:
-                continue
-            example = {
-                "object_id": object_id,
-                "redshift": np.float32(table.redshift[i]),
-                "flux": table.flux[i].astype(np.float32),
-                "flux_err": table.flux_err[i].astype(np.float32),
-                "ew": table.ew[i].astype(np.float32),
-                "ew_err": table.ew_err[i].astype(np.float32),
-                "whan": int(labels["whan"][i]),
-                "bpt": int(labels["bpt"][i]),
-                "true_class": int(true_class[i]),
-            }
-            if self.builder_config.with_spectrum:
-                example["spectrum"] = spectrum[i].astype(np.float32)
-                example["spectrum_ivar"] = ivar[i].astype(np.float32)
-            yield object_id, example
+        for example_split, key, example in _examples(
+            table, labels, true_class, spectrum, ivar, self.builder_config.with_spectrum
+        ):
+            if example_split == split:
+                yield key, example
+
+
+def _examples(table, labels, true_class, spectrum, ivar, with_spectrum: bool):
+    """(split, key, example) of every row: the one place examples are made.
+
+    In-process generation and every Beam source call it, so both paths
+    store the same records.
+    """
+    for i, object_id in enumerate(table.object_id):
+        object_id = str(object_id)  # not numpy.str_, which Beam cannot encode as a key
+        example = {
+            "object_id": object_id,
+            "redshift": np.float32(table.redshift[i]),
+            "flux": table.flux[i].astype(np.float32),
+            "flux_err": table.flux_err[i].astype(np.float32),
+            "ew": table.ew[i].astype(np.float32),
+            "ew_err": table.ew_err[i].astype(np.float32),
+            "whan": int(labels["whan"][i]),
+            "bpt": int(labels["bpt"][i]),
+            "true_class": int(true_class[i]),
+        }
+        if with_spectrum:
+            example["spectrum"] = spectrum[i].astype(np.float32)
+            example["spectrum_ivar"] = ivar[i].astype(np.float32)
+        yield split_of(object_id), object_id, example
+
+
+# --- Apache Beam ------------------------------------------------------------------------
+# Module-level functions with plain arguments: Beam pickles them to its
+# workers (never the builder), and apache_beam is imported only when a
+# pipeline is asked for (it is the optional [beam] extra).
+
+MPAJHU_ROWS_PER_ELEMENT = 10_000
+_UNKNOWN = TRUE_CLASS_NAMES.index("unknown")
+
+
+def _synthetic_block_examples(block: int, *, num_galaxies: int, seed: int, with_spectrum: bool):
+    sample = synthetic.generate_block(num_galaxies, seed, block, with_spectrum=with_spectrum)
+    labels = schemes.classify_table(sample.lines)
+    yield from _examples(
+        sample.lines,
+        labels,
+        sample.true_class,
+        sample.spectrum,
+        sample.spectrum_ivar,
+        with_spectrum,
+    )
+
+
+def _mpajhu_row_chunks(paths: tuple[str, str], *, ew_convention: str):
+    """The catalogue pair read by one worker, handed on in chunks of rows."""
+    line_path, info_path = (epath.Path(p) for p in paths)
+    table = mpajhu.read_mpajhu(
+        _read_bytes(line_path),
+        _read_bytes(info_path),
+        ew_convention=ew_convention,
+        line_name=str(line_path),
+        info_name=str(info_path),
+    )
+    _check_unique_ids(table)
+    for start in range(0, len(table), MPAJHU_ROWS_PER_ELEMENT):
+        yield table.subset(slice(start, start + MPAJHU_ROWS_PER_ELEMENT))
+
+
+def _table_examples(table: lines.LineTable):
+    unknown = np.full(len(table), _UNKNOWN, np.int8)
+    yield from _examples(table, schemes.classify_table(table), unknown, None, None, False)
+
+
+def _sdss_spec_read(path: str, *, with_spectrum: bool):
+    """One spec file -> (object id, file, (split, key, example))."""
+    spectrum = sdss_spec.read_spec_file(_read_bytes(epath.Path(path)), name=path)
+    table = spectrum.lines
+    flux = ivar = None
+    if with_spectrum:
+        flux, ivar = (a[None, :] for a in sdss_spec.rest_frame_spectrum(spectrum))
+    unknown = np.full(len(table), _UNKNOWN, np.int8)
+    labels = schemes.classify_table(table)
+    for example in _examples(table, labels, unknown, flux, ivar, with_spectrum):
+        yield example[1], path, example
+
+
+def _refuse_repeated_object(object_id_and_files):
+    """An object id read from two files stops the pipeline, naming both."""
+    object_id, files = object_id_and_files
+    files = sorted(files)
+    if len(files) > 1:
+        raise InputError(
+            f"object id {object_id!r} is in more than one file ({files[0]} and {files[1]})",
+            path=files[1],
+        )
+
+
+def _beam_split_generators(source: str, elements: list, **kwargs) -> dict:
+    """{split: beam.PTransform}, the three sharing one read of the source.
+
+    TFDS applies each split's transform to the same pipeline; the first one
+    applied builds the shared part (read, examples, ``beam.Partition`` by
+    :func:`split_of`) and every split takes its partition, so each block or
+    file is made once, not once per split.
+    """
+    import apache_beam as beam  # the [beam] extra; imported only when asked for
+
+    names = [name for name, _ in SPLIT_FRACTIONS]
+    shared: dict = {}
+
+    def partitions(pipeline):
+        if "partitions" not in shared:
+            # Reshuffle: spread the elements over the workers (Beam would
+            # otherwise keep a Create's elements together on one).
+            items = (
+                pipeline
+                | f"{source}Elements" >> beam.Create(elements)
+                | f"{source}Spread" >> beam.Reshuffle()
+            )
+            if source == "synthetic":
+                examples = items | "SyntheticBlocks" >> beam.FlatMap(
+                    _synthetic_block_examples, **kwargs
+                )
+            elif source == "mpajhu":
+                examples = (
+                    items
+                    | "MpajhuRead" >> beam.FlatMap(_mpajhu_row_chunks, **kwargs)
+                    | "MpajhuSpread" >> beam.Reshuffle()
+                    | "MpajhuExamples" >> beam.FlatMap(_table_examples)
+                )
+            else:
+                read = items | "SdssSpecRead" >> beam.FlatMap(_sdss_spec_read, **kwargs)
+                _ = (
+                    read
+                    | "SdssSpecIds" >> beam.Map(lambda r: (r[0], r[1]))
+                    | "SdssSpecById" >> beam.GroupByKey()
+                    | "SdssSpecUnique" >> beam.Map(_refuse_repeated_object)
+                )
+                examples = read | "SdssSpecExamples" >> beam.Map(lambda r: r[2])
+            shared["partitions"] = examples | "BySplit" >> beam.Partition(
+                lambda example, _: names.index(example[0]), len(names)
+            )
+        return shared["partitions"]
+
+    def split_transform(split: str):
+        @beam.ptransform_fn
+        def examples_of_split(pipeline):
+            return partitions(pipeline.pipeline)[names.index(split)] | (
+                f"KeyExample_{split}" >> beam.Map(lambda example: example[1:])
+            )
+
+        return examples_of_split()
+
+    return {split: split_transform(split) for split in names}

@@ -170,7 +170,7 @@ class ManualFingerprintTest(tfds.testing.TestCase):
         self.assertNotIn("\n", message)
         self.assertIn("changed: gal_line_dr7_v5_2.fit", message)
         self.assertNotIn("gal_info", message)
-        self.assertIn(os.path.join(self.tmp_dir, "emission_lines", "mpajhu", "1.0.0"), message)
+        self.assertIn(os.path.join(self.tmp_dir, "emission_lines", "mpajhu", "2.0.0"), message)
         # Rebuilding on request uses the new files and records them.
         _prepare(
             "mpajhu",
@@ -231,7 +231,7 @@ class SyntheticConfigNameTest(tfds.testing.TestCase):
         total = sum(split.num_examples for split in builder.info.splits.values())
         self.assertEqual(total, 40)
         # Built under that name, read back by tfds.load with only the name.
-        ds = tfds.load("emission_lines/synthetic_n40_s3:1.0.0", split="test", data_dir=self.tmp_dir)
+        ds = tfds.load("emission_lines/synthetic_n40_s3:2.0.0", split="test", data_dir=self.tmp_dir)
         self.assertEqual(len(ds), builder.info.splits["test"].num_examples)
 
     def test_too_small_sample_is_refused(self):

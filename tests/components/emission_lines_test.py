@@ -63,7 +63,7 @@ class TrainedComponentsTest(absltest.TestCase):
 
     def test_dataset_artifact_reopens_without_writes(self):
         info = runner.read_json(self.dataset.path(el.DATASET_JSON))
-        self.assertEqual(info["full_name"], "emission_lines/synthetic_n300_s2/1.0.0")
+        self.assertEqual(info["full_name"], "emission_lines/synthetic_n300_s2/2.0.0")
         self.assertEqual(sum(info["splits"].values()), N)
         self.assertTrue(info["has_spectrum"])
         self.assertTrue(os.path.isfile(self.dataset.path(el.DATASET_PLOT)))
@@ -131,7 +131,7 @@ class RealCatalogueInputTest(absltest.TestCase):
         first = runner.execute(el.dataset_gen, root, {"raw": Files(manual)}, params)
         info = runner.read_json(first.outputs["dataset"].path(el.DATASET_JSON))
         self.assertFalse(info["has_spectrum"])
-        self.assertEqual(info["full_name"], "emission_lines/mpajhu/1.0.0")
+        self.assertEqual(info["full_name"], "emission_lines/mpajhu/2.0.0")
         again = runner.execute(el.dataset_gen, root, {"raw": Files(manual)}, params)
         self.assertTrue(again.cached)
         fits_fixtures.write_mpajhu_pair(os.path.join(manual, "mpajhu"), n=40, seed=1)

@@ -3,6 +3,9 @@ r"""tfelg-dataset: build a TFDS dataset, print its classes, plot its diagrams.
   tfelg-dataset --dataset=emission_lines/synthetic --data_dir=runs/demo/tfds \
       --plot_dir=runs/demo/plots
   tfelg-dataset --dataset=emission_lines/mpajhu --manual_dir=~/mpajhu_parent
+  tfelg-dataset --dataset=emission_lines/synthetic --num_galaxies=1000000 \
+      --beam_runner=DirectRunner \
+      --beam_pipeline_options=direct_num_workers=2,direct_running_mode=multi_processing
 """
 
 from __future__ import annotations
@@ -25,6 +28,18 @@ _MANUAL_DIR = define_path(
 )
 _NUM_GALAXIES = flags.DEFINE_integer("num_galaxies", None, "Synthetic configs: sample size.")
 _SEED = flags.DEFINE_integer("seed", None, "Synthetic configs: generator seed.")
+_BEAM_RUNNER = flags.DEFINE_string(
+    "beam_runner",
+    None,
+    "Generate through Apache Beam with this runner (DirectRunner, DataflowRunner, "
+    "FlinkRunner, SparkRunner; pip install 'tfelg[beam]'); same records as without.",
+)
+_BEAM_PIPELINE_OPTIONS = flags.DEFINE_string(
+    "beam_pipeline_options",
+    None,
+    "Comma-separated Beam pipeline options without '--', as for `tfds build`, e.g. "
+    "direct_num_workers=2,direct_running_mode=multi_processing.",
+)
 _PLOT_DIR = define_path(
     "plot_dir", None, "If set, write BPT/WHAN diagrams (hst_galaxies: RGB, UVJ, Gini-M20) here."
 )
@@ -43,7 +58,12 @@ def main(argv):
         )
         start = time.perf_counter()
         print(f"preparing {builder.info.full_name} in {builder.data_dir} ...", flush=True)
-        data.prepare(builder, manual_dir=_MANUAL_DIR.value)
+        beam_flags = None
+        if _BEAM_RUNNER.value or _BEAM_PIPELINE_OPTIONS.value:
+            beam_flags = [f"--runner={_BEAM_RUNNER.value}"] if _BEAM_RUNNER.value else []
+            options = _BEAM_PIPELINE_OPTIONS.value or ""
+            beam_flags += [f"--{option}" for option in options.split(",") if option]
+        data.prepare(builder, manual_dir=_MANUAL_DIR.value, beam_flags=beam_flags)
         print(f"ready in {time.perf_counter() - start:.1f} s", flush=True)
         if builder.name == "hst_galaxies":
             from tfelg.hst_report import describe_hst_dataset

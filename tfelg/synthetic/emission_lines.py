@@ -127,6 +127,12 @@ _ABSORPTION = {
     "H_ALPHA": (6564.6, 10.0),
 }
 
+# Galaxies drawn from one generator (block_rng(seed, block)). Part of what
+# the data are: changing it changes every sample (emission_lines 2.0.0 bumped
+# the TFDS version for this). Small enough that a sample splits into many
+# independent pieces for parallel generation (Apache Beam), large enough that
+# the vectorised draws and renders dominate the per-block overhead.
+SEED_BLOCK = 1000
 _CHUNK = 2048  # galaxies rendered at a time (memory ~ 6 x CHUNK x pixels x 4 B)
 
 
@@ -572,6 +578,61 @@ def _render_and_measure(p, rows, line_flux, absorption_ew, noise):
 # --- Public entry point ---------------------------------------------------------------------
 
 
+def num_blocks(num_galaxies: int) -> int:
+    """How many seed blocks a sample of ``num_galaxies`` has (see :data:`SEED_BLOCK`)."""
+    return -(-int(num_galaxies) // SEED_BLOCK)
+
+
+def block_rng(seed: int, block: int) -> np.random.Generator:
+    """The generator of block ``block`` of the sample seeded ``seed``.
+
+    The ``block``-th child of ``SeedSequence(seed)`` (what
+    ``SeedSequence(seed).spawn(block + 1)[block]`` gives), reached directly,
+    so a worker that makes block 700 of a million-galaxy sample starts there.
+    """
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(block),)))
+
+
+def _check_size_and_seed(num_galaxies, seed) -> None:
+    if isinstance(num_galaxies, bool) or not isinstance(num_galaxies, int | np.integer):
+        raise ValueError(f"num_galaxies must be an integer, got {num_galaxies!r}")
+    if num_galaxies < 0:
+        raise ValueError(f"num_galaxies must be >= 0, got {num_galaxies}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+
+
+def generate_block(
+    num_galaxies: int,
+    seed: int,
+    block: int,
+    *,
+    with_spectrum: bool = True,
+    class_fractions: Mapping[str, float] | Sequence[float] | None = None,
+) -> SyntheticSample:
+    """Galaxies ``block * SEED_BLOCK`` up to the next block (or the end) of a sample.
+
+    Exactly those rows of ``generate(num_galaxies, seed, ...)``, made without
+    the others: what a Beam worker calls (datasets/emission_lines).
+
+    Raises:
+      ValueError: bad size or seed, or ``block`` outside ``range(num_blocks(num_galaxies))``.
+    """
+    _check_size_and_seed(num_galaxies, seed)
+    if not 0 <= block < num_blocks(num_galaxies):
+        raise ValueError(
+            f"block {block} is outside the {num_blocks(num_galaxies)} blocks of "
+            f"{num_galaxies} galaxies"
+        )
+    start = block * SEED_BLOCK
+    stop = min(start + SEED_BLOCK, int(num_galaxies))
+    return _generate_rows(
+        block_rng(seed, block), start, stop, seed, _class_fractions(class_fractions), with_spectrum
+    )
+
+
 def generate(
     num_galaxies: int,
     seed: int,
@@ -582,11 +643,15 @@ def generate(
     """Draws ``num_galaxies`` synthetic emission-line galaxies.
 
     Deterministic: the same (num_galaxies, seed, class_fractions) gives the
-    same sample, bit for bit, whatever ``with_spectrum``.
+    same sample, bit for bit, whatever ``with_spectrum``. The galaxies are
+    drawn in blocks of :data:`SEED_BLOCK`, each from its own generator
+    (:func:`block_rng`), so any block can be made alone
+    (:func:`generate_block`) and a sample made in parallel pieces is the
+    same sample.
 
     Args:
       num_galaxies: sample size (>= 0).
-      seed: seed of ``np.random.default_rng``.
+      seed: root seed (>= 0) of the blocks' ``np.random.SeedSequence``.
       with_spectrum: return the rest-frame spectra and their ivar (the
         lines are measured on them in any case).
       class_fractions: proportions of the true classes, a mapping
@@ -597,16 +662,63 @@ def generate(
     Returns:
       A :class:`SyntheticSample`; ``lines.object_id`` is ``"SYN-000000042"``.
     """
-    if isinstance(num_galaxies, bool) or not isinstance(num_galaxies, int | np.integer):
-        raise ValueError(f"num_galaxies must be an integer, got {num_galaxies!r}")
-    if num_galaxies < 0:
-        raise ValueError(f"num_galaxies must be >= 0, got {num_galaxies}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    _check_size_and_seed(num_galaxies, seed)
     n = int(num_galaxies)
     fractions = _class_fractions(class_fractions)
-    rng = np.random.default_rng(seed)
+    if n <= SEED_BLOCK:
+        return _generate_rows(block_rng(seed, 0), 0, n, seed, fractions, with_spectrum)
+    # Filled block by block: no second copy of the spectra.
+    num_pixels = len(REST_LOGLAM)
+    true_class = np.empty(n, np.int8)
+    columns = {name: np.empty(n) for name in ("redshift",)}
+    columns.update(
+        {name: np.empty((n, NUM_LINES)) for name in ("flux", "flux_err", "ew", "ew_err")}
+    )
+    spectrum = np.empty((n, num_pixels), np.float32) if with_spectrum else None
+    ivar = np.empty((n, num_pixels), np.float32) if with_spectrum else None
+    truth: dict[str, np.ndarray] = {}
+    for block in range(num_blocks(n)):
+        start = block * SEED_BLOCK
+        stop = min(start + SEED_BLOCK, n)
+        part = _generate_rows(block_rng(seed, block), start, stop, seed, fractions, with_spectrum)
+        true_class[start:stop] = part.true_class
+        for name, column in columns.items():
+            column[start:stop] = getattr(part.lines, name)
+        if with_spectrum:
+            spectrum[start:stop] = part.spectrum
+            ivar[start:stop] = part.spectrum_ivar
+        for key, value in part.truth.items():
+            if key not in truth:
+                truth[key] = np.empty((n, *value.shape[1:]), value.dtype)
+            truth[key][start:stop] = value
+    table = LineTable(
+        object_id=_object_ids(0, n),
+        source=_source(seed),
+        **columns,
+    )
+    return SyntheticSample(
+        lines=table, true_class=true_class, spectrum=spectrum, spectrum_ivar=ivar, truth=truth
+    )
 
+
+def _object_ids(start: int, stop: int) -> np.ndarray:
+    return np.array([f"SYN-{i:09d}" for i in range(start, stop)], dtype=str)
+
+
+def _source(seed: int) -> str:
+    return f"tfelg.synthetic.emission_lines(seed={seed})"
+
+
+def _generate_rows(
+    rng: np.random.Generator,
+    start: int,
+    stop: int,
+    seed: int,
+    fractions: np.ndarray,
+    with_spectrum: bool,
+) -> SyntheticSample:
+    """Galaxies ``start`` to ``stop`` (at most one block), every draw from ``rng``."""
+    n = stop - start
     cls = rng.choice(len(TRUE_CLASS_NAMES), size=n, p=fractions).astype(np.int8)
     p = _draw_parameters(rng, cls.astype(np.intp))
     absorption_ew = _absorption_ews(p)
@@ -620,8 +732,8 @@ def generate(
     flux_err = np.empty((n, NUM_LINES))
     spectrum = np.empty((n, len(REST_LOGLAM)), np.float32) if with_spectrum else None
     ivar = np.empty((n, len(REST_LOGLAM)), np.float32) if with_spectrum else None
-    for start in range(0, n, _CHUNK):
-        rows = slice(start, min(start + _CHUNK, n))
+    for chunk_start in range(0, n, _CHUNK):
+        rows = slice(chunk_start, min(chunk_start + _CHUNK, n))
         noise = rng.standard_normal((rows.stop - rows.start, len(REST_LOGLAM)), dtype=np.float32)
         spec, spec_ivar, flux[rows], flux_err[rows] = _render_and_measure(
             p, rows, line_flux, absorption_ew, noise
@@ -640,13 +752,13 @@ def generate(
     ew = flux / line_continuum
     ew_err = flux_err / line_continuum
     table = LineTable(
-        object_id=np.array([f"SYN-{i:09d}" for i in range(n)], dtype=str),
+        object_id=_object_ids(start, stop),
         redshift=p["redshift"],
         flux=flux,
         flux_err=flux_err,
         ew=ew,
         ew_err=ew_err,
-        source=f"tfelg.synthetic.emission_lines(seed={seed})",
+        source=_source(seed),
     )
     truth = {
         "flux": true_flux,
