@@ -13,6 +13,8 @@ checked against the graph like every pipeline's.
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -25,6 +27,7 @@ from tfelg_components.base import OutputRef
 from tfelg_pipelines import kfp_export, registry
 
 IMAGE = "registry.example/tfelg:test"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXPORTS = [  # (pipeline, parameter values): every registered pipeline, and a sweep
     *((name, {}) for name in registry.known_pipelines()),
     ("emission_lines", {"models": ["ae", "vae"], "latent_dims": [2, 3], "baselines": False}),
@@ -163,6 +166,27 @@ class ExportMatchesGraphTest(absltest.TestCase):
         self.assertEqual(toy.fixed, [])
         self.assertEqual(toy.bindings[("summarise_raw", "bins")], "bins")
 
+    def test_task_hook_reaches_every_step(self):
+        # How a user mounts the shared volume (kfp-kubernetes' mount_pvc) or asks for a GPU.
+        seen = []
+
+        def hook(node, task):
+            seen.append(node.id if node else None)
+            task.set_env_variable("TFELG_STEP", node.id if node else "record")
+
+        out = os.path.join(self.create_tempdir().full_path, "toy.yaml")
+        kfp_export.export(registry.get_pipeline("toy"), IMAGE, "/mnt/r", out, task_hook=hook)
+        self.assertEqual(seen, ["make_data", "scale", "summarise", "summarise_raw", None])
+        executors = _load(out)["deploymentSpec"]["executors"]
+        self.assertEqual(
+            executors["exec-summarise-raw"]["container"]["env"],
+            [{"name": "TFELG_STEP", "value": "summarise_raw"}],
+        )
+        self.assertEqual(
+            executors["exec-tfelg-pipeline"]["container"]["env"],
+            [{"name": "TFELG_STEP", "value": "record"}],
+        )
+
     def test_refuses_roots_pods_cannot_share_and_other_outputs(self):
         toy = registry.get_pipeline("toy")
         out = os.path.join(self.create_tempdir().full_path, "toy.yaml")
@@ -238,6 +262,35 @@ class ReplayTest(absltest.TestCase):
                 {"root": os.path.join(self.tmp, "r"), "n": 0},
                 work_dir=os.path.join(self.tmp, "work"),
             )
+
+
+class ReadmeTest(absltest.TestCase):
+    """README's "More than one machine": its export command runs as written."""
+
+    def test_readme_export_and_run_commands(self):
+        with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+            text = f.read()
+        section = text[text.index("## More than one machine") :]
+        section = section[: section.index("\n## ", 1)]
+        for path in ["Dockerfile", "scripts/slurm_train.sbatch", "docs/kubernetes_train.yaml"]:
+            self.assertIn(path, section)
+            self.assertTrue(os.path.isfile(os.path.join(REPO, path)), path)
+        shell = "".join(re.findall(r"```sh\n(.*?)```", section, re.S)).replace("\\\n", " ")
+        commands = [shlex.split(line, comments=True) for line in shell.splitlines()]
+        (export,) = [c for c in commands if c[:1] == ["tfelg-pipeline"] and "--export=kfp" in c]
+        tmp = self.create_tempdir().full_path
+        output = os.path.join(tmp, "emission_lines.yaml")
+        args = [a for a in export[1:] if not a.startswith("--output=")] + [f"--output={output}"]
+        done = _python("-m", "tfelg.cli.pipeline", *args, cwd=tmp)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        spec = _load(output)
+        definitions = spec["root"]["inputDefinitions"]["parameters"]
+        self.assertEqual(definitions["num_galaxies"]["defaultValue"], 100000)
+        self.assertEqual(definitions["root"]["defaultValue"], "/mnt/tfelg/el")
+        (run,) = [c for c in commands if c[:1] == ["kfp"]]
+        self.assertEqual(run[run.index("-f") + 1], "emission_lines.yaml")
+        for argument in run[run.index("-f") + 2 :]:  # run arguments: KEY=VALUE of run parameters
+            self.assertIn(argument.split("=")[0], definitions)
 
 
 class BinaryFlagsTest(absltest.TestCase):
