@@ -60,7 +60,7 @@ def plot_rgb_grid(
                 ax.set_ylabel(type_names[t].replace("_", " "), fontsize=9)
     fig.suptitle("F160W / F850LP / F435W as R / G / B (astropy make_lupton_rgb)", fontsize=10)
     fig.subplots_adjust(left=0.08, right=0.99, bottom=0.01, top=0.93, wspace=0.04, hspace=0.06)
-    return save_png_atomically(fig, path)
+    return save_png_atomically(fig, path, dpi=80)  # noise-textured stamps compress poorly
 
 
 def _scatter_by_type(ax, x, y, types, type_names):
@@ -127,8 +127,8 @@ def plot_gini_m20(gini, m20, types, type_names, path, *, trusted=None, band: str
     x_cross = (0.33 - 0.80) / 0.28  # where the two lines meet
     x2 = np.linspace(-3.0, x_cross, 50)
     ax.plot(x2, schemes.lotz08_early_late_line(x2), "k--", lw=1)
-    ax.text(-0.9, 0.66, "merger", fontsize=9)
-    ax.text(-2.9, 0.64, "E/S0/Sa", fontsize=9)
+    ax.text(-0.9, 0.70, "merger", fontsize=9)
+    ax.text(-2.45, 0.64, "E/S0/Sa", fontsize=9)
     ax.text(-1.2, 0.36, "Sb-Ir", fontsize=9)
     ax.set_xlim(0.0, -3.0)
     ax.set_ylim(0.3, 0.75)
