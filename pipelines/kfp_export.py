@@ -229,7 +229,15 @@ def _check_root(root: str) -> str:
     return os.path.normpath(root)
 
 
-_KFP_TYPES = {bool: bool, int: int, float: float, str: str, list: list, dict: dict}
+# Lists and dicts travel as JSON text (STRING), not as KFP's LIST/STRUCT: those are protobuf
+# values, whose numbers are doubles the backend spells without ".0" ({"beta": 2.0} would
+# reach the binary as {"beta": 2}, another cache key than tfelg-pipeline's).
+_KFP_TYPES = {bool: bool, int: int, float: float, str: str, list: str, dict: str}
+
+
+def _run_value(value: Any) -> Any:
+    """A run parameter's default as the spec holds it (lists and dicts as JSON text)."""
+    return flag_text(value) if isinstance(value, list | dict) else value
 
 
 def _signature(names_and_types: Sequence[tuple[str, Any, Any]]) -> inspect.Signature:
@@ -425,7 +433,8 @@ def _build(plan_: Plan, image: str, root: str, task_hook=None):
     for name in plan_.run_params:
         kind = _KFP_TYPES[spec[name].type]
         value = plan_.params[name]
-        arguments.append((name, Optional[kind] if value is None else kind, value))  # noqa: UP045
+        kind = Optional[kind] if value is None else kind  # noqa: UP045
+        arguments.append((name, kind, _run_value(value)))
 
     def body(args: dict):
         tasks = {}
