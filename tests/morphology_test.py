@@ -147,6 +147,27 @@ class FlagsTest(absltest.TestCase):
             morphology.measure(np.zeros(10))
 
 
+class AsymmetryCentreTest(absltest.TestCase):
+    def test_coarser_centre_search_gives_statmorphs_numbers(self):
+        """The 0.01-px asymmetry-centre search changes A by < 0.005 and no flag."""
+        images = [_render("elliptical", seed=4), _render("late_disk", hlr=0.5, seed=5)]
+        fast = [morphology.measure(im, sersic=False) for im in images]
+        with mock.patch.object(morphology, "_source_morphology", side_effect=lambda base: base):
+            exact = [morphology.measure(im, sersic=False) for im in images]
+        for a, b in zip(fast, exact, strict=True):
+            self.assertAlmostEqual(a.asymmetry, b.asymmetry, delta=0.005)
+            self.assertAlmostEqual(a.gini, b.gini, delta=0.005)
+            self.assertEqual(a.flags, b.flags)
+        import statmorph
+
+        self.assertTrue(
+            issubclass(
+                morphology._source_morphology(statmorph.SourceMorphology),
+                statmorph.SourceMorphology,
+            )
+        )
+
+
 class ColumnsTest(absltest.TestCase):
     def test_measure_many_matches_measure(self):
         images = [_render("elliptical", seed=s) for s in range(2)] + [np.zeros((64, 64))]

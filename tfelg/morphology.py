@@ -348,7 +348,7 @@ def measure(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            morph = statmorph.SourceMorphology(image_bs, segmap, 1, **kwargs)
+            morph = _source_morphology(statmorph.SourceMorphology)(image_bs, segmap, 1, **kwargs)
     except Exception as e:  # statmorph raises assorted errors on odd segments
         out = _empty(
             flags | FLAG_BITS["STATMORPH_FAILED"],
@@ -387,6 +387,63 @@ def measure(
         statmorph_flag_sersic=flag_sersic,
         flags=flags,
     )
+
+
+_FAST_CLASSES: dict = {}
+ASYMMETRY_CENTRE_XTOL = 0.01  # pixels; statmorph 0.7.2 uses 1e-6
+
+
+def _source_morphology(base):
+    """statmorph's SourceMorphology with a coarser asymmetry-centre search.
+
+    statmorph finds the centre that minimises the asymmetry with a
+    Nelder-Mead search to 1e-6 pixel, about half of its run time on a
+    64x64 stamp. A centre good to 0.01 pixel changes A by far less than its
+    noise (the test compares both) and makes a measurement ~1.4x faster.
+    The search is otherwise statmorph's: start at the centroid, retry from
+    the brightest pixel, fall back to the centroid with flag 2 if the centre
+    drifts beyond ``petro_fraction_cas`` Petrosian radii. A stand-in that is
+    not a class (a test's mock) is returned unchanged.
+    """
+    if not isinstance(base, type):
+        return base
+    if base not in _FAST_CLASSES:
+        import scipy.optimize as opt
+        from astropy.utils import lazyproperty
+
+        class FastSourceMorphology(base):
+            @lazyproperty
+            def _asymmetry_center(self):
+                centroid = np.array([self._xc_stamp, self._yc_stamp])
+                brightest = np.array([self._x_maxval_stamp, self._y_maxval_stamp])
+                limit = self._petro_fraction_cas * self._rpetro_circ_centroid
+                args = (self._cutout_stamp_maskzeroed, "cas")
+                center = opt.fmin(
+                    self._asymmetry_function,
+                    centroid,
+                    args=args,
+                    xtol=ASYMMETRY_CENTRE_XTOL,
+                    disp=False,
+                )
+                if np.linalg.norm(center - centroid) > limit:
+                    self.flag = max(self.flag, 1)
+                    center = opt.fmin(
+                        self._asymmetry_function,
+                        brightest,
+                        args=args,
+                        xtol=ASYMMETRY_CENTRE_XTOL,
+                        disp=False,
+                    )
+                    if np.linalg.norm(center - brightest) > limit:
+                        self.flag = 2
+                        center = centroid
+                ic, jc = int(center[1]), int(center[0])
+                if self._cutout_stamp_maskzeroed[ic, jc] == 0:
+                    self.flag = 2
+                return center
+
+        _FAST_CLASSES[base] = FastSourceMorphology
+    return _FAST_CLASSES[base]
 
 
 def _measure_star(args):
