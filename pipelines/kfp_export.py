@@ -537,9 +537,11 @@ def _resolve(arg: Any, inputs: dict, output_files: dict) -> list[str]:
     return [_PLACEHOLDER.sub(substitute, arg)]
 
 
-def local_steps(spec: Mapping, arguments: Mapping[str, Any] | None = None) -> list[str]:
-    """The task names of a compiled spec in an order that respects its dependencies."""
-    del arguments
+def local_steps(spec: Mapping) -> list[str]:
+    """The task names of a compiled spec in an order that respects its dependencies.
+
+    Ties are broken by name, so the order is the same on every run.
+    """
     tasks = spec["root"]["dag"]["tasks"]
     order: list[str] = []
     while len(order) < len(tasks):
