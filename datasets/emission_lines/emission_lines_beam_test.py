@@ -3,7 +3,11 @@
 Every config is built twice, in process and by Beam's DirectRunner in
 multi-processing mode with two workers (separate Python processes, as on a
 cluster), and every record is compared: keys, split of each key, split
-sizes, every decoded feature bit for bit. Each Beam run also checks that
+sizes, every decoded feature bit for bit, and the record files byte for
+byte (the pipeline's content fingerprint of a dataset depends on its
+bytes; in-process builds go through ``tfelg.data.prepare``, whose
+serialisation is deterministic, and Beam workers serialise the same way).
+Each Beam run also checks that
 the builder really handed TFDS Beam transforms (TFDS ignores Beam options
 for a builder whose split generators are plain Python generators, which
 would make the comparison pass on its own). The runs are small (a Beam
@@ -12,6 +16,7 @@ API (synthetic over two seed blocks, mpajhu), `tfelg-dataset
 --beam_runner` (sdss_spec) and the real `tfds build --beam_pipeline_options`.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -23,6 +28,7 @@ import apache_beam as beam
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfelg import data
 from tfelg.synthetic import emission_lines as synthetic
 from tfelg_datasets.emission_lines import emission_lines_dataset_builder as builder_lib
 
@@ -45,10 +51,14 @@ def _records(builder) -> dict[str, tuple[str, dict]]:
 
 def _in_process(config, data_dir: str, manual_dir: str | None = None):
     builder = builder_lib.Builder(config=config, data_dir=data_dir)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
-    )
-    return builder
+    return data.prepare(builder, manual_dir=manual_dir)
+
+
+def _record_files(builder) -> dict[str, bytes]:
+    return {
+        os.path.basename(path): open(path, "rb").read()
+        for path in glob.glob(os.path.join(builder.data_path, "*.tfrecord-*"))
+    }
 
 
 class BeamEqualsInProcessTest(tfds.testing.TestCase):
@@ -66,6 +76,11 @@ class BeamEqualsInProcessTest(tfds.testing.TestCase):
             for feature, value in example.items():
                 # NaN (an unmeasured line) equals NaN here.
                 np.testing.assert_array_equal(got[key][1][feature], value, err_msg=key)
+        want_files, got_files = _record_files(expected), _record_files(actual)
+        self.assertEqual(sorted(want_files), sorted(got_files))
+        self.assertLen(want_files, 3)
+        for name, content in want_files.items():
+            self.assertEqual(got_files[name], content, f"{name}: other bytes, same records")
 
     def _with_beam(self, config, data_dir: str, manual_dir: str | None = None):
         """Built by two Beam worker processes; asserts Beam did the generating."""

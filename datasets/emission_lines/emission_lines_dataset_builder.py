@@ -601,7 +601,36 @@ MPAJHU_ROWS_PER_ELEMENT = 10_000
 _UNKNOWN = TRUE_CLASS_NAMES.index("unknown")
 
 
+def _serialize_deterministically_in_this_process() -> None:
+    """Record bytes as in-process generation writes them, in a Beam worker too.
+
+    In process, :func:`tfelg.data.deterministic_serialization` makes TFDS
+    write protobuf maps sorted by key, so the same examples are the same
+    bytes (the pipeline's content fingerprint depends on it). Beam workers
+    are other processes, where TFDS's default order (protobuf's hash
+    table, seeded per process) would give other bytes for the same
+    records. Every Beam source calls this first: TFDS serialises in the
+    same fused stage, in the same process, so the worker writes the bytes
+    an in-process build writes. The patch stays in the worker process (it
+    serves this pipeline only); the message is the same either way. Under
+    an in-memory runner inside ``tfelg.data.prepare`` it is undone with
+    that function's own.
+    """
+    from tensorflow_datasets.core import example_serializer
+
+    cls = example_serializer.ExampleSerializer
+    if getattr(cls.serialize_example, "deterministic", False):
+        return
+
+    def serialize_example(self, example):
+        return self.get_tf_example(example).SerializeToString(deterministic=True)
+
+    serialize_example.deterministic = True
+    cls.serialize_example = serialize_example
+
+
 def _synthetic_block_examples(block: int, *, num_galaxies: int, seed: int, with_spectrum: bool):
+    _serialize_deterministically_in_this_process()
     sample = synthetic.generate_block(num_galaxies, seed, block, with_spectrum=with_spectrum)
     labels = schemes.classify_table(sample.lines)
     yield from _examples(
@@ -630,12 +659,14 @@ def _mpajhu_row_chunks(paths: tuple[str, str], *, ew_convention: str):
 
 
 def _table_examples(table: lines.LineTable):
+    _serialize_deterministically_in_this_process()
     unknown = np.full(len(table), _UNKNOWN, np.int8)
     yield from _examples(table, schemes.classify_table(table), unknown, None, None, False)
 
 
 def _sdss_spec_read(path: str, *, with_spectrum: bool):
     """One spec file -> (object id, file, (split, key, example))."""
+    _serialize_deterministically_in_this_process()
     spectrum = sdss_spec.read_spec_file(_read_bytes(epath.Path(path)), name=path)
     table = spectrum.lines
     flux = ivar = None
