@@ -189,6 +189,51 @@ class BeamEqualsInProcessTest(tfds.testing.TestCase):
         self.assertSameRecords(expected, actual)
 
 
+class BeamErrorsTest(tfds.testing.TestCase):
+    def test_object_in_two_spec_files_names_both(self):
+        """As in process (rows of one table), an id read twice stops the build, naming both files.
+
+        The in-memory DirectRunner runs the same transforms as the workers,
+        in this process (no start-up of worker processes for an error).
+        """
+        folder = os.path.join(self.tmp_dir, "manual", "sdss_spec")
+        shutil.copytree(os.path.join(DUMMY_DATA, "sdss_spec"), folder)
+        first = sorted(os.listdir(folder))[0]
+        os.makedirs(os.path.join(folder, "again"))
+        shutil.copy(os.path.join(folder, first), os.path.join(folder, "again", first))
+        options = beam.options.pipeline_options.PipelineOptions(flags=["--runner=DirectRunner"])
+        builder = builder_lib.Builder(config="sdss_spec", data_dir=self.tmp_dir)
+        with self.assertRaisesRegex(Exception, "is in more than one file") as caught:
+            builder.download_and_prepare(
+                download_config=tfds.download.DownloadConfig(
+                    manual_dir=os.path.dirname(folder), beam_options=options
+                )
+            )
+        message = str(caught.exception)
+        self.assertIn(os.path.join(folder, first), message)
+        self.assertIn(os.path.join(folder, "again", first), message)
+        self.assertFalse(os.path.exists(builder.data_path))
+
+    def test_tfelg_dataset_refuses_beam_for_a_dataset_without_it(self):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tfelg.cli.dataset",
+                "--dataset=hst_galaxies/synthetic",
+                f"--data_dir={self.tmp_dir}",
+                "--beam_runner=DirectRunner",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=ENV,
+        )
+        self.assertEqual(result.returncode, 2, result.stderr[-3000:])
+        self.assertIn("hst_galaxies has no Beam generation", result.stderr)
+        self.assertNotIn("preparing", result.stdout)
+
+
 class SyntheticBlocksTest(tfds.testing.TestCase):
     """What lets Beam workers make a synthetic sample in independent pieces."""
 

@@ -56,13 +56,19 @@ def main(argv):
         builder = data.make_builder(
             _DATASET.value, _DATA_DIR.value, num_galaxies=_NUM_GALAXIES.value, seed=_SEED.value
         )
-        start = time.perf_counter()
-        print(f"preparing {builder.info.full_name} in {builder.data_dir} ...", flush=True)
         beam_flags = None
         if _BEAM_RUNNER.value or _BEAM_PIPELINE_OPTIONS.value:
+            if builder.name != "emission_lines":
+                # TFDS would quietly generate in this process instead.
+                raise ValueError(
+                    f"--beam_runner/--beam_pipeline_options: {builder.name} has no Beam "
+                    "generation (emission_lines has)"
+                )
             beam_flags = [f"--runner={_BEAM_RUNNER.value}"] if _BEAM_RUNNER.value else []
             options = _BEAM_PIPELINE_OPTIONS.value or ""
             beam_flags += [f"--{option}" for option in options.split(",") if option]
+        start = time.perf_counter()
+        print(f"preparing {builder.info.full_name} in {builder.data_dir} ...", flush=True)
         data.prepare(builder, manual_dir=_MANUAL_DIR.value, beam_flags=beam_flags)
         print(f"ready in {time.perf_counter() - start:.1f} s", flush=True)
         if builder.name == "hst_galaxies":
