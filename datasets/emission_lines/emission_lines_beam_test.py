@@ -7,13 +7,15 @@ sizes, every decoded feature bit for bit, and the record files byte for
 byte (the pipeline's content fingerprint of a dataset depends on its
 bytes; in-process builds go through ``tfelg.data.prepare``, whose
 serialisation is deterministic, and Beam workers serialise the same way).
-Each Beam run also checks that
-the builder really handed TFDS Beam transforms (TFDS ignores Beam options
-for a builder whose split generators are plain Python generators, which
-would make the comparison pass on its own). The runs are small (a Beam
-start-up with two workers dominates) and cover three paths: the Python
-API (synthetic over two seed blocks, mpajhu), `tfelg-dataset
---beam_runner` (sdss_spec) and the real `tfds build --beam_pipeline_options`.
+Each Beam run also checks that Beam did the generating (through the API:
+the builder handed TFDS Beam transforms; from a command line: both SDK
+workers logged their start), since TFDS ignores Beam options for a builder
+whose split generators are plain Python generators, and the comparison
+would then pass on its own. The runs are small (a Beam
+start-up with two workers dominates), one per config and path: mpajhu
+through the Python API, sdss_spec through `tfelg-dataset --beam_runner`,
+synthetic (two seed blocks) through the real `tfds build
+--beam_pipeline_options`.
 """
 
 import glob
@@ -107,16 +109,6 @@ class BeamEqualsInProcessTest(tfds.testing.TestCase):
             self.assertIsInstance(generator, beam.PTransform)
         return builder
 
-    def test_synthetic_over_two_seed_blocks(self):
-        # Blocks of 1,000 and 100 galaxies, shared by two workers.
-        config = builder_lib.synthetic_config(synthetic.SEED_BLOCK + 100, 4)
-        expected = _in_process(config, os.path.join(self.tmp_dir, "in_process"))
-        actual = self._with_beam(config, os.path.join(self.tmp_dir, "beam"))
-        self.assertSameRecords(expected, actual)
-        self.assertEqual(
-            sum(s.num_examples for s in actual.info.splits.values()), config.num_galaxies
-        )
-
     def test_mpajhu(self):
         manual = os.path.join(self.tmp_dir, "manual")
         shutil.copytree(os.path.join(DUMMY_DATA, "mpajhu"), os.path.join(manual, "mpajhu"))
@@ -160,13 +152,17 @@ class BeamEqualsInProcessTest(tfds.testing.TestCase):
         )
 
     def test_tfds_build_with_beam_pipeline_options(self):
-        """TFDS's own command line, as a user runs it on a cluster."""
+        """TFDS's own command line, as a user runs it on a cluster.
+
+        1,100 galaxies: two seed blocks (1,000 and 100) for the two workers.
+        """
+        name = f"synthetic_n{synthetic.SEED_BLOCK + 100}_s4"
         beam_dir = os.path.join(self.tmp_dir, "beam")
         result = subprocess.run(
             [
                 os.path.join(BIN, "tfds"),
                 "build",
-                "emission_lines/synthetic_n200_s0",
+                f"emission_lines/{name}",
                 "--imports=tfelg_datasets.emission_lines",
                 f"--data_dir={beam_dir}",
                 "--beam_pipeline_options=" + ",".join(["runner=DirectRunner", *TWO_WORKERS]),
@@ -181,12 +177,15 @@ class BeamEqualsInProcessTest(tfds.testing.TestCase):
         self.assertNotIn("Traceback", log)
         self.assertGreaterEqual(log.count("Python sdk harness starting"), 2)
         version = str(builder_lib.Builder.VERSION)
-        folder = os.path.join(beam_dir, "emission_lines", "synthetic_n200_s0", version)
+        folder = os.path.join(beam_dir, "emission_lines", name, version)
         with open(os.path.join(folder, "dataset_info.json"), encoding="utf-8") as f:
             self.assertEqual(json.load(f)["version"], version)
-        expected = _in_process("synthetic_n200_s0", os.path.join(self.tmp_dir, "in_process"))
-        actual = builder_lib.Builder(config="synthetic_n200_s0", data_dir=beam_dir)
+        expected = _in_process(name, os.path.join(self.tmp_dir, "in_process"))
+        actual = builder_lib.Builder(config=name, data_dir=beam_dir)
         self.assertSameRecords(expected, actual)
+        self.assertEqual(
+            sum(s.num_examples for s in actual.info.splits.values()), synthetic.SEED_BLOCK + 100
+        )
 
 
 class BeamErrorsTest(tfds.testing.TestCase):
