@@ -7,6 +7,8 @@ cuts, seven rows are skipped (one per cut, off the mosaic, near its edge, on
 a NaN patch). Split sizes follow from the md5 split of the object ids.
 """
 
+import contextlib
+import io
 import os
 import shutil
 import tempfile
@@ -186,6 +188,24 @@ class BadInputTest(tfds.testing.TestCase):
         )
         with self.assertRaisesRegex(InputError, "no object left after the selection cuts.*H >= 10"):
             self._prepare(config)
+
+    def test_all_zero_and_nan_cutouts_are_skipped_and_counted(self):
+        # Blank the F850LP pixels under object 1003 (stamp box at x0 = 120, y0 = 30).
+        with fits.open(self._path("F850LP")) as hdul:
+            data, header = hdul[0].data.copy(), hdul[0].header.copy()
+        data[30:94, 120:184] = 0.0
+        fits.PrimaryHDU(data, header=header).writeto(self._path("F850LP"), overwrite=True)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            builder = _build("candels", self.manual, os.path.join(self.tmp_dir, "data"))
+        self.assertIn("6 of 14 catalogue objects kept", printed.getvalue())
+        self.assertIn("all_zero 1", printed.getvalue())
+        self.assertIn("nan_pixels 1", printed.getvalue())
+        self.assertIn("off_mosaic 1", printed.getvalue())
+        self.assertIn("near_edge 1", printed.getvalue())
+        ids = set(_all(builder)["object_id"].astype(str))
+        self.assertNotIn("CANDELS-1003", ids)
+        self.assertNotIn("CANDELS-2006", ids)  # on the F435W NaN patch
 
     def test_catalogue_without_redshift_column(self):
         path = os.path.join(self.folder, hst_fixtures.CATALOGUE_NAME)
