@@ -35,7 +35,9 @@ ARTIFACT_TYPES: dict[str, type[Artifact]] = {}
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 # Flags of every component binary (binary.py); "input_" prefixes the input flags.
-RESERVED_NAMES = frozenset({"root", "id", "execution_json", "flagfile", "help"})
+RESERVED_NAMES = frozenset(
+    {"root", "id", "execution_json", "output_uri_file", "flagfile", "help", "helpfull"}
+)
 
 
 class ParameterError(ValueError):

@@ -87,11 +87,15 @@ class ComponentDeclarationTest(absltest.TestCase):
         def any_type(x: Output[Dataset], k: object = None):
             del x, k
 
+        def reserved_by_the_binary(x: Output[Dataset], output_uri_file: str = ""):
+            del x, output_uri_file
+
         for fn, words in [
             (unannotated, "annotate"),
             (output_default, "no default"),
             (not_artifact, "not an Artifact"),
             (reserved, "reserved"),
+            (reserved_by_the_binary, "reserved"),
             (any_type, "is not one of"),
         ]:
             with self.subTest(fn.__name__), self.assertRaisesRegex(TypeError, words):
