@@ -610,11 +610,13 @@ def _serialize_deterministically_in_this_process() -> None:
     are other processes, where TFDS's default order (protobuf's hash
     table, seeded per process) would give other bytes for the same
     records. Every Beam source calls this first: TFDS serialises in the
-    same fused stage, in the same process, so the worker writes the bytes
-    an in-process build writes. The patch stays in the worker process (it
-    serves this pipeline only); the message is the same either way. Under
-    an in-memory runner inside ``tfelg.data.prepare`` it is undone with
-    that function's own.
+    same fused stage, in the same process, so each record has the bytes an
+    in-process build gives it (the order of records is the same too; only a
+    split of several shard files is cut at other places by TFDS's Beam
+    writer). The patch stays in the worker process (it serves this
+    pipeline only); the message is the same either way. Under an in-memory
+    runner inside ``tfelg.data.prepare`` it is undone with that function's
+    own.
     """
     from tensorflow_datasets.core import example_serializer
 
