@@ -3,19 +3,23 @@ r"""Model-selection sweep: tfelg (TensorFlow EM + k-means) against scikit-learn.
 The sweep is what :func:`tfelg.analysis.model_selection.select_k` does:
 Gaussian mixtures for K = 1..15 (full covariance) with BIC/AIC, the gap
 statistic with B = 10 reference sets (k-means on the data and on every
-reference set, K = 1..15) and the silhouette on a 10,000-point subsample.
+reference set, K = 1..15, ``--gap_n_init`` k-means++ starts per K and data
+set, the best kept; default ``model_selection.GAP_N_INIT``) and the
+silhouette on a 10,000-point subsample.
 
 The scikit-learn sweep does the same work with scikit-learn's estimators,
 twice:
 
 * as a user runs it ("own starts", the sweep the speed goal is about):
   ``GaussianMixture(K, random_state=seed)`` per K (its own k-means start),
-  ``KMeans(K, n_init=1, random_state=seed)`` per K on the data and on each
-  reference set (its own k-means++), ``silhouette_score`` per K;
+  ``KMeans(K, n_init=<gap_n_init>, random_state=seed)`` per K on the data
+  and on each reference set (its own k-means++ starts, as many as tfelg's),
+  ``silhouette_score`` per K;
 * from tfelg's starts ("same start", for agreement): ``GaussianMixture``
   from tfelg's starting parameters (its k-means labels turned into a first
   M-step, passed as ``weights_init``/``means_init``/``precisions_init``) and
-  ``KMeans(K, init=<tfelg's k-means++ centres>, n_init=1)``. The starts are
+  ``KMeans(K, init=<the k-means++ centres of the run tfelg kept>, n_init=1)``
+  (one run per (data set, K), where tfelg ran ``gap_n_init``). The starts are
   free for scikit-learn here (it skips its own k-means++ and the k-means
   inside every ``GaussianMixture.fit``, which tfelg's time includes), so
   this time is a lower bound, and the two sweeps can be compared exactly:
@@ -61,6 +65,12 @@ from tfelg import atomic
 _SIZES = flags.DEFINE_list("sizes", ["100000x8", "100000x16"], "NxD sizes to run.")
 _K_MAX = flags.DEFINE_integer("k_max", 15, "Largest K of the sweep.")
 _REFERENCES = flags.DEFINE_integer("references", 10, "B, gap reference sets.")
+_GAP_N_INIT = flags.DEFINE_integer(
+    "gap_n_init",
+    None,
+    "k-means++ starts per K and data set in the gap statistic, for tfelg and for a user's "
+    "scikit-learn KMeans alike (default: tfelg's model_selection.GAP_N_INIT).",
+)
 _CLUSTERS = flags.DEFINE_integer("clusters", 6, "True components of the data.")
 _SILHOUETTE = flags.DEFINE_integer("silhouette_sample", 10_000, "Silhouette subsample.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the data and of both sweeps.")
@@ -117,6 +127,12 @@ def em_flops(n, d, ks, iters):
     return sum(4.0 * d * d * k * n * (it + 1) for k, it in zip(ks, iters, strict=True))
 
 
+def gap_n_init():
+    from tfelg.analysis import model_selection
+
+    return model_selection.GAP_N_INIT if _GAP_N_INIT.value is None else _GAP_N_INIT.value
+
+
 def run_tfelg(x, k_max, references, seed, silhouette_sample):
     from tfelg.analysis import model_selection
 
@@ -125,6 +141,7 @@ def run_tfelg(x, k_max, references, seed, silhouette_sample):
         x,
         k_max,
         gap_references=references,
+        gap_n_init=gap_n_init(),
         seed=seed,
         silhouette_sample=silhouette_sample,
     )
@@ -143,11 +160,12 @@ def run_sklearn(x, ks, res, seed, sample_rows, *, same_start):
     """scikit-learn's sweep: a user's (``same_start=False``) or from tfelg's starts.
 
     A user's sweep: ``GaussianMixture(K, random_state=seed)`` per K (its own
-    k-means start), ``KMeans(K, n_init=1, random_state=seed)`` per K on the
-    data and each reference set (its own k-means++), ``silhouette_score``
-    per K on the same subsample. From tfelg's starts: ``GaussianMixture``
-    from tfelg's starting parameters (the k-means labels' first M-step) and
-    ``KMeans(K, init=<tfelg's k-means++ centres>, n_init=1)``. Both run on
+    k-means start), ``KMeans(K, n_init=<gap_n_init>, random_state=seed)``
+    per K on the data and each reference set (its own k-means++ starts),
+    ``silhouette_score`` per K on the same subsample. From tfelg's starts:
+    ``GaussianMixture`` from tfelg's starting parameters (the k-means
+    labels' first M-step) and ``KMeans(K, init=<the k-means++ centres of
+    the run tfelg kept>, n_init=1)``. Both run on
     the same centred data and reference sets as tfelg's gap statistic.
     Handing scikit-learn the starts costs it nothing, so that time is a
     lower bound of a user's sweep, and every criterion's choice can be
@@ -186,9 +204,12 @@ def run_sklearn(x, ks, res, seed, sample_rows, *, same_start):
         for i, k in enumerate(ks):
             t = time.perf_counter()
             if same_start:
-                km = KMeans(int(k), init=res.gap.seed_centres[b, :k], n_init=1, algorithm="lloyd")
+                start = res.gap.start[b, i]
+                km = KMeans(
+                    int(k), init=res.gap.seed_centres[start, b, :k], n_init=1, algorithm="lloyd"
+                )
             else:
-                km = KMeans(int(k), n_init=1, random_state=seed, algorithm="lloyd")
+                km = KMeans(int(k), n_init=gap_n_init(), random_state=seed, algorithm="lloyd")
             km.fit(data)
             seconds["kmeans_gap"] += time.perf_counter() - t
             kmeans_iters[b, i] = km.n_iter_
@@ -248,12 +269,13 @@ def one_size(n, d):
         "d": d,
         "k_max": k_max,
         "references": refs_b,
+        "gap_n_init": gap_n_init(),
         "load_before": load_average(),
         "ceiling_gflops": ceiling,
     }
     print(
-        f"\n=== N = {n:,} x D = {d} (load average {row['load_before']:.1f}; float32 matmul "
-        f"now {ceiling:.0f} GFLOP/s) ===",
+        f"\n=== N = {n:,} x D = {d}, gap n_init = {gap_n_init()} (load average "
+        f"{row['load_before']:.1f}; float32 matmul now {ceiling:.0f} GFLOP/s) ===",
         flush=True,
     )
 

@@ -215,9 +215,10 @@ class GmmApiTest(parameterized.TestCase, tf.test.TestCase):
         sweep = gmm.kmeans_sweep(
             x, ks, seed=4, return_labels=True, jit_compile=jit_compile, chunk_size=256
         )
-        self.assertEqual(sweep.seed_centres.shape, (1, 7, 4))
+        self.assertEqual(sweep.seed_centres.shape, (1, 1, 7, 4))
         for g, k in enumerate(ks):
-            theirs = KMeans(k, init=sweep.seed_centres[0, :k], n_init=1, algorithm="lloyd").fit(x)
+            start = sweep.seed_centres[0, 0, :k]
+            theirs = KMeans(k, init=start, n_init=1, algorithm="lloyd").fit(x)
             lab = theirs.labels_
             w = sum(np.sum((x[lab == j] - x[lab == j].mean(0)) ** 2) for j in np.unique(lab))
             self.assertAllClose(sweep.within_ss[0, g], w, rtol=1e-6)
@@ -248,6 +249,45 @@ class GmmApiTest(parameterized.TestCase, tf.test.TestCase):
         plain_batched = gmm.kmeans_sweep(sets, ks, **dict(kwargs, jit_compile=False))
         self.assertAllEqual(plain.n_iter, plain_batched.n_iter)
         self.assertAllClose(plain.within_ss, plain_batched.within_ss, rtol=1e-6)
+
+    @parameterized.parameters(False, True)
+    def test_kmeans_restarts_keep_the_lowest_within_ss(self, jit_compile):
+        # Overlapping clusters with local optima. Start 0 of n_init = 6 is
+        # the single start of the same seed, so the kept W_K is never above
+        # it, and lower somewhere; the kept run is reproduced by
+        # scikit-learn's Lloyd from its recorded k-means++ centres.
+        sets = np.stack([mixture_data(n=900, d=3, k=6, spread=2.5, seed=s)[0] for s in (5, 6)])
+        ks = [2, 4, 7]
+        kwargs = dict(seed=2, return_labels=True, jit_compile=jit_compile, chunk_size=256)
+        one = gmm.kmeans_sweep(sets, ks, **kwargs)
+        six = gmm.kmeans_sweep(sets, ks, n_init=6, **kwargs)
+        self.assertEqual(six.seed_centres.shape, (6, 2, 7, 3))
+        self.assertAllEqual(six.seed_centres[0], one.seed_centres[0])
+        self.assertEqual(six.start.shape, (2, 3))
+        self.assertAllLessEqual(six.within_ss - one.within_ss * (1 + 1e-9), 0.0)
+        self.assertTrue(np.any(six.within_ss < one.within_ss * (1 - 1e-4)))
+        self.assertTrue(np.any(six.start > 0))
+        for b in range(2):
+            for g, k in enumerate(ks):
+                init = six.seed_centres[six.start[b, g], b, :k]
+                lab = KMeans(k, init=init, n_init=1, algorithm="lloyd").fit(sets[b]).labels_
+                x = sets[b]
+                w = sum(np.sum((x[lab == j] - x[lab == j].mean(0)) ** 2) for j in np.unique(lab))
+                self.assertAllClose(six.within_ss[b, g], w, rtol=1e-6)
+                self.assertAllClose(
+                    six.centres[b][g],
+                    KMeans(k, init=init, n_init=1).fit(x).cluster_centers_,
+                    atol=1e-3,
+                )
+        # The labels are the kept runs' on data set 0, and W_K is theirs
+        # (to the float32 rounding of the centred copy the sweep sums).
+        x = sets[0]
+        for g in range(3):
+            lab = six.labels[:, g]
+            w = sum(np.sum((x[lab == j] - x[lab == j].mean(0)) ** 2) for j in np.unique(lab))
+            self.assertAllClose(six.within_ss[0, g], w, rtol=1e-7)
+        with self.assertRaisesRegex(ValueError, "n_init"):
+            gmm.kmeans_sweep(x, [2], n_init=0)
 
     def test_kmeans_several_data_sets_are_independent(self):
         x, _ = mixture_data(n=500)

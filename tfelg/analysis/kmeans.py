@@ -48,14 +48,18 @@ class KMeansSweep:
       centres: ``centres[b][g]``: (K, D) final centres, data set b, K = ks[g].
       within_ss: (B, G) float64, sum over points of the squared distance to
         the mean of the point's final cluster (W_K of the gap statistic, which
-        equals sum_r D_r / (2 n_r) of Tibshirani et al.).
-      n_iter: (B, G) Lloyd iterations.
-      converged: (B, G).
+        equals sum_r D_r / (2 n_r) of Tibshirani et al.), of the kept run
+        (the lowest over the starts).
+      n_iter: (B, G) Lloyd iterations of the kept runs.
+      converged: (B, G), of the kept runs.
       labels: (N, G) int32 final labels of data set 0 (points to the nearest
         final centre), or None if not asked for.
-      seed_centres: (B, Kmax, D) the k-means++ sequence of each data set;
-        the K-run started from its first K rows (so another implementation
-        can be started from exactly the same centres).
+      seed_centres: (n_init, B, Kmax, D) the k-means++ sequence of each
+        start and data set; a K-run started from its first K rows (so
+        another implementation can be started from exactly the same
+        centres).
+      start: (B, G) the start whose run was kept (lowest W_K), indexing
+        the first axis of ``seed_centres``.
     """
 
     ks: tuple[int, ...]
@@ -65,6 +69,7 @@ class KMeansSweep:
     converged: np.ndarray
     labels: np.ndarray | None
     seed_centres: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    start: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------
@@ -136,11 +141,17 @@ def kmeans_sweep(
     chunk_size: int | None = None,
     jit_compile: bool | None = None,
     per_data_set: bool | None = None,
+    n_init: int = 1,
 ) -> KMeansSweep:
     """Lloyd's k-means for every K in ``ks`` on one or several data sets at once.
 
     Seeding is greedy k-means++ (scikit-learn's algorithm; one Kmax-long
-    sequence per data set whose first K centres start the K-run). A run
+    sequence per data set and start, whose first K centres start the K-run).
+    With ``n_init`` starts, every (data set, K) is run from each of
+    ``n_init`` independent sequences and the run with the lowest W_K is
+    kept (scikit-learn's ``KMeans(n_init=...)`` keeps the lowest inertia,
+    the same sum about the last centres rather than the final cluster
+    means). The restarts are more models in the same passes. A run
     stops when the total squared shift of its centres is <= tol times the
     mean per-feature variance of its data set (scikit-learn's rule). An
     empty cluster keeps its centre. Distances are float32; the final
@@ -166,6 +177,10 @@ def kmeans_sweep(
         data, see :func:`tfelg.analysis.compiled.use_jit`).
       per_data_set: iterate with one pass per data set (default: when
         compiled with XLA).
+      n_init: k-means++ starts per (data set, K); the run with the lowest
+        W_K is kept. Start 0 draws from ``seed`` alone (so ``n_init=1``
+        is the single start of ``seed``), start r from the seed sequence
+        (seed, r).
 
     Returns:
       A :class:`KMeansSweep`.
@@ -181,7 +196,15 @@ def kmeans_sweep(
     if n == 0 or d == 0:
         raise ValueError(f"x is empty (shape {x.shape})")
     ks = check_ks(ks, n)
-    layout = compiled.Layout.of(ks)
+    n_init = int(n_init)
+    if n_init < 1:
+        raise ValueError(f"n_init must be >= 1, got {n_init}")
+    num_ks = len(ks)
+    # Every (K = ks[g], start r) is one model, index g * n_init + r: a K's
+    # restarts sit next to each other, where the batched pass shares their
+    # argmin and sums (lloyd_passes.lloyd_pass).
+    runs = tuple(k for k in ks for _ in range(n_init))
+    layout = compiled.Layout.of(runs)
     chunk = compiled.chunk_rows(n, chunk_size)
     npad = -(-n // chunk) * chunk
 
@@ -206,21 +229,23 @@ def kmeans_sweep(
     jit = compiled.use_jit(jit_compile, nb * n)
     lloyd = compiled.function(lloyd_passes.lloyd_pass, jit)
     xt = tf.constant(xc32)
-    seeds = _kmeans_plus_plus(xt, n, layout.kmax, seed, jit)  # (B, Kmax)
     centres = np.zeros((nb, layout.num_components, d))
-    seed_centres = np.zeros((nb, layout.kmax, d))
-    for b in range(nb):
-        first = xc32[b, seeds[b]].astype(np.float64)
-        seed_centres[b] = first + centre_of_data[b, 0]
-        for g, k in enumerate(ks):
-            centres[b, layout.offsets[g] : layout.offsets[g + 1]] = first[:k]
+    seed_centres = np.zeros((n_init, nb, layout.kmax, d))
+    for r in range(n_init):
+        seeds = _kmeans_plus_plus(xt, n, layout.kmax, seed if r == 0 else [seed, r], jit)
+        for b in range(nb):
+            first = xc32[b, seeds[b]].astype(np.float64)  # (Kmax, D)
+            seed_centres[r, b] = first + centre_of_data[b, 0]
+            for g, k in enumerate(ks):
+                m = g * n_init + r
+                centres[b, layout.offsets[m] : layout.offsets[m + 1]] = first[:k]
     del xc32
 
     # State of every model (data set b, model g), centres padded to Kmax.
     num_models = layout.num_models
-    k_of = np.asarray(ks)
+    k_of = np.asarray(runs)
     centres_pad = np.zeros((nb, num_models, layout.kmax, d))
-    for g, k in enumerate(ks):
+    for g, k in enumerate(runs):
         centres_pad[:, g, :k] = centres[:, layout.offsets[g] : layout.offsets[g + 1]]
     converged = np.zeros((nb, num_models), bool)
     n_iter = np.zeros((nb, num_models), np.int64)
@@ -243,17 +268,18 @@ def kmeans_sweep(
     def work(plan):
         return sum(k * len(ds) for _, k, ds in plan)
 
-    def run(plan, final=False):
+    def run(plan, final=False, labels=False):
         cen = np.concatenate([centres_pad[list(ds), g, :k].reshape(-1, d) for g, k, ds in plan])
-        sums, labels = lloyd(
+        sums, found = lloyd(
             xt,
             n_t,
             tf.constant(cen.astype(np.float32)),
             chunk=chunk,
             plan=tuple((k, ds) for _, k, ds in plan),
             final=final,
+            labels=labels,
         )
-        return cen, sums.numpy(), labels
+        return cen, sums.numpy(), found
 
     def update(b, g, it, block, old):
         """Lloyd's update of model g on data set b from its cluster sums."""
@@ -273,10 +299,14 @@ def kmeans_sweep(
         # times fewer (point, model) visits than the rectangular plan. A pass
         # over one data set keeps about one core busy, so a few run at once.
         set_pass = compiled.function(lloyd_passes.lloyd_set_pass, jit)
-        ks_static = tuple(int(k) for k in k_of)
+        # One pass per (data set, start) over that start's runs, one for
+        # each K: the compiled pass is the same for every start (an XLA
+        # compile with a conditional per (K, start) took minutes at
+        # n_init = 10), and the starts give the threads more jobs.
+        ks_offsets = np.concatenate([[0], np.cumsum(ks)])
 
         def one_set(args):
-            b, cen, active = args
+            b, _, cen, active = args
             return set_pass(
                 xt,
                 n_t,
@@ -284,20 +314,26 @@ def kmeans_sweep(
                 tf.constant(cen.astype(np.float32)),
                 tf.constant(active),
                 chunk=chunk,
-                ks=ks_static,
+                ks=ks,
             ).numpy()
 
         with concurrent.futures.ThreadPoolExecutor(_SET_PASS_THREADS) as pool:
             for it in range(1, max_iter + 1):
-                jobs = [
-                    (b, np.concatenate([centres_pad[b, g, :k] for g, k in enumerate(ks)]), ~done)
-                    for b, done in enumerate(converged)
-                    if not done.all()
-                ]
-                for (b, cen, active), sums in zip(jobs, pool.map(one_set, jobs), strict=True):
+                jobs = []
+                for b in range(nb):
+                    for r in range(n_init):
+                        models = np.arange(num_ks) * n_init + r
+                        done = converged[b, models]
+                        if not done.all():
+                            cen = np.concatenate([centres_pad[b, m, : k_of[m]] for m in models])
+                            jobs.append((b, models, cen, ~done))
+                for (b, models, cen, active), sums in zip(
+                    jobs, pool.map(one_set, jobs), strict=True
+                ):
                     for g in np.flatnonzero(active):
-                        o, k = layout.offsets[g], k_of[g]
-                        update(b, g, it, sums[o : o + k], cen[o : o + k].astype(np.float64))
+                        o, k = ks_offsets[g], ks[g]
+                        block = cen[o : o + k].astype(np.float64)
+                        update(b, models[g], it, sums[o : o + k], block)
                 if converged.all():
                     break
     else:
@@ -322,26 +358,49 @@ def kmeans_sweep(
             ):
                 plan = remaining
 
-    # The final labels and W_K: one more pass with the final centres.
-    _, sums, labels = run(full_plan, final=True)
-    within_ss = np.zeros((nb, num_models))
-    o = 0
-    for g, k, ds in full_plan:
-        for b in ds:
-            block = sums[o : o + k]
-            o += k
-            sx = block[:, 1 : 1 + d]
-            within = block[:, -1] - np.sum(sx * sx, axis=1) / np.maximum(block[:, 0], 1)
-            within_ss[b, g] = np.maximum(within, 0.0).sum()
+    def within(plan, sums):
+        """W of each (data set, model) of ``plan`` from a final pass's sums."""
+        out, o = {}, 0
+        for g, k, ds in plan:
+            for b in ds:
+                block = sums[o : o + k]
+                o += k
+                sx = block[:, 1 : 1 + d]
+                w = block[:, -1] - np.sum(sx * sx, axis=1) / np.maximum(block[:, 0], 1)
+                out[b, g] = np.maximum(w, 0.0).sum()
+        return out
+
+    # W_K of every run: one more pass with the final centres; then the run
+    # kept for each (data set, K): the lowest W_K over the starts (the
+    # first start on a tie).
+    _, sums, _ = run(full_plan, final=True)
+    w_all = np.zeros((nb, num_models))
+    for (b, g), w in within(full_plan, sums).items():
+        w_all[b, g] = w
+    start = np.argmin(w_all.reshape(nb, num_ks, n_init), axis=2)  # (B, G)
+    kept = np.arange(num_ks) * n_init + start  # model index of each kept run
+    rows = np.arange(nb)[:, None]
+    within_ss = w_all[rows, kept]
+    labels = None
+    if return_labels:
+        # The kept runs' labels on data set 0, and their W_K from the same
+        # pass (so that the labels and W_K agree to the last bit).
+        plan0 = tuple((int(m), int(k_of[m]), (0,)) for m in kept[0])
+        _, sums0, labels = run(plan0, final=True, labels=True)
+        for (_, m), w in within(plan0, sums0).items():
+            within_ss[0, m // n_init] = w
+        labels = labels.numpy()[:n]
     out_centres = [
-        [centres_pad[b, g, :k] + centre_of_data[b, 0] for g, k in enumerate(ks)] for b in range(nb)
+        [centres_pad[b, kept[b, g], :k] + centre_of_data[b, 0] for g, k in enumerate(ks)]
+        for b in range(nb)
     ]
     return KMeansSweep(
         ks=ks,
         centres=out_centres,
         within_ss=within_ss,
-        n_iter=n_iter,
-        converged=converged,
-        labels=labels.numpy()[:n] if return_labels else None,
+        n_iter=n_iter[rows, kept],
+        converged=converged[rows, kept],
+        labels=labels,
         seed_centres=seed_centres,
+        start=start,
     )

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 
-def lloyd_pass(x, n_valid, centres, *, chunk, plan, final):
+def lloyd_pass(x, n_valid, centres, *, chunk, plan, final, labels=False):
     """One Lloyd pass for several k-means models on several data sets.
 
     Args:
@@ -36,8 +36,11 @@ def lloyd_pass(x, n_valid, centres, *, chunk, plan, final):
       plan: static tuple of (k, tuple of data-set indices).
       final: accumulate in float64 and add |x|^2, for W_K (the sums of x and
         |x|^2 cancel when clusters are tight and far from the origin;
-        float64 keeps W_K exact to ~eps64 * |c|^2 / sigma^2), and return the
-        labels of the first data set of each entry.
+        float64 keeps W_K exact to ~eps64 * |c|^2 / sigma^2).
+      labels: also return the labels of the first data set of each entry
+        (kept apart from ``final``: with many restarts an (Npad, entries)
+        label matrix of every run would be large, and only the kept runs'
+        labels are wanted).
 
     Returns:
       (sums (T, 1 + D (+ 1)) float64 of [1, x (, |x|^2)] per cluster,
@@ -52,7 +55,7 @@ def lloyd_pass(x, n_valid, centres, *, chunk, plan, final):
     # (9 floats: 4x slower than 16): pad the summed features to a multiple of 8.
     nf_pad = -(-nf // 8) * 8
     offsets = np.concatenate([[0], np.cumsum([k * len(ds) for k, ds in plan])]).tolist()
-    num_labels = len(plan) if final else 0
+    num_labels = len(plan) if labels else 0
     groups = {}
     for e, (_, ds) in enumerate(plan):
         groups.setdefault(tuple(ds), []).append(e)
@@ -84,22 +87,33 @@ def lloyd_pass(x, n_valid, centres, *, chunk, plan, final):
             norms = tf.reduce_sum(cen * cen, axis=-1, keepdims=True)
             dist = norms - 2.0 * tf.matmul(cen, xg, transpose_b=True)  # (A, sum k, n)
             row = 0
-            for e in entries:
-                k = plan[e][0]
-                labels = tf.argmin(dist[:, row : row + k], axis=1, output_type=tf.int32)
-                row += k
-                segments = labels + (tf.range(a) * k)[:, None]
-                parts[e] = tf.math.unsorted_segment_sum(
-                    tf.reshape(fg, [a * chunk, nf_pad]), tf.reshape(segments, [-1]), a * k
+            # Consecutive entries with the same k (a K's restarts) share
+            # one argmin and one segment sum: a few large ops rather than
+            # many small ones, whose per-op cost sets the time on small data.
+            for run in _same_k_runs(entries, plan):
+                k, r = plan[run[0]][0], len(run)
+                block = tf.reshape(dist[:, row : row + r * k], [a, r, k, chunk])
+                row += r * k
+                nearest = tf.argmin(block, axis=2, output_type=tf.int32)  # (A, R, n)
+                # Segment (entry i, data set j, cluster): rows (i * A + j) * k + label.
+                first_row = tf.transpose(tf.reshape(tf.range(r * a) * k, [r, a]))
+                segments = nearest + first_row[:, :, None]
+                rows = tf.broadcast_to(fg[:, None], [a, r, chunk, nf_pad])
+                out = tf.math.unsorted_segment_sum(
+                    tf.reshape(rows, [a * r * chunk, nf_pad]),
+                    tf.reshape(segments, [-1]),
+                    r * a * k,
                 )
-                firsts[e] = labels[0]
-        if final:
+                for j, e in enumerate(run):
+                    parts[e] = out[j * a * k : (j + 1) * a * k]
+                    firsts[e] = nearest[0, j]
+        if labels:
             labels_ta = labels_ta.write(i, tf.transpose(tf.stack(firsts)))
         part = tf.concat(parts, axis=0)
         return i + 1, sums + tf.cast(part, tf.float64), labels_ta
 
     ta = tf.TensorArray(
-        tf.int32, size=num_chunks if final else 0, element_shape=[chunk, num_labels]
+        tf.int32, size=num_chunks if labels else 0, element_shape=[chunk, num_labels]
     )
     _, sums, ta = tf.while_loop(
         lambda i, *_: i < num_chunks,
@@ -107,9 +121,20 @@ def lloyd_pass(x, n_valid, centres, *, chunk, plan, final):
         [tf.constant(0), tf.zeros([t, nf_pad], tf.float64), ta],
     )
     sums = sums[:, :nf]
-    if final:
+    if labels:
         return sums, tf.reshape(ta.stack(), [-1, num_labels])
     return sums, tf.zeros([0, num_labels], tf.int32)
+
+
+def _same_k_runs(entries, plan):
+    """``entries`` cut into runs of consecutive entries with the same k."""
+    runs = []
+    for e in entries:
+        if runs and plan[runs[-1][-1]][0] == plan[e][0]:
+            runs[-1].append(e)
+        else:
+            runs.append([e])
+    return runs
 
 
 def lloyd_set_pass(x, n_valid, dataset, centres, active, *, chunk, ks):

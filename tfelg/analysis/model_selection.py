@@ -13,7 +13,11 @@ The gap statistic is computed exactly as Tibshirani, Walther & Hastie
   distances to the cluster means, for the clustering of the data into K
   clusters. The clustering is k-means (as in the paper), run by
   :func:`tfelg.analysis.gmm.kmeans_sweep` on the data and on every
-  reference set at once; the same k-means labels also start the mixtures.
+  reference set at once, from ``n_init`` k-means++ starts per K and data
+  set (default :data:`GAP_N_INIT` = 10), keeping the lowest W_K: k-means
+  finds local optima, and a W_K above the optimum adds noise to log W*_Kb
+  (so to s_K) and bias to Gap(K). The kept k-means labels of the data also
+  start the mixtures.
   (GMM hard assignments would make the statistic depend on the covariance
   model; k-means keeps it the paper's.)
 * B reference sets, each drawn uniformly in the box aligned with the
@@ -45,6 +49,12 @@ import tensorflow as tf
 from tfelg.analysis import gmm
 
 CRITERIA = ("bic", "aic", "gap", "silhouette")
+
+# k-means++ starts per K and data set in the gap statistic (the lowest W_K
+# is kept): scikit-learn's KMeans before 1.4 and the gap-stat package use
+# 10. One start leaves log W_K up to ~0.05 above the best of 10, which
+# inflates s_K and can move the 1-standard-error choice.
+GAP_N_INIT = 10
 
 
 # --------------------------------------------------------------------------
@@ -116,9 +126,11 @@ class GapResult:
       s: (G,) sd * sqrt(1 + 1/B).
       k: the 1-standard-error choice.
       labels: (N, G) k-means labels of the data (for starting mixtures).
-      seed_centres: (1 + B, Kmax, D) the k-means++ centres that started the
-        K-runs on the data (row 0) and on each reference set, in the
+      seed_centres: (n_init, 1 + B, Kmax, D) the k-means++ centres of every
+        start on the data (data set 0) and on each reference set, in the
         coordinates of the centred data (add the data mean for the input's).
+      start: (1 + B, G) the start whose run was kept (the lowest W_K).
+      n_init: k-means++ starts per K and data set.
     """
 
     ks: np.ndarray
@@ -130,9 +142,11 @@ class GapResult:
     k: int
     labels: np.ndarray | None = dataclasses.field(default=None, repr=False)
     seed_centres: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    start: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    n_init: int = 1
 
 
-def _gap_from_within(ks, within_ss, labels, seed_centres=None) -> GapResult:
+def _gap_from_within(ks, within_ss, labels, seed_centres=None, start=None, n_init=1) -> GapResult:
     log_w_all = np.log(np.maximum(within_ss, np.finfo(np.float64).tiny))
     log_w, log_w_ref = log_w_all[0], log_w_all[1:]
     num_ref = log_w_ref.shape[0]
@@ -151,6 +165,8 @@ def _gap_from_within(ks, within_ss, labels, seed_centres=None) -> GapResult:
         k=int(ks[gap_choice(gap, s)]),
         labels=labels,
         seed_centres=seed_centres,
+        start=start,
+        n_init=int(n_init),
     )
 
 
@@ -175,6 +191,7 @@ def gap_statistic(
     tol: float = 1e-4,
     chunk_size: int | None = None,
     jit_compile: bool | None = None,
+    n_init: int = GAP_N_INIT,
 ) -> GapResult:
     """The gap statistic for K = 1..k_max with k-means (see the module doc).
 
@@ -185,11 +202,15 @@ def gap_statistic(
       seed: seeds the reference sets and the k-means seeding.
       max_iter, tol: k-means stopping rule (scikit-learn's defaults).
       chunk_size, jit_compile: see :func:`tfelg.analysis.gmm.kmeans_sweep`.
+      n_init: k-means++ starts per K and data set (the data and every
+        reference set alike); each W_K is the lowest over the starts.
     """
     x = gmm.check_points(x)
     k_max = _check_k_max(k_max, x.shape[0])
     if references < 1:
         raise ValueError(f"references must be >= 1, got {references}")
+    if n_init < 1:
+        raise ValueError(f"n_init must be >= 1, got {n_init}")
     ks = np.arange(1, k_max + 1)
     # Centred before the float32 copy (W_K does not depend on the origin):
     # a large offset would otherwise eat float32's digits.
@@ -206,8 +227,11 @@ def gap_statistic(
         return_labels=True,
         chunk_size=chunk_size,
         jit_compile=jit_compile,
+        n_init=n_init,
     )
-    return _gap_from_within(ks, sweep.within_ss, sweep.labels, sweep.seed_centres)
+    return _gap_from_within(
+        ks, sweep.within_ss, sweep.labels, sweep.seed_centres, sweep.start, n_init
+    )
 
 
 # --------------------------------------------------------------------------
@@ -381,6 +405,7 @@ class SelectionResult:
             "gap_log_w": floats(self.gap.log_w),
             "gap_log_w_ref_mean": floats(self.gap.log_w_ref.mean(axis=0)),
             "gap_references": int(self.gap.log_w_ref.shape[0]),
+            "gap_n_init": self.gap.n_init,
             "gap_clustering": "kmeans",
             "silhouette": floats(self.silhouette),
             "silhouette_sample": self.silhouette_sample,
@@ -396,6 +421,7 @@ def select_k(
     *,
     covariance_type: str = "full",
     gap_references: int = 10,
+    gap_n_init: int = GAP_N_INIT,
     seed: int = 0,
     silhouette_sample: int = 10_000,
     max_iter: int = 100,
@@ -418,6 +444,9 @@ def select_k(
       k_max: largest K (<= N).
       covariance_type: "full" or "diag".
       gap_references: B.
+      gap_n_init: k-means++ starts per K and data set of the gap statistic
+        (see :func:`gap_statistic`); the kept k-means labels of the data
+        start the mixtures when ``n_init = 1``.
       seed: seeds everything (reference sets, k-means, subsample).
       silhouette_sample: points used for the silhouette (all if N is
         smaller).
@@ -445,6 +474,7 @@ def select_k(
         seed=seed,
         chunk_size=chunk_size,
         jit_compile=jit_compile,
+        n_init=gap_n_init,
     )
     seconds["gap"] = time.perf_counter() - start
     start = time.perf_counter()
