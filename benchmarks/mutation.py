@@ -696,6 +696,12 @@ def _snapshot(source: str, directory: str) -> str:
     return f"{source} ({commit})"
 
 
+def _describe_functions(target: Target) -> str:
+    if target.functions is not None:
+        return ", ".join(target.functions)
+    return "all functions" + (f" but {', '.join(target.exclude)}" if target.exclude else "")
+
+
 def _is_equivalent(name: str, survivor: dict) -> str | None:
     for target, function, before, after, why in EQUIVALENT:
         if (target, function, before, after) == (
@@ -853,7 +859,7 @@ def _drive(args) -> int:
             totals["equivalent"] += n_equivalent
             lines.append(
                 f"## {name}: {target.module} "
-                f"({'all functions' if target.functions is None else ', '.join(target.functions)}); "
+                f"({_describe_functions(target)}); "
                 f"tests {' '.join(target.tests)}"
             )
             # A run that could not run the tests is no kill (cosmic-ray counted it).
