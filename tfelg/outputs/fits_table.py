@@ -143,9 +143,8 @@ def write_fits_table(
 
     table = fits.BinTableHDU.from_columns(fits_columns, name=extname)
     for i, name in enumerate(columns, start=1):
-        if name in descriptions:
-            after = f"TUNIT{i}" if f"TUNIT{i}" in table.header else f"TFORM{i}"
-            table.header.set(f"TCOMM{i}", str(descriptions[name]), after=after)
+        if name in descriptions:  # (astropy writes its own column cards first)
+            table.header[f"TCOMM{i}"] = str(descriptions[name])
     if any(len(str(text)) > MAX_CARD_STRING for text in descriptions.values()):
         table.header["LONGSTRN"] = ("OGIP 1.0", "CONTINUE cards continue long strings")
     primary = fits.PrimaryHDU()
