@@ -166,6 +166,21 @@ class AnalysisPlotsTest(absltest.TestCase):
                 f.write("hello")
             plots.log_png_to_tensorboard(text, logdir, "x")
 
+    def test_public_names_are_the_drawing_modules_own(self):
+        # Callers import every figure from analysis_plots; the drawing lives in
+        # three modules. A stale copy left behind here would drift from them.
+        from tfelg.outputs import coded_scatter, latent_plots, selection_plots, training_plots
+
+        modules = (coded_scatter, latent_plots, selection_plots, training_plots)
+        for name in plots.__all__:
+            if name == "log_png_to_tensorboard":
+                continue
+            owners = [m for m in modules if getattr(m, name, None) is getattr(plots, name)]
+            self.assertTrue(owners, f"analysis_plots.{name} is not a drawing module's object")
+        for module in (latent_plots, selection_plots, training_plots):
+            drawn = {n for n in vars(module) if n.startswith("plot_")}
+            self.assertContainsSubset(drawn, set(plots.__all__), module.__name__)
+
 
 def _boxes_overlap(a, b) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
