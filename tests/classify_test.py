@@ -134,19 +134,6 @@ class ClassifyTest(absltest.TestCase):
                     classify.classify(table, snr_min=bad)
         self.assertEqual(classify.check_snr_min(0), 0.0)
 
-    def test_output_path_checks(self):
-        with self.assertRaisesRegex(ValueError, "is a folder"):
-            classify.check_output_path(self.dir)
-        with self.assertRaisesRegex(ValueError, "ends with '/'"):
-            classify.check_output_path(os.path.join(self.dir, "new") + "/")
-        with self.assertRaisesRegex(ValueError, "empty"):
-            classify.check_output_path("")
-        with self.assertRaisesRegex(InputError, "cannot write in /proc"):
-            classify.check_output_path("/proc/tfelg/x.fits")
-        new = os.path.join(self.dir, "deeper", "classes.fits")
-        self.assertEqual(classify.check_output_path(new), new)
-        self.assertFalse(os.path.exists(os.path.dirname(new)), "checking creates nothing")
-
 
 if __name__ == "__main__":
     absltest.main()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
-import tempfile
 from collections.abc import Callable
 
 import numpy as np
@@ -59,48 +58,6 @@ def check_snr_min(snr_min) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"--snr_min must be a finite number >= 0, got {snr_min!r}")
     return value
-
-
-def check_output_path(path, *, overwrite: bool = False) -> str:
-    """The output file name, checked before any input is read.
-
-    A classification of a large catalogue takes minutes; a name that cannot
-    be written should fail at once, not after the work.
-
-    Raises:
-      ValueError: empty name, a name ending with a path separator, or a
-        folder.
-      InputError: a folder on the way is a file, or the folder cannot be
-        written (tried with a temporary file: permission bits alone do not
-        say, e.g. for root or a read-only file system).
-      FileExistsError: the file exists and ``overwrite`` is False.
-    """
-    path = os.fspath(path) if path is not None else ""
-    if not path.strip():
-        raise ValueError("--output is empty; give the FITS file to write, e.g. classes.fits")
-    if path.endswith(("/", os.sep)):
-        raise ValueError(
-            f"--output={path} ends with '/', a folder; give a file name, e.g. {path}classes.fits"
-        )
-    if os.path.isdir(path):
-        raise ValueError(
-            f"--output={path} is a folder; give a file name, e.g. "
-            f"{os.path.join(path, 'classes.fits')}"
-        )
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
-    # The nearest folder that exists: the rest is created when writing.
-    parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise InputError(f"cannot write {path}: {parent} is a file, not a folder", path=path)
-    try:
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as e:
-        raise InputError(f"cannot write in {parent} ({e.strerror or e})", path=path) from e
-    return path
 
 
 def read_input(

@@ -104,6 +104,18 @@ class TableTest(absltest.TestCase):
         self.assertIn("outside the image", columns["ERROR"][1])
         self.assertTrue(np.isnan(columns["GINI"][1]))
 
+    def test_output_refused_before_any_input_is_read(self):
+        tmp = self.create_tempdir().full_path
+        # The input does not exist: an error about --output shows it was checked first.
+        result = _run(f"--input={os.path.join(tmp, 'missing.fits')}", f"--output={tmp}")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertEqual(
+            result.stderr.strip().splitlines()[-1],
+            f"tfelg-morphology: error: --output={tmp} is a folder; give a file name, "
+            f"e.g. {os.path.join(tmp, 'morphology.fits')}",
+        )
+        self.assertNotIn("Traceback", result.stderr)
+
     def test_missing_input_and_empty_folder(self):
         tmp = self.create_tempdir().full_path
         with self.assertRaisesRegex(InputError, "no FITS files"):

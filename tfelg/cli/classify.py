@@ -14,7 +14,7 @@ from absl import app, flags
 
 from tfelg import classify
 from tfelg.cli import define_path, run_binary
-from tfelg.errors import InputError
+from tfelg.cli.output_paths import USER_ERRORS, check_output_path, error_exit
 
 _INPUT = define_path(
     "input", None, "MPA-JHU line catalogue, an SDSS spec-*.fits file, or a folder of them."
@@ -43,7 +43,9 @@ def main(argv):
     try:
         # Settings and the output first: a bad one fails before minutes of reading.
         snr_min = classify.check_snr_min(_SNR_MIN.value)
-        output = classify.check_output_path(_OUTPUT.value, overwrite=_OVERWRITE.value)
+        output = check_output_path(
+            _OUTPUT.value, overwrite=_OVERWRITE.value, example="classes.fits"
+        )
         table = classify.read_input(
             _INPUT.value,
             info_path=_INFO.value,
@@ -55,9 +57,8 @@ def main(argv):
         path = classify.write_classification(
             output, table, result, snr_min=snr_min, overwrite=_OVERWRITE.value
         )
-    except (InputError, FileExistsError, ValueError, OSError) as e:
-        print(f"tfelg-classify: error: {e}", file=sys.stderr)
-        return 2
+    except USER_ERRORS as e:
+        return error_exit("tfelg-classify", e)
     print(classify.format_counts(result))
     print(f"wrote {len(table)} rows to {path}")
     return 0

@@ -13,11 +13,10 @@ frame or touches the edge (NO_SKY, EDGE) is measured but not trusted.
 
 from __future__ import annotations
 
-import sys
-
 from absl import app, flags
 
 from tfelg.cli import define_path, run_binary
+from tfelg.cli.output_paths import USER_ERRORS, check_output_path, error_exit
 
 _INPUT = define_path("input", None, "A FITS image, or a folder of FITS images (any band).")
 _OUTPUT = define_path("output", None, "FITS table to write.")
@@ -40,14 +39,15 @@ flags.mark_flags_as_required(["input", "output"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from tfelg import classify, morphology_table
-    from tfelg.errors import InputError
+    from tfelg import morphology_table
     from tfelg.outputs.fits_table import write_fits_table
 
     try:
         if _DETECT_NSIGMA.value <= 0 or _MIN_AREA.value < 1:
             raise ValueError("--detect_nsigma must be > 0 and --min_area >= 1")
-        output = classify.check_output_path(_OUTPUT.value, overwrite=_OVERWRITE.value)
+        output = check_output_path(
+            _OUTPUT.value, overwrite=_OVERWRITE.value, example="morphology.fits"
+        )
         paths = morphology_table.list_inputs(_INPUT.value)
         psf = morphology_table.read_image(_PSF.value).data if _PSF.value else None
         columns = morphology_table.measure_files(
@@ -71,9 +71,8 @@ def main(argv):
             extname="MORPHOLOGY",
             overwrite=_OVERWRITE.value,
         )
-    except (InputError, FileExistsError, ValueError, OSError) as e:
-        print(f"tfelg-morphology: error: {e}", file=sys.stderr)
-        return 2
+    except USER_ERRORS as e:
+        return error_exit("tfelg-morphology", e)
     print(morphology_table.format_summary(columns))
     print(f"wrote {len(columns['FILE'])} rows to {path}")
     return 0
