@@ -114,7 +114,7 @@ TARGETS: dict[str, Target] = {
     "matching": Target(
         "tfelg/analysis/matching.py",
         None,
-        ("tests/analysis/matching_test.py",),
+        ("tests/analysis/matching_test.py", "tests/analysis/matching_edge_test.py"),
         exclude=("MatchResult.table_markdown", "MatchResult._name_map", "MatchResult.to_dict"),
     ),
     "catalogue": Target("tfelg/outputs/catalogue.py", None, ("tests/outputs/catalogue_test.py",)),
@@ -126,7 +126,7 @@ TARGETS: dict[str, Target] = {
     "gmm_bic": Target(
         "tfelg/analysis/mixture.py",
         ("GMMResult.n_parameters", "GMMResult.bic", "GMMResult.aic", "n_parameters"),
-        ("tests/analysis/gmm_test.py",),
+        ("tests/analysis/gmm_test.py", "tests/analysis/mixture_count_test.py"),
     ),
 }
 
@@ -241,6 +241,35 @@ EQUIVALENT: tuple[tuple[str, str, str, str, str], ...] = (
             "the read size changes the chunks, not the bytes hashed",
         )
         for after in (" 2 << 20", "1 << 21", "1 << 19")
+    ),
+    *(
+        (
+            "matching",
+            "_hungarian",
+            "weight = sub * (n + 1.0) + (sub - sub.max(axis=1, keepdims=True))",
+            f"weight = sub * ({after}) + (sub - sub.max(axis=1, keepdims=True))",
+            "any factor >= N - 1 ranks matchings by their matched galaxies first: one more "
+            "galaxy on the pairs outweighs the tie-break part's difference (at most N - 2)",
+        )
+        for after in ("n - 1.0", "n + 2.0", "n + 0.0")
+    ),
+    *(
+        (
+            "matching",
+            "_entropy",
+            "if counts.size <= 1:",
+            after,
+            "one count's entropy is then computed, as -1 * log(1) = -0.0, which every "
+            "caller reads as 0",
+        )
+        for after in ("if counts.size < 1:", "if counts.size <= 0:")
+    ),
+    (
+        "matching",
+        "table_metrics",
+        "hit = many >= 0",
+        "hit = many >= -1",
+        "many is -1 only for an empty cluster, whose all-zero row adds table[r, -1] = 0",
     ),
     (
         "schemes",

@@ -97,10 +97,15 @@ class Execution:
 def fingerprint(path: str) -> str:
     """sha256 over the sorted relative file paths, sizes and bytes under `path` (or of a file).
 
-    Names count, not only bytes: a component may read a file by its name, so
-    the same bytes under another name are another input. A single file (an
+    Each file, in the order of its relative path ("/"-separated), adds its
+    path, a NUL, its size as 8 little-endian bytes, then its bytes. Names
+    count, not only bytes: a component may read a file by its name, so the
+    same bytes under another name are another input. A single file (an
     external input) is hashed as its base name, size and bytes after a NUL,
     which no folder's stream starts with (relative paths are never empty).
+    The stream is fixed: external inputs are fingerprinted again on every
+    run and enter the cache keys, so another stream would silently make every
+    existing run root's steps run again.
     """
     digest = hashlib.sha256()
     if os.path.isfile(path):

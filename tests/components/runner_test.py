@@ -1,6 +1,7 @@
 """runner.execute: cache keys, reuse of complete outputs only, atomic outputs, records."""
 
 import glob
+import hashlib
 import json
 import os
 
@@ -89,6 +90,25 @@ class FingerprintTest(absltest.TestCase):
         self.assertNotEqual(runner.fingerprint(one), runner.fingerprint(os.path.dirname(one)))
         again = self.create_tempdir().create_file("one.txt", "same bytes").full_path
         self.assertEqual(runner.fingerprint(one), runner.fingerprint(again))
+
+    def test_the_stream_hashed_is_the_documented_one(self):
+        # External inputs are fingerprinted on every run and the fingerprints
+        # enter the cache keys: the stream (path, NUL, 8-byte little-endian
+        # size, bytes; sorted paths) must not change under existing run roots.
+        folder = self.create_tempdir()
+        files = {"b.txt": b"bb", "a/c.bin": bytes(range(256)) * 3, "a/empty": b""}
+        for name, content in files.items():
+            folder.create_file(name, content, mode="wb")
+        expected = hashlib.sha256()
+        for name in sorted(files):
+            content = files[name]
+            expected.update(name.encode() + b"\0" + len(content).to_bytes(8, "little") + content)
+        self.assertEqual(runner.fingerprint(folder.full_path), "sha256:" + expected.hexdigest())
+        single = hashlib.sha256(b"\0" + b"c.bin\0" + (768).to_bytes(8, "little") + files["a/c.bin"])
+        self.assertEqual(
+            runner.fingerprint(os.path.join(folder.full_path, "a", "c.bin")),
+            "sha256:" + single.hexdigest(),
+        )
 
 
 class ExecuteTest(absltest.TestCase):
@@ -197,22 +217,33 @@ class ExecuteTest(absltest.TestCase):
         first = runner.execute(write, self.root)
         path = runner.record_path(self.root, "write", first.id)
         good = open(path, encoding="utf-8").read()
+        no_keys = "damaged execution record (ValueError: no status or cache key)"
+        # Each damage with the reason the warning gives: the underlying error
+        # (not the InputError wrapping a JSON error).
         damages = [
-            good[: len(good) // 2],  # cut short
-            "\x00\x00\x00",
-            "[1, 2]",
-            "{}",
-            json.dumps({"status": "complete", "cache_key": first.cache_key}),
-            good.replace('"outputs": {', '"outputs": {"data": 3, "x": {'),
+            (good[: len(good) // 2], "damaged execution record (JSONDecodeError: "),  # cut short
+            ("\x00\x00\x00", "damaged execution record (JSONDecodeError: "),
+            ("[1, 2]", "damaged execution record (InputError: "),
+            ("{}", no_keys),
+            (json.dumps({"status": "complete", "cache_key": 5}), no_keys),
+            (json.dumps({"status": 3, "cache_key": first.cache_key}), no_keys),
+            (
+                json.dumps({"status": "complete", "cache_key": first.cache_key}),
+                "damaged execution record (KeyError: 'inputs')",
+            ),
+            (  # an output that is not an artifact's record
+                json.dumps(dict(json.loads(good), outputs={"data": 3})),
+                "damaged execution record (TypeError: ",
+            ),
         ]
-        for damage in damages:
+        for damage, reason in damages:
             with self.subTest(damage[:30]):
                 CALLS.clear()
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(damage)
                 with self.assertLogs(level="WARNING") as logs:
                     again = runner.execute(write, self.root)
-                self.assertIn("damaged execution record", "\n".join(logs.output))
+                self.assertIn(reason, "\n".join(logs.output))
                 self.assertIn(path, "\n".join(logs.output))
                 self.assertEqual(CALLS, ["write"])
                 self.assertFalse(again.cached)
@@ -270,6 +301,41 @@ class ReadArtifactTest(absltest.TestCase):
         read = runner.read_artifact(external.full_path, Files)
         self.assertIsInstance(read, Files)
         self.assertEqual(read.fingerprint, runner.fingerprint(external.full_path))
+
+    def test_an_output_counts_only_with_a_complete_record_listing_it(self):
+        root = self.create_tempdir().full_path
+        execution = runner.execute(write, root)
+        uri = execution.outputs["data"].uri
+        path = runner.record_path(root, "write", execution.id)
+        record = runner.read_json(path)
+        listed = record["outputs"]
+        for status, outputs in (("running", listed), ("failed", listed), ("complete", {})):
+            with self.subTest(status=status, outputs=bool(outputs)):
+                runner.write_json(path, dict(record, status=status, outputs=outputs))
+                with self.assertRaisesRegex(
+                    InputError, rf"not a complete output \(status {status}\)"
+                ):
+                    runner.read_artifact(uri, Dataset)
+
+    def test_a_damaged_output_entry_is_named_not_a_raw_error(self):
+        root = self.create_tempdir().full_path
+        execution = runner.execute(write, root)
+        uri = execution.outputs["data"].uri
+        path = runner.record_path(root, "write", execution.id)
+        record = runner.read_json(path)
+        good = record["outputs"]["data"]
+        damaged = {
+            "KeyError": {k: v for k, v in good.items() if k != "type"},
+            "TypeError": ["not", "a", "mapping"],
+            "ValueError": dict(good, type="Telescope"),
+        }
+        for error, entry in damaged.items():
+            with self.subTest(error):
+                runner.write_json(path, dict(record, outputs={"data": entry}))
+                with self.assertRaisesRegex(
+                    InputError, rf"execution record is damaged \({error}\(.*run its step again"
+                ):
+                    runner.read_artifact(uri, Dataset)
 
 
 if __name__ == "__main__":

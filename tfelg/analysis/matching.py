@@ -112,6 +112,7 @@ def _adjusted_rand(table) -> float:
 def _hungarian(table):
     """One-to-one assignment and the many-to-one mapping (K,) (-1: none).
 
+    ``table`` holds at least one galaxy (:func:`table_metrics` checks).
     Empty clusters take part in neither. Ties between one-to-one optima are
     broken towards the largest many-to-one total (see the module doc): with
     integer counts, a pair's weight table[r, c] * (N + 1) + (table[r, c] -
@@ -125,8 +126,6 @@ def _hungarian(table):
     one_to_one = np.full(k, -1, np.int64)
     many = one_to_one.copy()
     occupied = np.flatnonzero(table.sum(axis=1) > 0)
-    if occupied.size == 0 or table.shape[1] == 0:
-        return one_to_one, many
     sub = table[occupied].astype(np.float64)
     n = float(sub.sum())
     weight = sub * (n + 1.0) + (sub - sub.max(axis=1, keepdims=True))
@@ -158,14 +157,12 @@ def table_metrics(table) -> dict:
     n_clusters = int(np.count_nonzero(table.sum(axis=1)))
     if n_classes == n_clusters == 1:
         nmi = 1.0
-    elif mi == 0.0:
-        nmi = 0.0
-    else:
+    else:  # one of the entropies is > 0; MI = 0 gives exactly 0
         nmi = mi / (0.5 * (h_classes + h_clusters))
     homogeneity = mi / h_classes if h_classes else 1.0
     completeness = mi / h_clusters if h_clusters else 1.0
     total = homogeneity + completeness
-    v_measure = 0.0 if total == 0 else 2.0 * homogeneity * completeness / total
+    v_measure = 2.0 * homogeneity * completeness / total if total else 0.0
     return {
         "accuracy": float(accuracy),
         "accuracy_many_to_one": float(accuracy_many),
@@ -232,14 +229,12 @@ def _prepare(clusters, classes, class_names, ignore, n_clusters):
         )
     kept_codes = codes[~dropped]
     kept_clusters = clusters[~dropped].astype(np.int64)
-    present = np.unique(kept_codes)
-    column_of = np.full(len(names), -1, np.int64)
-    column_of[present] = np.arange(present.size)
+    present = np.unique(kept_codes)  # sorted: a code's column is its rank among them
     k = int(clusters.max()) + 1 if n_clusters is None else int(n_clusters)
     if kept_clusters.max() >= k:
         raise ValueError(f"cluster label {kept_clusters.max()} >= n_clusters = {k}")
     table = np.zeros((k, present.size), np.int64)
-    np.add.at(table, (kept_clusters, column_of[kept_codes]), 1)
+    np.add.at(table, (kept_clusters, np.searchsorted(present, kept_codes)), 1)
     absent = [names[c] for c in range(len(names)) if not ignored_code[c] and c not in present]
     return table, [names[c] for c in present], ignored_counts, absent
 
@@ -401,11 +396,12 @@ def match_clusters(
         members = many == j
         put = row_totals[members].sum()
         right = table[members, j].sum()
-        if put > 0:
+        if put > 0:  # else NaN: no cluster maps to the class
             class_purity[j] = right / put
         class_completeness[j] = right / col_totals[j]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cluster_purity = np.where(row_totals > 0, table.max(axis=1) / row_totals, np.nan)
+    occupied = row_totals > 0
+    cluster_purity = np.full(k, np.nan)  # NaN for an empty cluster, never computed as 0 / 0
+    cluster_purity[occupied] = table.max(axis=1)[occupied] / row_totals[occupied]
     return MatchResult(
         contingency=table,
         cluster_names=tuple(f"cluster {i}" for i in range(k)),
@@ -437,6 +433,14 @@ def bootstrap_metrics(
     Galaxies (after ignoring) are resampled with replacement ``n_boot`` times
     for fixed cluster labels, as a multinomial draw of the contingency
     table; the Hungarian matching is redone on each resample.
+
+    Args:
+      clusters, classes, class_names, ignore, n_clusters: as in
+        :func:`match_clusters`.
+      n_boot: resamples, at least 2 (a standard deviation needs two); 200 by
+        default.
+      seed: of the resampling; 0 by default, so the same call gives the same
+        errors on every run.
 
     Returns:
       {metric: {"estimate", "mean", "std", "ci_low", "ci_high"}} for each of
