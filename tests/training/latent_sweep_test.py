@@ -69,6 +69,49 @@ class LatentSweepTest(absltest.TestCase):
             )
         self.assertEqual(os.listdir(workdir), [])
 
+    def test_seed_ensemble_trains_each_model_per_seed(self):
+        workdir = self.create_tempdir().full_path
+        base = ExperimentConfig(
+            trainer=TrainerConfig(epochs=1, batch_size=64, seed=7),
+            runtime=RuntimeConfig(progress_bar=False),
+        )
+        log = []
+        rows = latent_sweep.run_latent_sweep(
+            base,
+            workdir,
+            models=["ae"],
+            latent_dims=[2],
+            seeds=2,
+            splits=generator_splits(),
+            log=log.append,
+        )
+        self.assertEqual(
+            [(r["model"], r["seed"]) for r in rows], [("pca", ""), ("ae", 7), ("ae", 1007)]
+        )
+        self.assertEqual(
+            sorted(os.listdir(os.path.join(workdir, "runs"))), ["ae_d2", "ae_d2_seed1007"]
+        )
+        config = loop.read_json(os.path.join(workdir, "runs", "ae_d2_seed1007", "config.json"))
+        self.assertEqual(config["trainer"]["seed"], 1007)
+        errors = [r["validation"] for r in rows if r["model"] == "ae"]
+        self.assertNotEqual(errors[0], errors[1])  # different initial weights
+        self.assertIn("ae d=2 seed=1007: training in", "\n".join(log))
+        markdown = open(os.path.join(workdir, "latent_sweep.md")).read()
+        mean, std = np.mean(errors), np.std(errors, ddof=1)
+        self.assertIn(f"| ae | {mean:.4f} ± {std:.4f} |", markdown)
+        self.assertIn("2 seeds per model (7 + i x 1000)", markdown)
+        with self.assertRaisesRegex(ValueError, "seeds must be an integer >= 1"):
+            latent_sweep.run_latent_sweep(base, workdir, seeds=0, splits=generator_splits())
+
+    def test_mixture_prior_variant(self):
+        self.assertEqual(latent_sweep.registry_name("vae_mog"), "vae")
+        self.assertEqual(
+            latent_sweep.options_for("vae_mog", {"beta": 0.1, "prior_std": 5.0}),
+            {"beta": 0.1, "prior": "mog"},
+        )
+        self.assertEqual(latent_sweep.run_name("vae_mog", 4, 0, 0), "vae_mog_d4")
+        self.assertEqual(latent_sweep.run_name("vae_mog", 4, 1000, 0), "vae_mog_d4_seed1000")
+
     def test_options_for_keeps_what_each_model_takes(self):
         options = {"beta": 0.1, "prior_std": 5.0, "noise_std": 0.5}
         self.assertEqual(latent_sweep.options_for("ae", options), {})

@@ -70,10 +70,10 @@ def _kept(codes: np.ndarray, names: Sequence[str], ignore: Sequence[str]) -> np.
 
 
 def _fit_gbm(x_train, y_train, x_valid, y_valid, seed: int, n_classes: int):
-    """Gradient-boosted trees; the validation split picks the number of iterations."""
+    """Gradient-boosted trees; scikit-learn early-stops on 10 % of train it holds out."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    del x_valid, y_valid, n_classes  # scikit-learn early-stops on its own held-out 10 %
+    del x_valid, y_valid, n_classes  # early stopping on its own held-out 10 % of train
     model = HistGradientBoostingClassifier(
         max_iter=200, learning_rate=0.1, early_stopping=True, random_state=seed
     )

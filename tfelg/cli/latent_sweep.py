@@ -1,7 +1,10 @@
 r"""tfelg-latent-sweep: every model at several latent dimensions, and PCA.
 
   tfelg-latent-sweep --data_dir=runs/tfds --workdir=runs/latent_sweep \
-      --models=ae,cae,vae,cvae,aae --latent_dims=1,2,3,4,6 --epochs=10
+      --models=ae,cae,vae,cvae,aae --latent_dims=1,2,3,4,6 --epochs=10 [--seeds=3]
+
+``--models`` also takes ``vae_mog`` / ``cvae_mog`` (the VAE / CVAE with the
+learnable mixture prior).
 
 Writes ``latent_sweep.csv``, ``latent_sweep.md`` and ``latent_sweep.png`` in
 the workdir; rerunning skips the runs that already finished. Only parses
@@ -23,6 +26,13 @@ training_flags.define_model_option_flags()
 _MODELS = flags.DEFINE_list("models", ["ae", "cae", "vae", "cvae", "aae"], "Models to train.")
 _LATENT_DIMS = flags.DEFINE_list("latent_dims", ["1", "2", "3", "4", "6"], "Latent dimensions.")
 _PCA = flags.DEFINE_bool("pca", True, "Include PCA at each latent dimension.")
+_SEEDS = flags.DEFINE_integer(
+    "seeds",
+    1,
+    "Train every model this many times, with trainer seeds seed + i * 1000 "
+    "(a training-seed ensemble; the table shows mean ± std over seeds).",
+    lower_bound=1,
+)
 _WORKDIR = define_path("workdir", None, "Sweep folder (runs, table, plot).")
 flags.mark_flag_as_required("workdir")
 
@@ -48,6 +58,7 @@ def main(argv):
             models=_MODELS.value,
             latent_dims=dims,
             include_pca=_PCA.value,
+            seeds=_SEEDS.value,
             command=command,
             log=_log,
         )
