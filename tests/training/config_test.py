@@ -53,7 +53,17 @@ class ExperimentConfigTest(parameterized.TestCase):
         ("zero_latent", {"model": ModelConfig(latent_dim=0)}, "latent_dim must be >= 1"),
         ("float_latent", {"model": ModelConfig(latent_dim=2.5)}, "latent_dim must be an integer"),
         ("dataset", {"data": DataConfig(dataset="galaxy_zoo")}, "unknown dataset 'galaxy_zoo'"),
-        ("input", {"data": DataConfig(input="image")}, "unknown data.input 'image'"),
+        ("input", {"data": DataConfig(input="pixels")}, "unknown data.input 'pixels'"),
+        (
+            "image_input_on_lines",
+            {"data": DataConfig(input="image")},
+            r"data.input 'image' does not fit dataset 'emission_lines/synthetic'",
+        ),
+        (
+            "lines_input_on_images",
+            {"data": DataConfig(dataset="hst_galaxies/synthetic")},
+            r"hst_galaxies holds images, use input 'image'",
+        ),
         ("tiny_sample", {"data": DataConfig(num_galaxies=3)}, "num_galaxies must be >= 10"),
         ("epochs", {"trainer": TrainerConfig(epochs=0)}, "epochs must be >= 1"),
         ("batch", {"trainer": TrainerConfig(batch_size=0)}, "batch_size must be >= 1"),

@@ -1,7 +1,9 @@
-r"""tfelg-train: train one autoencoder on a tfelg dataset.
+r"""tfelg-train: train one model (an autoencoder, or an image model) on a tfelg dataset.
 
   tfelg-train --model=vae --latent_dim=2 --epochs=50 --workdir=runs/vae_d2 \
       --data_dir=runs/tfds
+  tfelg-train --model=gan --dataset=hst_galaxies/synthetic --epochs=200 \
+      --batch_size=64 --learning_rate=2e-4 --workdir=runs/gan
   tfelg-train --flagfile=runs/vae_d2.flags          # absl's --flagfile
   TF_CONFIG=... tfelg-train --strategy=multi_worker --workdir=gs://bucket/run ...
 
@@ -21,8 +23,12 @@ from tfelg.cli import define_path, run_binary, training_flags
 
 training_flags.define_data_trainer_runtime_flags()
 training_flags.define_model_option_flags()
-_MODEL = flags.DEFINE_string("model", "ae", "Model: ae, cae, vae, cvae or aae.")
-_LATENT_DIM = flags.DEFINE_integer("latent_dim", 2, "Size of the embedding.")
+_MODEL = flags.DEFINE_string(
+    "model", "ae", "Model: ae, cae, vae, cvae, aae; on images (hst_galaxies): gan."
+)
+_LATENT_DIM = flags.DEFINE_integer(
+    "latent_dim", None, "Size of the embedding (gan: of the noise); default: the model's (ae: 2)."
+)
 _WORKDIR = define_path("workdir", None, "Run folder (outputs, backups).")
 flags.mark_flag_as_required("workdir")
 
@@ -38,7 +44,8 @@ def main(argv):
     except (ValueError, FloatingPointError) as e:  # InputError is a ValueError
         print(f"tfelg-train: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ValueError) else 1
-    print(json.dumps(metrics["reconstruction_error"]))
+    # The autoencoders' reconstruction errors; a GAN's test losses.
+    print(json.dumps(metrics.get("reconstruction_error", metrics["losses"]["test"])))
     return 0
 
 

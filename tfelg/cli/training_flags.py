@@ -37,7 +37,13 @@ def define_data_trainer_runtime_flags() -> None:
     define_path("manual_dir", _DATA.manual_dir, "Folder with mpajhu/ or sdss_spec/.")
     flags.DEFINE_integer("num_galaxies", None, "Synthetic configs: sample size.")
     flags.DEFINE_integer("dataset_seed", None, "Synthetic configs: generator seed.")
-    flags.DEFINE_enum("input", _DATA.input, ["lines", "spectrum"], "Model input.")
+    flags.DEFINE_enum(
+        "input",
+        None,
+        list(config_lib.DATA_INPUTS),
+        f"Model input (default: 'image' on {'/'.join(config_lib.IMAGE_DATASETS)}, "
+        f"else {_DATA.input!r}).",
+    )
     flags.DEFINE_enum(
         "line_features",
         _DATA.line_features,
@@ -97,8 +103,28 @@ def model_options(values) -> dict:
     return options
 
 
-def experiment_config(values, model: str, latent_dim: int) -> config_lib.ExperimentConfig:
-    """An ExperimentConfig from parsed flags (``values``: ``flags.FLAGS``)."""
+def default_input(dataset: str) -> str:
+    """``image`` for an image dataset, else the config's default (``lines``)."""
+    name = dataset.partition("/")[0]
+    return config_lib.IMAGE_INPUT if name in config_lib.IMAGE_DATASETS else _DATA.input
+
+
+def default_latent_dim(model: str) -> int:
+    """The model class's ``DEFAULT_LATENT_DIM`` (a GAN's noise size), else 2."""
+    from tfelg.models import MODEL_REGISTRY
+
+    cls = MODEL_REGISTRY.get(model.lower())
+    return int(getattr(cls, "DEFAULT_LATENT_DIM", config_lib.ModelConfig().latent_dim))
+
+
+def experiment_config(values, model: str, latent_dim: int | None) -> config_lib.ExperimentConfig:
+    """An ExperimentConfig from parsed flags (``values``: ``flags.FLAGS``).
+
+    Unset ``--input`` follows the dataset (:func:`default_input`), unset
+    ``--latent_dim`` the model (:func:`default_latent_dim`).
+    """
+    if latent_dim is None:
+        latent_dim = default_latent_dim(model)
     return config_lib.ExperimentConfig(
         data=config_lib.DataConfig(
             dataset=values.dataset,
@@ -106,7 +132,7 @@ def experiment_config(values, model: str, latent_dim: int) -> config_lib.Experim
             manual_dir=values.manual_dir,
             num_galaxies=values.num_galaxies,
             dataset_seed=values.dataset_seed,
-            input=values.input,
+            input=values.input or default_input(values.dataset),
             line_features=values.line_features,
         ),
         model=config_lib.ModelConfig(

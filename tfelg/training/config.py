@@ -25,6 +25,11 @@ from typing import Any
 from tfelg.preprocessing import INPUTS, LINE_FEATURES
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+# Image models (a GAN, SimCLR) read the ``image`` feature of these datasets;
+# the autoencoders read the feature vectors of the others.
+IMAGE_INPUT = "image"
+IMAGE_DATASETS = ("hst_galaxies",)
+DATA_INPUTS = (*INPUTS, IMAGE_INPUT)
 # Adam moves each weight by about the learning rate per step, whatever the
 # gradient's size: on inputs scaled to unit variance a step above 1 throws
 # the weights far outside any useful range (inf or 1e300 overflow at once),
@@ -39,12 +44,13 @@ class DataConfig:
     """Which galaxies, and how they become model inputs.
 
     Attributes:
-      dataset: TFDS name ``emission_lines/CONFIG``.
+      dataset: TFDS name ``emission_lines/CONFIG`` or ``hst_galaxies/CONFIG``.
       data_dir: TFDS data directory (None: TFDS's default).
       manual_dir: folder holding real catalogues (``mpajhu``, ``sdss_spec``).
       num_galaxies, dataset_seed: size and seed of a synthetic config (None:
         the config's own).
-      input: ``lines`` (equivalent widths) or ``spectrum``.
+      input: ``lines`` (equivalent widths), ``spectrum``, or ``image`` (the
+        three-band stamps of ``hst_galaxies``, for image models).
       line_features: ``ew`` or ``ew_and_ratios`` (``lines`` only).
     """
 
@@ -181,7 +187,16 @@ class ExperimentConfig:
                 f"unknown dataset {self.data.dataset!r}; known datasets: "
                 f"{', '.join(tfelg_data.KNOWN_DATASETS)} (as NAME or NAME/CONFIG)"
             )
-        _choice(self.data.input, INPUTS, "data.input")
+        _choice(self.data.input, DATA_INPUTS, "data.input")
+        if (name in IMAGE_DATASETS) != (self.data.input == IMAGE_INPUT):
+            raise ValueError(
+                f"data.input {self.data.input!r} does not fit dataset {self.data.dataset!r}: "
+                + (
+                    f"{name} holds images, use input 'image' (--input=image)"
+                    if name in IMAGE_DATASETS
+                    else f"input 'image' needs an image dataset ({', '.join(IMAGE_DATASETS)})"
+                )
+            )
         _choice(self.data.line_features, LINE_FEATURES, "data.line_features")
         if self.data.num_galaxies is not None:
             _integer(self.data.num_galaxies, "data.num_galaxies", minimum=10)
