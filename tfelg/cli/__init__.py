@@ -12,7 +12,10 @@ a user meets first works the same in all of them:
   README writes it), even where the shell did not expand it (after ``=``,
   in a ``--flagfile``).
 * absl's INFO lines (TensorFlow's and the library's chatter) are off unless
-  ``--verbosity`` is given; the binaries print their own progress.
+  ``--verbosity`` is given; the binaries print their own progress. So is
+  TFDS's warning "Using custom data configuration": tfelg makes such configs
+  on purpose (a resized or reseeded synthetic sample, ``synthetic_n5000_s0``)
+  and names them in its own output, so the warning only alarms.
 
 TensorFlow's C++ start-up chatter (no CUDA device on a CPU machine, oneDNN
 notices) is silenced for the binaries unless the user set the level.
@@ -20,6 +23,7 @@ notices) is silenced for the binaries unless the user set the level.
 
 from __future__ import annotations
 
+import logging as std_logging
 import os
 import sys
 from collections.abc import Callable
@@ -53,10 +57,29 @@ def adopt_project_flags(module_name: str) -> None:
         main_module.__doc__ = module.__doc__
 
 
+class ExpectedWarningFilter(std_logging.Filter):
+    """Drops the log records tfelg causes on purpose and explains itself."""
+
+    EXPECTED_PREFIXES = ("Using custom data configuration",)
+
+    def filter(self, record: std_logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(self.EXPECTED_PREFIXES)
+
+
+_EXPECTED_WARNING_FILTER = ExpectedWarningFilter()
+
+
 def quiet_info_logs() -> None:
-    """absl INFO off (WARNING and above still shown) unless ``--verbosity`` was given."""
+    """absl INFO off (WARNING and above still shown) unless ``--verbosity`` was given.
+
+    Without ``--verbosity`` the expected warnings (:class:`ExpectedWarningFilter`)
+    are dropped too; with it, everything is shown.
+    """
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
+        absl_logger = logging.get_absl_logger()
+        if _EXPECTED_WARNING_FILTER not in absl_logger.filters:
+            absl_logger.addFilter(_EXPECTED_WARNING_FILTER)
 
 
 def run_binary(main: Callable[[list[str]], int | None], module_name: str) -> None:
