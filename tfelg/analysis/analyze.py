@@ -62,6 +62,11 @@ class AnalysisConfig:
       k_max: largest number of mixture components tried.
       covariance_type: ``full`` or ``diag``.
       gap_references: B, reference sets of the gap statistic.
+      gap_n_init: k-means++ starts per K and data set of the gap statistic,
+        the lowest W_K kept (one start leaves log W_K up to ~0.05 high and
+        can change the 1-SE choice; see
+        :data:`tfelg.analysis.model_selection.GAP_N_INIT`, which this default
+        equals).
       silhouette_sample: points used for the silhouette (a seeded subsample).
       selection_max_points: training points used for the K sweep (a seeded
         subsample above this; the final mixture uses all of them).
@@ -81,6 +86,7 @@ class AnalysisConfig:
     k_max: int = 10
     covariance_type: str = "full"
     gap_references: int = 10
+    gap_n_init: int = 10
     silhouette_sample: int = 4000
     selection_max_points: int = 50_000
     n_clusters: int | None = None
@@ -100,6 +106,8 @@ class AnalysisConfig:
             raise ValueError(f"k_max must be >= 2, got {self.k_max}")
         if self.covariance_type not in ("full", "diag"):
             raise ValueError(f"covariance_type must be full or diag, got {self.covariance_type!r}")
+        if self.gap_n_init < 1:
+            raise ValueError(f"gap_n_init must be >= 1, got {self.gap_n_init}")
         if self.n_clusters is not None and self.n_clusters < 1:
             raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
         # Checked here, not left to matching.bootstrap_metrics: infer_classes
@@ -210,6 +218,7 @@ def choose_k(emb: Embeddings, config: AnalysisConfig):
         k_max,
         covariance_type=config.covariance_type,
         gap_references=config.gap_references,
+        gap_n_init=config.gap_n_init,
         seed=config.seed,
         silhouette_sample=config.silhouette_sample,
     )

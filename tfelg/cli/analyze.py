@@ -25,6 +25,9 @@ _BASELINES = flags.DEFINE_bool("baselines", True, "Also analyse PCA and raw line
 _K_MAX = flags.DEFINE_integer("k_max", 10, "Largest number of mixture components.")
 _COVARIANCE = flags.DEFINE_enum("covariance_type", "full", ["full", "diag"], "Mixture covariances.")
 _GAP_REFS = flags.DEFINE_integer("gap_references", 10, "Reference sets of the gap statistic.")
+_GAP_N_INIT = flags.DEFINE_integer(
+    "gap_n_init", 10, "k-means++ starts per K and data set of the gap statistic (best kept)."
+)
 _N_CLUSTERS = flags.DEFINE_integer("n_clusters", None, "K of the class inference (default: BIC's).")
 _N_BOOT = flags.DEFINE_integer("n_bootstrap", 200, "Bootstrap resamples for the errors.")
 _TSNE_PERPLEXITY = flags.DEFINE_float("tsne_perplexity", 30.0, "t-SNE perplexity.")
@@ -64,6 +67,7 @@ def main(argv):
             k_max=_K_MAX.value,
             covariance_type=_COVARIANCE.value,
             gap_references=_GAP_REFS.value,
+            gap_n_init=_GAP_N_INIT.value,
             n_clusters=_N_CLUSTERS.value,
             n_bootstrap=_N_BOOT.value,
             tsne_perplexity=_TSNE_PERPLEXITY.value,
