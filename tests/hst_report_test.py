@@ -62,6 +62,27 @@ class RelationsTest(absltest.TestCase):
         late = self._fraction("gini_m20", code, ["late_spiral", "irregular"])
         self.assertGreater(early, late + 0.3)
 
+    def test_rgb_composites_blue_for_irregulars_red_for_ellipticals(self):
+        # Red minus blue light of each composite's central 16 x 16 pixels, as
+        # drawn in rgb_by_type.png (one display for all stamps).
+        from tfelg.outputs import hst_plots
+
+        images = self.arrays["image"]
+        display = hst_plots.rgb_display(images)
+        c = images.shape[1] // 2
+        red_minus_blue = []
+        for image in images:
+            centre = hst_plots.lupton_rgb(image, display)[c - 8 : c + 8, c - 8 : c + 8]
+            totals = centre.reshape(-1, 3).astype(float).sum(0)
+            red_minus_blue.append(totals[0] - totals[2])
+        red_minus_blue = np.array(red_minus_blue)
+        types = self.arrays["true_type"]
+        elliptical = red_minus_blue[types == hst.TRUE_TYPE["elliptical"]]
+        irregular = red_minus_blue[types == hst.TRUE_TYPE["irregular"]]
+        # Not all: the faintest ellipticals' F435W is sky noise.
+        self.assertGreaterEqual(np.mean(elliptical > 0), 0.8, elliptical)
+        self.assertGreaterEqual(np.mean(irregular < 0), 0.8, irregular)
+
     def test_figures_and_tables(self):
         folder = self.create_tempdir().full_path
         paths = hst_report.write_plots(self.arrays, NAMES, folder, "F850LP")

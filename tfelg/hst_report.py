@@ -76,7 +76,15 @@ def class_tables(arrays, type_names) -> dict[str, str]:
     }
 
 
-def write_plots(arrays, type_names, plot_dir: str, band: str) -> list[str]:
+def write_plots(
+    arrays, type_names, plot_dir: str, band: str, *, calibrated: bool = True
+) -> list[str]:
+    """rgb_by_type.png, uvj.png and gini_m20.png in ``plot_dir``.
+
+    ``calibrated``: images in nJy (False for ``hubble_deep_field``'s display
+    image, whose channels are drawn as given: see
+    :func:`tfelg.outputs.hst_plots.rgb_display`).
+    """
     from tfelg.outputs import hst_plots
 
     os.makedirs(plot_dir, exist_ok=True)
@@ -86,6 +94,7 @@ def write_plots(arrays, type_names, plot_dir: str, band: str) -> list[str]:
             arrays["true_type"],
             type_names,
             os.path.join(plot_dir, "rgb_by_type.png"),
+            calibrated=calibrated,
         ),
         hst_plots.plot_uvj(
             arrays["u_minus_v"],
@@ -138,6 +147,7 @@ def describe_hst_dataset(builder, plot_dir: str | None = None) -> str:
             out.append(contingency_text(arrays["true_type"], type_names, arrays[key], names, label))
     if plot_dir:
         band = str(builder.info.metadata.get("morphology_band", ""))
-        for path in write_plots(arrays, type_names, plot_dir, band):
+        calibrated = getattr(builder.builder_config, "source", "") != "hubble_deep_field"
+        for path in write_plots(arrays, type_names, plot_dir, band, calibrated=calibrated):
             out.append(f"wrote {path}")
     return "\n".join(out)
