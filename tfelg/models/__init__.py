@@ -13,16 +13,18 @@ from tfelg.models.aae import AAE
 from tfelg.models.base import Autoencoder, positive_int, weighted_squared_error
 from tfelg.models.conv import CAE
 from tfelg.models.dense import AE
+from tfelg.models.gan import GAN
 from tfelg.models.pca import PCA
 from tfelg.models.vae import CVAE, VAE, GaussianSampling, MixturePrior, NormalPrior
 
-MODEL_REGISTRY = {"ae": AE, "cae": CAE, "vae": VAE, "cvae": CVAE, "aae": AAE}
+MODEL_REGISTRY = {"ae": AE, "cae": CAE, "vae": VAE, "cvae": CVAE, "aae": AAE, "gan": GAN}
 
 __all__ = [
     "AAE",
     "AE",
     "CAE",
     "CVAE",
+    "GAN",
     "MODEL_REGISTRY",
     "PCA",
     "VAE",
