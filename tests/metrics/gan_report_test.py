@@ -50,6 +50,47 @@ class SamplesTest(absltest.TestCase):
         np.testing.assert_allclose(noise, 0.1, rtol=0.2)
         np.testing.assert_allclose(out.images[200:].std(axis=0).mean(), 0.1, rtol=0.1)
 
+    def test_load_generated_library(self):
+        # A library written the way tfelg-generate writes it (store_as_tfds_dataset).
+        import tensorflow as tf
+        import tensorflow_datasets as tfds
+
+        names = ["elliptical", "lenticular", "late_spiral"]
+        label = np.array([0, 2, 2, 1, 0, 2], np.int64)
+        generated = np.array([True, True, True, True, False, False])
+        images = np.arange(6, dtype=np.float32)[:, None, None, None] * np.ones(
+            (6, 8, 8, 3), np.float32
+        )
+        features = tfds.features.FeaturesDict(
+            {
+                "image": tfds.features.Tensor(shape=(8, 8, 3), dtype=np.float32),
+                "generated": np.bool_,
+                "true_type": tfds.features.ClassLabel(names=names),
+            }
+        )
+        data = {"image": images, "generated": generated, "true_type": label}
+        out = self.create_tempdir().full_path
+        tfds.dataset_builders.store_as_tfds_dataset(
+            name="hst_galaxies_generated",
+            version="1.0.0",
+            features=features,
+            split_datasets={"train": tf.data.Dataset.from_tensor_slices(data)},
+            data_dir=out,
+        )
+        got = gan_report.load_generated(out, CLASSES)
+        # Generated only (rows 0-3), the lenticular left out, codes into CLASSES by name.
+        order = np.argsort(got.images[:, 0, 0, 0])
+        np.testing.assert_array_equal(got.images[order, 0, 0, 0], [0, 1, 2])
+        np.testing.assert_array_equal(got.labels[order], [0, 1, 1])
+        with self.assertRaisesRegex(
+            ValueError, r"no generated images of class\(es\) \['irregular'\]"
+        ):
+            gan_report.load_generated(out, ["elliptical", "irregular"])
+        with self.assertRaisesRegex(ValueError, "has no 'uvj' feature"):
+            gan_report.load_generated(out, CLASSES, label="uvj")
+        with self.assertRaisesRegex(ValueError, "found 0"):
+            gan_report.load_generated(self.create_tempdir().full_path, CLASSES)
+
     def test_unknown_extractor(self):
         with self.assertRaisesRegex(ValueError, "unknown feature extractor 'inception'"):
             gan_report.feature_functions(["inception"], np.zeros((20, 8, 8, 3)))

@@ -88,37 +88,55 @@ def blurred_mean_baseline(source: LabelledImages, per_class: int, *, sigma_px=1.
     )
 
 
+def _dataset_directory(folder: str) -> str:
+    """The folder holding ``dataset_info.json``: ``folder`` itself or its one NAME/VERSION."""
+    import glob
+    import os
+
+    if os.path.exists(os.path.join(folder, "dataset_info.json")):
+        return folder
+    found = sorted(glob.glob(os.path.join(folder, "*", "*", "dataset_info.json")))
+    if len(found) != 1:
+        raise ValueError(
+            f"{folder}: expected one TFDS data set (NAME/VERSION/dataset_info.json, as "
+            f"tfelg-generate --output writes), found {len(found)}"
+        )
+    return os.path.dirname(found[0])
+
+
 def load_generated(folder: str, classes, *, label: str = "true_type", name="GAN"):
-    """Every split of a ``tfelg-generate`` folder (TFDS), labels mapped onto ``classes`` by name.
+    """The generated images of a ``tfelg-generate`` output, labels mapped onto ``classes`` by name.
+
+    ``folder`` is ``tfelg-generate --output`` (or the NAME/VERSION folder in
+    it). Real galaxies mixed in (``generated`` False) are left out.
 
     Raises:
-      ValueError: no ``image`` or no ``label`` feature, or a class of
-        ``classes`` that the generated library does not have.
+      ValueError: no data set, no ``image`` or ``label`` feature, or a class
+        of ``classes`` with no generated image.
     """
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder_from_directory(folder)
+    path = _dataset_directory(folder)
+    builder = tfds.builder_from_directory(path)
     features = builder.info.features
     for key in ("image", label):
         if key not in features:
             raise ValueError(
-                f"{folder}: the generated data set has no {key!r} feature "
+                f"{path}: the generated data set has no {key!r} feature "
                 f"(it has {sorted(features.keys())})"
             )
     names = list(features[label].names) if hasattr(features[label], "names") else None
     images, codes = [], []
     for split in builder.info.splits.keys():
         data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-        images.append(np.asarray(data["image"], np.float32))
-        codes.append(np.asarray(data[label]))
+        keep = np.asarray(data["generated"], bool) if "generated" in data else slice(None)
+        images.append(np.asarray(data["image"], np.float32)[keep])
+        codes.append(np.asarray(data[label])[keep])
     images, codes = np.concatenate(images), np.concatenate(codes)
-    if names is not None:
-        codes = np.array([names[c] for c in codes])
-    else:
-        codes = codes.astype(str)
+    codes = np.array([names[c] for c in codes]) if names is not None else codes.astype(str)
     missing = [c for c in classes if c not in set(codes)]
     if missing:
-        raise ValueError(f"{folder}: no generated images of class(es) {missing}")
+        raise ValueError(f"{path}: no generated images of class(es) {missing}")
     keep = np.isin(codes, list(classes))
     labels = np.array([list(classes).index(c) for c in codes[keep]], np.int64)
     return LabelledImages(name, images[keep], labels)
