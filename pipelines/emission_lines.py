@@ -23,7 +23,12 @@ step handles three representations. Sweep mode (`models` and/or `latent_dims` gi
 chain per (model, d) sharing the dataset, with node ids such as
 `trainer_vae_d2`, computes each baseline once (PCA once per d, line ratios
 once), and folds every chain's report into one table (`comparison`).
-Components are in tfelg_components.emission_lines.
+
+Only the dataset component is the emission lines' own
+(tfelg_components.emission_lines, with the domain's baselines, thumbnails and
+schemes); the chain is the shared components of tfelg_components.training,
+.analysis and .outputs, which another pipeline wires after its own dataset
+component (`chain` below, with that pipeline's parameters).
 """
 
 from __future__ import annotations
@@ -31,14 +36,14 @@ from __future__ import annotations
 import os
 
 from tfelg.errors import InputError
+from tfelg_components import common, outputs, runner, training
 from tfelg_components import emission_lines as el
-from tfelg_components import runner
-from tfelg_components.base import Each, Files, Length, Parameter, Unique
+from tfelg_components.base import Files, Parameter
 from tfelg_components.pipeline import PIPELINE_JSON, feeds
+from tfelg_pipelines import shared
 from tfelg_pipelines.registry import register_pipeline
 
-MODEL_NAMES = el.MODEL_NAMES
-INPUTS = el.INPUTS
+MODEL_NAMES = training.MODEL_NAMES
 
 # Most parameters feed one component's parameter (feeds: its type, default and
 # constraints under the pipeline's name), so a bad value is refused by the name
@@ -56,81 +61,24 @@ PARAMETERS = [
     ),
     Parameter("manual_dir", None, str, help="Folder of real catalogues (mpajhu, sdss_spec)."),
     # Model and training.
-    feeds(el.trainer, "model_name", "model", help="Autoencoder."),
-    feeds(el.trainer, "input", help="Model input."),
-    feeds(el.trainer, "line_features", help="Line features (input=lines)."),
-    feeds(el.trainer, "latent_dim", help="Latent dimension d."),
-    feeds(el.trainer, "model_options", help='Further model arguments, e.g. {"beta": 2}.'),
-    feeds(el.trainer, "epochs", help="Training epochs."),
-    feeds(el.trainer, "batch_size", help="Global batch size."),
-    feeds(el.trainer, "learning_rate", help="Adam's step size."),
-    feeds(el.trainer, "seed", help="Seeds training and every step of the analysis."),
-    # Analysis.
+    feeds(training.trainer, "model_name", "model", help="Autoencoder."),
+    feeds(training.trainer, "input", help="Model input."),
+    feeds(training.trainer, "line_features", help="Line features (input=lines)."),
+    feeds(training.trainer, "latent_dim", help="Latent dimension d."),
+    feeds(training.trainer, "model_options", help='Further model arguments, e.g. {"beta": 2}.'),
+    feeds(training.trainer, "epochs", help="Training epochs."),
+    feeds(training.trainer, "batch_size", help="Global batch size."),
+    feeds(training.trainer, "learning_rate", help="Adam's step size."),
+    feeds(training.trainer, "seed", help="Seeds training and every step of the analysis."),
+    # Analysis (after "baselines", every pipeline's: tfelg_pipelines.shared).
     Parameter("baselines", True, help="Also analyse PCA (same d) and the line ratios."),
-    feeds(el.model_selector, "k_max", help="Largest number of mixture components tried."),
-    feeds(el.model_selector, "covariance_type", help="Mixture covariances."),
-    feeds(el.model_selector, "gap_references", help="Reference sets B of the gap statistic."),
-    feeds(el.clusterer, "n_clusters", help="K of the clusters (None: the BIC choice)."),
-    feeds(el.clusterer, "n_bootstrap", help="Bootstrap resamples for the metrics' errors."),
-    feeds(el.tsne, "perplexity", "tsne_perplexity", help="t-SNE perplexity."),
-    feeds(
-        el.tsne,
-        "max_points",
-        "tsne_max_points",
-        help="Galaxies in the t-SNE map (seeded subsample).",
-    ),
-    feeds(
-        el.tsne,
-        "iterations",
-        "tsne_iterations",
-        help="t-SNE iterations after the early exaggeration.",
-    ),
-    feeds(
-        el.tsne,
-        "early_exaggeration_iterations",
-        "tsne_early_iterations",
-        help="t-SNE iterations of early exaggeration (x12).",
-    ),
-    feeds(
-        el.tsne,
-        "exaggeration",
-        "tsne_exaggeration",
-        help="t-SNE attraction after the early phase (1: plain).",
-    ),
-    feeds(el.tsne, "initialization", "tsne_initialization", help="t-SNE start."),
-    feeds(
-        el.tsne,
-        "method",
-        "tsne_method",
-        help="t-SNE repulsion (auto: bh below 20k points, else fft).",
-    ),
-    feeds(
-        el.projector_writer, "max_points", "projector_max_points", help="Points in the projector."
-    ),
+    *shared.ANALYSIS_PARAMETERS,
     # Sweep mode.
-    Parameter(
-        "models",
-        None,
-        list,
-        help='Sweep: models, e.g. ["ae","vae"].',
-        item_type=str,
-        constraints=(
-            Length(min=1),
-            Unique(),
-            Each(*el.trainer.parameters["model_name"].constraints),
-        ),
+    shared.sweep_parameter(
+        "models", training.trainer, "model_name", 'Sweep: models, e.g. ["ae","vae"].'
     ),
-    Parameter(
-        "latent_dims",
-        None,
-        list,
-        help="Sweep: latent dimensions, e.g. [2,4].",
-        item_type=int,
-        constraints=(
-            Length(min=1),
-            Unique(),
-            Each(*el.trainer.parameters["latent_dim"].constraints),
-        ),
+    shared.sweep_parameter(
+        "latent_dims", training.trainer, "latent_dim", "Sweep: latent dimensions, e.g. [2,4]."
     ),
 ]
 
@@ -144,7 +92,7 @@ def _sweep(params) -> tuple[list[str], list[int]]:
 
 def _chain(params, data, model: str, d: int, suffix: str, baselines: list[str]) -> list:
     """Trainer ... projector writer for one (model, d); node ids end with `suffix`."""
-    trained = el.trainer(
+    trained = training.trainer(
         dataset=data.outputs["dataset"],
         model_name=model,
         latent_dim=d,
@@ -156,62 +104,19 @@ def _chain(params, data, model: str, d: int, suffix: str, baselines: list[str]) 
         learning_rate=params["learning_rate"],
         seed=params["seed"],
     )
-    exported = el.embedding_exporter(
+    exported = training.embedding_exporter(
         dataset=data.outputs["dataset"], model=trained.outputs["model"], baselines=baselines
     )
-    embeddings = exported.outputs["embeddings"]
-    selected = el.model_selector(
-        embeddings=embeddings,
-        k_max=params["k_max"],
-        covariance_type=params["covariance_type"],
-        gap_references=params["gap_references"],
-        seed=params["seed"],
-    )
-    clustered = el.clusterer(
-        embeddings=embeddings,
-        selection=selected.outputs["selection"],
-        covariance_type=params["covariance_type"],
-        n_clusters=params["n_clusters"],
-        n_bootstrap=params["n_bootstrap"],
-        seed=params["seed"],
-    )
-    mapped = el.tsne(
-        embeddings=embeddings,
-        perplexity=params["tsne_perplexity"],
-        max_points=params["tsne_max_points"],
-        iterations=params["tsne_iterations"],
-        early_exaggeration_iterations=params["tsne_early_iterations"],
-        exaggeration=params["tsne_exaggeration"],
-        initialization=params["tsne_initialization"],
-        method=params["tsne_method"],
-        seed=params["seed"],
-    )
-    catalogued = el.catalog_writer(
-        embeddings=embeddings,
-        clusters=clustered.outputs["clusters"],
-        tsne_map=mapped.outputs["tsne_map"],
-        seed=params["seed"],
-    )
-    reported = el.reporter(
-        dataset=data.outputs["dataset"],
-        model=trained.outputs["model"],
-        embeddings=embeddings,
-        selection=selected.outputs["selection"],
-        clusters=clustered.outputs["clusters"],
-        tsne_map=mapped.outputs["tsne_map"],
-        catalogue=catalogued.outputs["catalogue"],
-        seed=params["seed"],
-    )
-    projected = el.projector_writer(
-        dataset=data.outputs["dataset"],
-        model=trained.outputs["model"],
-        embeddings=embeddings,
-        clusters=clustered.outputs["clusters"],
-        report=reported.outputs["report"],
-        max_points=params["projector_max_points"],
-        seed=params["seed"],
-    )
-    nodes = [trained, exported, selected, clustered, mapped, catalogued, reported, projected]
+    nodes = [
+        trained,
+        exported,
+        *shared.analysis_nodes(
+            params,
+            data.outputs["dataset"],
+            trained.outputs["model"],
+            exported.outputs["embeddings"],
+        ),
+    ]
     return [node.with_id(node.id + suffix) for node in nodes]
 
 
@@ -235,8 +140,8 @@ def build(params) -> list:
             tag = f"{model}_d{d}"
             chain = _chain(params, data, model, d, f"_{tag}", baselines)
             last = i == len(models) - 1 and j == len(dims) - 1
-            folded = el.comparison(
-                report=next(n for n in chain if n.component is el.reporter).outputs["report"],
+            folded = outputs.comparison(
+                report=next(n for n in chain if n.component is outputs.reporter).outputs["report"],
                 previous=previous.outputs["table"] if previous else None,
                 chain=tag,
             ).with_id("comparison" if last else f"comparison_{tag}")
@@ -274,7 +179,7 @@ def _last_outputs(root: str) -> dict[str, dict[str, str]]:
     return outputs
 
 
-SCHEMES = ("whan", "bpt", "true_class")
+SCHEMES = el.SCHEMES
 
 
 def _metric(row: dict, key: str) -> str:
@@ -302,9 +207,9 @@ def summary_text(root: str) -> str:
         return f"{root}: the last run did not reach the reporter (run it again to resume)"
     for node in reporters:
         report = outputs[node]["report"]
-        summary = runner.read_json(os.path.join(report, el.SUMMARY_JSON))
+        summary = runner.read_json(os.path.join(report, common.SUMMARY_JSON))
         model, data = summary["model"], summary["dataset"]
-        counts = ", ".join(f"{s} {data['splits'][s]}" for s in el.SPLITS if s in data["splits"])
+        counts = ", ".join(f"{s} {data['splits'][s]}" for s in common.SPLITS if s in data["splits"])
         lines.append(
             f"{model['model']} (d = {model['latent_dim']}) on {data['full_name']} ({counts}); "
             f"best epoch {model['best_epoch']} of {model['epochs']}, test reconstruction "
@@ -327,11 +232,11 @@ def summary_text(root: str) -> str:
                     )
         catalogues = [summary["catalogues"][row["representation"]] for row in summary["results"]]
         lines += [
-            f"  plots:      {show(os.path.join(report, el.FIGURES_DIR))}/<representation>/*.png",
-            f"              {show(os.path.join(report, el.LOSS_PLOT))}",
+            f"  plots:      {show(os.path.join(report, common.FIGURES_DIR))}/<representation>/*.png",
+            f"              {show(os.path.join(report, common.LOSS_PLOT))}",
             f"              {show(os.path.join(root, summary['dataset_plot']))}",
             f"  catalogue:  {', '.join(show(os.path.join(root, c)) for c in catalogues)}",
-            f"  summary:    {show(os.path.join(report, el.SUMMARY_JSON))}",
+            f"  summary:    {show(os.path.join(report, common.SUMMARY_JSON))}",
         ]
         projector_node = "projector_writer" + node[len("reporter") :]
         if projector_node in outputs:
@@ -340,7 +245,7 @@ def summary_text(root: str) -> str:
 
             lines.append(f"  projector:  {tensorboard_command(logdir)}")
     if "comparison" in outputs:
-        table = os.path.join(outputs["comparison"]["table"], el.RESULTS_MD)
+        table = os.path.join(outputs["comparison"]["table"], common.RESULTS_MD)
         with open(table, encoding="utf-8") as f:
             text = f.read().strip()
         lines += ["", text[text.index("|") :], f"(table: {show(table)})"]

@@ -1,10 +1,11 @@
-"""The emission-line components one by one: their artifacts, resumption, binaries.
+"""The emission-line dataset component, its Domain, and the shared components one by one.
 
 The whole chain runs in tests/pipelines/emission_lines_test.py; here each
 component's own promises are checked on tiny data (300 galaxies, 1-3 epochs):
 the dataset reopens without being written to, a failed training resumes from
-its work folder, the exporter's baselines, a real catalogue folder as a
-fingerprinted input, the sweep's table fold and the command-line binary.
+its work folder, the exporter's baselines (the domain's), the domain's
+thumbnails, a real catalogue folder as a fingerprinted input, the sweep's
+table fold and the command-line binaries of the shared modules.
 """
 
 import json
@@ -20,8 +21,8 @@ from absl.testing import absltest
 
 from tfelg.testing import fits_fixtures
 from tfelg.training import loop
+from tfelg_components import analysis, common, domains, outputs, runner, training
 from tfelg_components import emission_lines as el
-from tfelg_components import runner
 from tfelg_components.base import Files, ParameterError, Report
 
 N = 300
@@ -29,7 +30,7 @@ N = 300
 
 def _write_report(folder, rows):
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, el.SUMMARY_JSON), "w", encoding="utf-8") as f:
+    with open(os.path.join(folder, common.SUMMARY_JSON), "w", encoding="utf-8") as f:
         json.dump({"results": rows}, f)
     return Report(folder)
 
@@ -62,7 +63,7 @@ class TrainedComponentsTest(absltest.TestCase):
         super().tearDownClass()
 
     def test_dataset_artifact_reopens_without_writes(self):
-        info = runner.read_json(self.dataset.path(el.DATASET_JSON))
+        info = runner.read_json(self.dataset.path(common.DATASET_JSON))
         self.assertEqual(info["full_name"], "emission_lines/synthetic_n300_s2/2.0.0")
         self.assertEqual(sum(info["splits"].values()), N)
         self.assertTrue(info["has_spectrum"])
@@ -71,7 +72,7 @@ class TrainedComponentsTest(absltest.TestCase):
             description = f.read()
         self.assertIn("WHAN classes", description)
         self.assertNotIn(self.root, description)  # paths relative to the artifact
-        builder, splits = el.load_dataset(self.dataset, "spectrum")
+        builder, splits = common.load_dataset(self.dataset, "spectrum")
         self.assertEqual(sum(len(a["object_id"]) for a in splits.values()), N)
         self.assertIn("spectrum", splits["test"])
         self.assertEqual(runner.fingerprint(self.dataset.uri), self.dataset.fingerprint)
@@ -87,39 +88,69 @@ class TrainedComponentsTest(absltest.TestCase):
 
         with mock.patch.object(loop.Trainer, "_train_epoch_batches", dies_in_third_epoch):
             with self.assertRaisesRegex(runner.ComponentError, "killed in epoch 3") as cm:
-                runner.execute(el.trainer, self.root, {"dataset": self.dataset}, params, node=node)
+                runner.execute(
+                    training.trainer, self.root, {"dataset": self.dataset}, params, node=node
+                )
         execution = os.path.splitext(os.path.basename(cm.exception.record))[0]
         work = os.path.join(self.root, node, runner.WORK_DIR, execution)
         self.assertTrue(os.path.isdir(os.path.join(work, loop.BACKUP_DIR)))
         self.assertEqual(os.listdir(os.path.join(self.root, node, "model")), [])  # nothing half
 
-        done = runner.execute(el.trainer, self.root, {"dataset": self.dataset}, params, node=node)
+        done = runner.execute(
+            training.trainer, self.root, {"dataset": self.dataset}, params, node=node
+        )
         self.assertEqual(done.id, execution)
         model = done.outputs["model"]
         metrics = runner.read_json(model.path(loop.METRICS_FILE))
         self.assertEqual(metrics["resumed_from_epoch"], 2)
         self.assertEqual(metrics["epochs"], 3)
         self.assertEqual(
-            sorted(os.listdir(model.uri)), sorted([*el.RUN_FILES, *el.RUN_DIRS])
+            sorted(os.listdir(model.uri)), sorted([*training.RUN_FILES, *training.RUN_DIRS])
         )  # no backup/
         self.assertFalse(os.path.exists(work))  # removed after success
         self.assertEqual(model.properties["best_epoch"], metrics["best_epoch"])
 
     def test_exporter_baselines(self):
         params = {"epochs": 1, "batch_size": 50, "latent_dim": 3, "model_name": "vae"}
-        model = runner.execute(el.trainer, self.root, {"dataset": self.dataset}, params)
+        model = runner.execute(training.trainer, self.root, {"dataset": self.dataset}, params)
         inputs = {"dataset": self.dataset, "model": model.outputs["model"]}
-        done = runner.execute(el.embedding_exporter, self.root, inputs, {"baselines": ["pca"]})
+        done = runner.execute(
+            training.embedding_exporter, self.root, inputs, {"baselines": ["pca"]}
+        )
         embeddings = done.outputs["embeddings"]
-        self.assertEqual(el.representations(embeddings), ["vae", "pca"])
+        self.assertEqual(common.representations(embeddings), ["vae", "pca"])
         for name in ("vae", "pca"):
-            emb = el.load_embeddings(embeddings, name)
+            emb = common.load_embeddings(embeddings, name)
             self.assertEqual(emb.latent.shape, (N, 3))
             self.assertEqual(list(emb.split[:1]), ["train"])  # train, validation, test
         with self.assertRaisesRegex(
             ParameterError, "'baselines' item 0 must be one of pca, line_ratios, got 'umap'"
         ):
-            runner.execute(el.embedding_exporter, self.root, inputs, {"baselines": ["umap"]})
+            runner.execute(training.embedding_exporter, self.root, inputs, {"baselines": ["umap"]})
+        # None: every baseline of the dataset's domain, in the domain's order.
+        every = runner.execute(training.embedding_exporter, self.root, inputs, {})
+        self.assertEqual(
+            common.representations(every.outputs["embeddings"]), ["vae", *el.BASELINES]
+        )
+        self.assertEqual(
+            runner.fingerprint(every.outputs["embeddings"].path("pca.npz")),
+            runner.fingerprint(embeddings.path("pca.npz")),
+        )
+
+    def test_domain_of_the_dataset(self):
+        self.assertIs(domains.domain_of(self.dataset), el.DOMAIN)
+        self.assertEqual(el.DOMAIN.schemes, ("whan", "bpt", "true_class"))
+        builder, splits = common.load_dataset(self.dataset)
+        names = el.DOMAIN.class_names(builder)
+        self.assertEqual(names["true_class"], builder.info.features["true_class"].names)
+        # The sprite's thumbnails: one rendered spectrum per galaxy, in the
+        # embeddings' row order (train, validation, test).
+        thumbs = el.DOMAIN.thumbnails(builder, splits)
+        self.assertLen(thumbs, N)
+        spectra = np.concatenate([splits[s]["spectrum"] for s in common.SPLITS])
+        from tfelg.outputs import sprites
+
+        np.testing.assert_array_equal(thumbs[-1:], sprites.render_spectra(spectra[-1:]))
 
 
 class RealCatalogueInputTest(absltest.TestCase):
@@ -129,7 +160,7 @@ class RealCatalogueInputTest(absltest.TestCase):
         fits_fixtures.write_mpajhu_pair(os.path.join(manual, "mpajhu"), n=40, seed=0)
         params = {"dataset_name": "emission_lines/mpajhu"}
         first = runner.execute(el.dataset_gen, root, {"raw": Files(manual)}, params)
-        info = runner.read_json(first.outputs["dataset"].path(el.DATASET_JSON))
+        info = runner.read_json(first.outputs["dataset"].path(common.DATASET_JSON))
         self.assertFalse(info["has_spectrum"])
         self.assertEqual(info["full_name"], "emission_lines/mpajhu/2.0.0")
         again = runner.execute(el.dataset_gen, root, {"raw": Files(manual)}, params)
@@ -138,6 +169,15 @@ class RealCatalogueInputTest(absltest.TestCase):
         changed = runner.execute(el.dataset_gen, root, {"raw": Files(manual)}, params)
         self.assertFalse(changed.cached)
         self.assertNotEqual(changed.id, first.id)
+        # Without spectra, the projector's thumbnails are glyphs of the line ratios.
+        from tfelg.analysis import embeddings as emb_lib
+        from tfelg.outputs import sprites
+
+        builder, splits = common.load_dataset(changed.outputs["dataset"])
+        features = emb_lib.line_ratio_embeddings(splits, el.DOMAIN.class_names(builder)).latent
+        np.testing.assert_array_equal(
+            el.DOMAIN.thumbnails(builder, splits), sprites.render_feature_glyphs(features)
+        )
 
 
 class ComparisonTest(absltest.TestCase):
@@ -146,21 +186,21 @@ class ComparisonTest(absltest.TestCase):
         reports = self.create_tempdir().full_path
         first = _write_report(os.path.join(reports, "a"), [_row("ae", 2, 0.5), _row("pca", 2, 0.4)])
         second = _write_report(os.path.join(reports, "b"), [_row("vae", 2, 0.6)])
-        one = runner.execute(el.comparison, root, {"report": first}, {"chain": "ae_d2"})
+        one = runner.execute(outputs.comparison, root, {"report": first}, {"chain": "ae_d2"})
         both = runner.execute(
-            el.comparison,
+            outputs.comparison,
             root,
             {"report": second, "previous": one.outputs["table"]},
             {"chain": "vae_d2"},
             node="comparison_all",
         )
         table = both.outputs["table"]
-        rows = runner.read_json(table.path(el.COMPARISON_JSON))["rows"]
+        rows = runner.read_json(table.path(common.COMPARISON_JSON))["rows"]
         self.assertEqual(
             [(r["representation"], r["chain"]) for r in rows],
             [("ae", "ae_d2"), ("vae", "vae_d2"), ("pca", "ae_d2")],
         )
-        with open(table.path(el.RESULTS_MD), encoding="utf-8") as f:
+        with open(table.path(common.RESULTS_MD), encoding="utf-8") as f:
             text = f.read()
         self.assertIn("| vae | 2 | 3 |", text)
         self.assertIn("0.600 ± 0.010", text)
@@ -193,14 +233,14 @@ class ConstraintsAgreeWithTheLibraryTest(absltest.TestCase):
 
     def test_copied_names_are_the_library_s(self):
         from tfelg.analysis import gmm, tsne
-        from tfelg.models import model_names
+        from tfelg.models import MODEL_REGISTRY
         from tfelg.outputs import projector
 
-        self.assertEqual(el.MODEL_NAMES, model_names("vector"))
-        self.assertEqual(el.COVARIANCE_TYPES, gmm.COVARIANCE_TYPES)
-        self.assertEqual(el.TSNE_INITIALIZATIONS, tsne.INITIALIZATIONS)
-        self.assertEqual(el.TSNE_METHODS, tsne.NEGATIVE_GRADIENT_METHODS)
-        self.assertEqual(el.PROJECTOR_MAX_POINTS, projector.PROJECTOR_MAX_POINTS)
+        self.assertEqual(training.MODEL_NAMES, tuple(sorted(MODEL_REGISTRY)))
+        self.assertEqual(analysis.COVARIANCE_TYPES, gmm.COVARIANCE_TYPES)
+        self.assertEqual(analysis.TSNE_INITIALIZATIONS, tsne.INITIALIZATIONS)
+        self.assertEqual(analysis.TSNE_METHODS, tsne.NEGATIVE_GRADIENT_METHODS)
+        self.assertEqual(outputs.PROJECTOR_MAX_POINTS, projector.PROJECTOR_MAX_POINTS)
 
     def test_dataset_and_trainer(self):
         from tfelg.training.config import DataConfig, ExperimentConfig, ModelConfig, TrainerConfig
@@ -214,20 +254,26 @@ class ConstraintsAgreeWithTheLibraryTest(absltest.TestCase):
             (el.dataset_gen, "dataset_name", "data", "dataset", ("emission_lines", "nope/x")),
             (el.dataset_gen, "num_galaxies", "data", "num_galaxies", (None, *ints)),
             (el.dataset_gen, "seed", "data", "dataset_seed", (None, *ints)),
-            (el.trainer, "model_name", "model", "name", (*el.MODEL_NAMES, "vea")),
-            (el.trainer, "latent_dim", "model", "latent_dim", ints),
-            (el.trainer, "input", "data", "input", ("lines", "spectrum", "image")),
-            (el.trainer, "line_features", "data", "line_features", ("ew", "ew_and_ratios", "x")),
-            (el.trainer, "epochs", "trainer", "epochs", ints),
-            (el.trainer, "batch_size", "trainer", "batch_size", ints),
+            (training.trainer, "model_name", "model", "name", (*training.MODEL_NAMES, "vea")),
+            (training.trainer, "latent_dim", "model", "latent_dim", ints),
+            (training.trainer, "input", "data", "input", ("lines", "spectrum", "image")),
             (
-                el.trainer,
+                training.trainer,
+                "line_features",
+                "data",
+                "line_features",
+                ("ew", "ew_and_ratios", "x"),
+            ),
+            (training.trainer, "epochs", "trainer", "epochs", ints),
+            (training.trainer, "batch_size", "trainer", "batch_size", ints),
+            (
+                training.trainer,
                 "learning_rate",
                 "trainer",
                 "learning_rate",
                 (-1.0, 0.0, 1e-6, 1.0, 1e300),
             ),
-            (el.trainer, "seed", "trainer", "seed", ints),
+            (training.trainer, "seed", "trainer", "seed", ints),
         ]:
             self.assert_agree(
                 component, name, probes, lambda v, s=section, k=key: validate(s, **{k: v})
@@ -238,18 +284,18 @@ class ConstraintsAgreeWithTheLibraryTest(absltest.TestCase):
 
         ints = (-1, 0, 1, 2, 3)
         for component, name, probes in [
-            (el.model_selector, "k_max", ints),
-            (el.model_selector, "covariance_type", ("full", "diag", "tied")),
-            (el.clusterer, "covariance_type", ("full", "diag", "spherical")),
-            (el.clusterer, "n_clusters", (None, *ints)),
-            (el.clusterer, "n_bootstrap", ints),
+            (analysis.model_selector, "k_max", ints),
+            (analysis.model_selector, "covariance_type", ("full", "diag", "tied")),
+            (analysis.clusterer, "covariance_type", ("full", "diag", "spherical")),
+            (analysis.clusterer, "n_clusters", (None, *ints)),
+            (analysis.clusterer, "n_bootstrap", ints),
         ]:
             self.assert_agree(
                 component, name, probes, lambda v, n=name: analyze.AnalysisConfig(**{n: v})
             )
         x = np.random.default_rng(0).normal(size=(40, 3))
         self.assert_agree(
-            el.model_selector,
+            analysis.model_selector,
             "gap_references",
             ints,
             lambda v: model_selection.reference_sets(x, v, seed=0),
@@ -259,28 +305,38 @@ class ConstraintsAgreeWithTheLibraryTest(absltest.TestCase):
             ("perplexity", "perplexity", (-1.0, 0.0, 0.5, 5.0)),
             ("iterations", "n_iter", (-1, 0, 1)),
             ("early_exaggeration_iterations", "early_exaggeration_iter", (-1, 0, 1)),
-            ("initialization", "initialization", (*el.TSNE_INITIALIZATIONS, "umap")),
-            ("method", "negative_gradient_method", (*el.TSNE_METHODS, "exact")),
+            ("initialization", "initialization", (*analysis.TSNE_INITIALIZATIONS, "umap")),
+            ("method", "negative_gradient_method", (*analysis.TSNE_METHODS, "exact")),
         ]:
             self.assert_agree(
-                el.tsne, name, probes, lambda v, k=key: tsne.run_tsne(x, **{**quick, k: v})
+                analysis.tsne, name, probes, lambda v, k=key: tsne.run_tsne(x, **{**quick, k: v})
             )
 
 
 class BinaryTest(absltest.TestCase):
-    def run_binary(self, *args):
+    def run_binary(self, *args, module="tfelg_components.outputs"):
         return subprocess.run(
-            [sys.executable, "-m", "tfelg_components.emission_lines", *args],
+            [sys.executable, "-m", module, *args],
             capture_output=True,
             text=True,
             timeout=120,
         )
 
     def test_usage_lists_the_components(self):
-        done = self.run_binary()
-        self.assertNotEqual(done.returncode, 0)
-        for name in ("dataset_gen", "trainer", "model_selector", "projector_writer"):
-            self.assertIn(name, done.stderr)
+        for module, names in [
+            (training, ("trainer", "embedding_exporter")),
+            (analysis, ("model_selector", "clusterer", "tsne")),
+            (outputs, ("catalog_writer", "reporter", "projector_writer", "comparison")),
+        ]:
+            with self.subTest(module.__name__):
+                self.assertEqual(tuple(c.name for c in module.COMPONENTS), names)
+                done = self.run_binary(module=module.__name__)
+                self.assertNotEqual(done.returncode, 0)
+                self.assertIn(f"(components: {', '.join(names)})", done.stderr)
+        # The domain's module has one component: its binary needs no name.
+        done = self.run_binary("--help", module=el.__name__)  # absl's help: status 1
+        self.assertIn("--num_galaxies", done.stdout + done.stderr)
+        self.assertNotIn("Traceback", done.stderr)
 
     def test_one_step_from_the_command_line(self):
         root = self.create_tempdir().full_path
@@ -297,7 +353,7 @@ class BinaryTest(absltest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn("comparison: ran", done.stdout)
         table = runner.read_json(record)["outputs"]["table"]["uri"]
-        self.assertTrue(os.path.isfile(os.path.join(table, el.RESULTS_MD)))
+        self.assertTrue(os.path.isfile(os.path.join(table, common.RESULTS_MD)))
         self.assertIn("comparison: cached", self.run_binary(*args).stdout)
 
 

@@ -73,15 +73,10 @@ PLOT_INTERVAL_SECONDS = 60.0
 RESERVED_OPTIONS = ("seed", "num_features", "latent_dim", "image_shape", "class_names")
 
 
-def all_models() -> dict:
-    """Every model the loop trains by name: the autoencoders and the image models."""
+def model_class(name: str):
     from tfelg.models import MODEL_REGISTRY
 
-    return dict(MODEL_REGISTRY)
-
-
-def model_class(name: str):
-    return all_models()[name.lower()]
+    return MODEL_REGISTRY[name.lower()]
 
 
 def is_image_model(name: str) -> bool:

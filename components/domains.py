@@ -1,0 +1,111 @@
+"""What the shared components need to know about one kind of galaxy data: a Domain.
+
+The shared components (training.py, analysis.py, outputs.py) do the same for
+spectra as for images; what differs is gathered in a Domain, declared by the
+module of that domain's dataset component (emission_lines.py for now):
+
+* `class_names`: the label names of a built dataset, stored with every
+  representation (tfelg.analysis.embeddings.Embeddings.class_names);
+* `baselines`: the classical representations the model is compared with,
+  by name (for emission lines: PCA at the model's latent dimension and the
+  line ratios);
+* `thumbnails`: one small picture per galaxy for the projector's sprite
+  (rendered spectra, three-band stamps);
+* `schemes`: the label keys that clusters are compared with (for emission
+  lines WHAN, BPT and the synthetic true class), in the order a summary lists
+  them.
+
+A Dataset artifact names its domain: the NAME of NAME/CONFIG in its
+`dataset.json` (common.DATASET_JSON). So a pipeline for another kind of data
+is its own dataset component, a Domain, and the same shared components wired
+with its parameters. A new domain is one module that calls `register_domain`
+and one line in `DOMAIN_MODULES`.
+
+The domain's functions are called inside components, not hashed with them:
+bump the version of the components that call one when it changes what they
+write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+
+from tfelg_components.base import Dataset
+
+#: Dataset NAME -> the module that registers its Domain (imported when asked for).
+DOMAIN_MODULES = {"emission_lines": "tfelg_components.emission_lines"}
+
+_DOMAINS: dict[str, Domain] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """One kind of data, as the shared components see it (see the module's docstring).
+
+    Attributes:
+      name: the TFDS dataset NAME (of NAME/CONFIG).
+      class_names: builder -> {label key: class names}.
+      baselines: name -> fn(splits, model_config, class_names) -> Embeddings,
+        where splits are {split: arrays} (common.load_dataset) and
+        model_config the trained model's config.json as a dict. Listed in the
+        order the exporter writes them.
+      thumbnails: (builder, splits) -> (N, h, w[, 3]) images, rows in the
+        order train, validation, test.
+      schemes: label keys clusters are compared with.
+    """
+
+    name: str
+    class_names: Callable
+    baselines: Mapping[str, Callable]
+    thumbnails: Callable
+    schemes: tuple[str, ...]
+
+    def chosen_baselines(self, names: list[str] | None) -> list[str]:
+        """`names` in this domain's order (None: all of them); ValueError for another domain's."""
+        if names is None:
+            return list(self.baselines)
+        unknown = [n for n in names if n not in self.baselines]
+        if unknown:
+            raise ValueError(
+                f"baseline {', '.join(map(repr, unknown))} is not one of {self.name}'s: "
+                f"{', '.join(self.baselines) or '(none)'}"
+            )
+        return [n for n in self.baselines if n in names]
+
+
+def register_domain(domain: Domain) -> Domain:
+    """Registers (and returns) `domain`; its module may register it again (run as __main__)."""
+    known = _DOMAINS.get(domain.name)
+    if known is not None and known.class_names.__qualname__ != domain.class_names.__qualname__:
+        raise ValueError(f"domain {domain.name!r} is already registered")
+    _DOMAINS[domain.name] = domain
+    return domain
+
+
+def get_domain(name: str) -> Domain:
+    """The Domain of dataset NAME (or NAME/CONFIG), importing its module; ValueError if none."""
+    name = name.partition("/")[0]
+    if name not in _DOMAINS and name in DOMAIN_MODULES:
+        importlib.import_module(DOMAIN_MODULES[name])
+    if name not in _DOMAINS:
+        raise ValueError(
+            f"no domain for dataset {name!r}; known: {', '.join(sorted(DOMAIN_MODULES))}"
+        )
+    return _DOMAINS[name]
+
+
+def domain_of(dataset: Dataset) -> Domain:
+    """The Domain of a Dataset artifact, from the dataset name in its dataset.json."""
+    from tfelg_components import common
+
+    return get_domain(common.read_json(dataset.path(common.DATASET_JSON))["dataset"])
+
+
+def known_baselines() -> tuple[str, ...]:
+    """Every domain's baseline names (each once, in domain order): the exporter's choices."""
+    names: list[str] = []
+    for module in DOMAIN_MODULES:
+        names += [b for b in get_domain(module).baselines if b not in names]
+    return tuple(names)

@@ -1,0 +1,280 @@
+r"""Shared components that write what people read: catalogue, report, projector, comparison.
+
+    (analysis.py) -> catalog_writer -> reporter -> projector_writer
+                                          \-> comparison (sweeps: one table of every chain)
+
+Each handles every representation of an Embeddings artifact of any domain.
+The projector comes last, after the reporter, so that one TensorBoard log
+directory (the ProjectorLog) holds everything a person opens TensorBoard
+for: a projector per representation (one TensorBoard *run* per sub-folder),
+with the domain's thumbnails as its sprite, the figures of each
+representation in the Images tab of that run, and the training curves
+(`training/train`, `training/validation`). Several log directories would need
+`tensorboard --logdir_spec`, under which TensorBoard's projector plugin shows
+nothing (it works under `--logdir` only).
+
+Paths written into files are relative (the runner renames the output
+folders into place after the function returns); `summary.json` gives paths
+relative to the run root.
+
+Every component is also a binary (tfelg_components.binary):
+
+    python -m tfelg_components.outputs comparison --root=runs/a \
+        --input_report=runs/a/reporter/report/<execution> --chain=ae_d2
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Annotated
+
+import numpy as np
+
+from tfelg_components import binary, domains
+from tfelg_components.base import (
+    Catalogue,
+    Clusters,
+    Context,
+    Dataset,
+    Embeddings,
+    Input,
+    Model,
+    ModelSelection,
+    Output,
+    ProjectorLog,
+    Range,
+    Report,
+    TSNEMap,
+    component,
+)
+from tfelg_components.common import (
+    COMPARISON_JSON,
+    DATASET_JSON,
+    FIGURES_DIR,
+    LOSS_PLOT,
+    RESULTS_MD,
+    SEED,
+    SPLITS,
+    SUMMARY_JSON,
+    TRAINING_LOGDIR,
+    load_dataset,
+    load_embeddings,
+    load_tsne,
+    representations,
+)
+
+# A component's source is hashed into its cache key (base.Component.code_version).
+# The catalogue writer and the comparison moved here from emission_lines.py
+# unchanged, so their bodies keep the names they used there and runs cached
+# before the move stay cached.
+from tfelg_components.common import analysis_config as _analysis_config
+from tfelg_components.common import read_json as _read_json
+from tfelg_components.common import relative as _relative
+from tfelg_components.common import write_json as _write_json
+
+# TensorBoard's projector loads at most this many points; the copy keeps the
+# module free of TensorFlow (tests/components/shared_test.py checks it against
+# tfelg.outputs.projector.PROJECTOR_MAX_POINTS).
+PROJECTOR_MAX_POINTS = 100_000
+
+
+@component(version="1")
+def catalog_writer(
+    embeddings: Input[Embeddings],
+    clusters: Input[Clusters],
+    tsne_map: Input[TSNEMap],
+    catalogue: Output[Catalogue],
+    seed: Annotated[int, SEED] = 0,
+):
+    """The value-added FITS catalogue per representation: ids, latent and map coordinates,
+    cluster and probabilities, WHAN, BPT (and true class)."""
+    from tfelg.analysis import analyze
+
+    config = _analysis_config(seed=seed)
+    for name in representations(embeddings):
+        analyze.write_value_added_catalogue(
+            load_embeddings(embeddings, name),
+            analyze.ClassInference.load(clusters.path(name)),
+            load_tsne(tsne_map, name),
+            catalogue.path(f"{name}.fits"),
+            config,
+        )
+
+
+@component(version="2")  # 2: the dataset's overview plot named by its dataset.json
+def reporter(
+    dataset: Input[Dataset],
+    model: Input[Model],
+    embeddings: Input[Embeddings],
+    selection: Input[ModelSelection],
+    clusters: Input[Clusters],
+    tsne_map: Input[TSNEMap],
+    catalogue: Input[Catalogue],
+    report: Output[Report],
+    context: Context,
+    seed: Annotated[int, SEED] = 0,
+):
+    """Figures per representation, the loss plot, `summary.json` and `results.md`.
+
+    Paths in `summary.json` are relative to the run root (the folder holding
+    pipeline.json); the report's own files are where the runner puts them:
+    `<node>/report/<execution>/`.
+    """
+    from tfelg.analysis import analyze
+
+    config = _analysis_config(seed=seed)
+    final = os.path.join(context.root, context.node, "report", context.execution)
+
+    def rel(path: str) -> str:  # a path of this report (still temporary) or an input
+        if os.path.commonpath([os.path.abspath(path), report.uri]) == report.uri:
+            path = os.path.join(final, os.path.relpath(path, report.uri))
+        return _relative(path, context.root)
+
+    shutil.copy2(model.path(LOSS_PLOT), report.path(LOSS_PLOT))
+    metrics = _read_json(model.path("metrics.json"))
+    data_info = _read_json(dataset.path(DATASET_JSON))
+    summaries, rows = {}, []
+    for name in representations(embeddings):
+        emb = load_embeddings(embeddings, name)
+        chosen = _read_json(selection.path(f"{name}.json"))
+        inference = analyze.ClassInference.load(clusters.path(name))
+        xy = load_tsne(tsne_map, name)
+        figures = analyze.write_figures(
+            emb, chosen, inference, xy, report.path(FIGURES_DIR, name), config
+        )
+        summary = {
+            "representation": name,
+            "latent_dim": emb.latent_dim,
+            "n_galaxies": {s: int(np.sum(emb.split == s)) for s in SPLITS},
+            "chosen_k": chosen["chosen_k"],
+            "n_clusters": inference.n_clusters,
+            "mixture": inference.mixture,
+            "comparisons": inference.comparisons,
+            "tsne": _read_json(tsne_map.path(f"{name}.json")),
+            "figures": {k: rel(p) for k, p in sorted(figures.items())},
+            "catalogue": rel(catalogue.path(f"{name}.fits")),
+        }
+        summaries[name] = summary
+        rows.append(analyze.headline(summary))
+    table = analyze.results_table(rows)
+    n_boot = next(
+        (
+            c["bootstrap"]["n_boot"]
+            for s in summaries.values()
+            for c in s["comparisons"].values()
+            if "n_boot" in c.get("bootstrap", {})
+        ),
+        None,
+    )
+    with open(report.path(RESULTS_MD), "w", encoding="utf-8") as f:
+        f.write(
+            f"# {metrics['model']} (d = {metrics['latent_dim']}) on {data_info['full_name']}\n\n"
+            "Chosen K on the training split; agreement with each scheme on the test split "
+            f"(value on the test split ± std over {n_boot} bootstrap resamples).\n\n{table}\n"
+        )
+    _write_json(
+        report.path(SUMMARY_JSON),
+        {
+            "paths_relative_to": "the run root (the folder holding pipeline.json)",
+            "dataset": {k: data_info[k] for k in ("dataset", "full_name", "splits")},
+            "dataset_plot": rel(dataset.path(data_info["plot"])),
+            "model": metrics,
+            "loss_plot": rel(report.path(LOSS_PLOT)),
+            "results": rows,
+            "results_table": rel(report.path(RESULTS_MD)),
+            "representations": summaries,
+            "figures": {name: s["figures"] for name, s in summaries.items()},
+            "catalogues": {name: s["catalogue"] for name, s in summaries.items()},
+        },
+    )
+    print(table, flush=True)
+    report.properties["results"] = rows
+
+
+@component(version="3")  # 3: thumbnails from the dataset's domain
+def projector_writer(
+    dataset: Input[Dataset],
+    model: Input[Model],
+    embeddings: Input[Embeddings],
+    clusters: Input[Clusters],
+    report: Input[Report],
+    projector: Output[ProjectorLog],
+    max_points: Annotated[int, Range(ge=1, le=PROJECTOR_MAX_POINTS)] = PROJECTOR_MAX_POINTS,
+    seed: Annotated[int, SEED] = 0,
+):
+    """One TensorBoard log directory: a projector run per representation, with its figures,
+    and the training curves.
+
+    Sub-folder `<representation>/` holds the embedding checkpoint, metadata
+    (id, every scheme's class, cluster, split, ...) and a sprite of the
+    domain's thumbnails (for emission lines rendered spectra or, without
+    spectra, line-ratio glyphs), plus the report's figures as images, whose
+    event file is what makes the folder a TensorBoard run (the projector only
+    looks in runs). Tensors of fewer than 3 columns are padded with zeros.
+    """
+    from tfelg.analysis import analyze
+
+    config = _analysis_config(projector_max_points=max_points, seed=seed)
+    builder, splits = load_dataset(dataset)
+    thumbs = domains.domain_of(dataset).thumbnails(builder, splits)  # train, validation, test
+    del splits
+    runs = {}
+    for name in representations(embeddings):
+        emb = load_embeddings(embeddings, name)
+        inference = analyze.ClassInference.load(clusters.path(name))
+        folder = report.path(FIGURES_DIR, name)
+        pngs = {
+            os.path.splitext(f)[0]: os.path.join(folder, f)
+            for f in sorted(os.listdir(folder) if os.path.isdir(folder) else [])
+            if f.endswith(".png")
+        }
+        info = analyze.write_projector_log(
+            emb, inference.cluster, projector.path(name), config, thumbs, pngs
+        )
+        runs[name] = {
+            "n_points": info["n_points"],
+            "n_total": info["n_total"],
+            "subsampled": info["subsampled"],
+            "sprite": info["sprite_path"] is not None,
+        }
+    for split in ("train", "validation"):
+        shutil.copytree(model.path("tensorboard", split), projector.path(TRAINING_LOGDIR, split))
+    _write_json(projector.path("projector_runs.json"), runs)
+    projector.properties["runs"] = sorted(runs)
+
+
+@component(version="1")
+def comparison(
+    report: Input[Report],
+    table: Output[Report],
+    previous: Input[Report] = None,
+    chain: str = "",
+):
+    """One table across a sweep: the rows of `previous` (a comparison) and of `report`.
+
+    A component has a fixed set of inputs, so a sweep folds its reports into
+    one table node by node (comparison_<model>_d<d>, ..., comparison).
+    """
+    from tfelg.analysis import analyze
+
+    rows = list(_read_json(previous.path(COMPARISON_JSON))["rows"]) if previous else []
+    for row in _read_json(report.path(SUMMARY_JSON))["results"]:
+        rows.append({**row, "chain": chain})
+    order = {"pca": 1, "line_ratios": 2}
+    rows.sort(key=lambda r: (order.get(r["representation"], 0), r["latent_dim"], r["chain"]))
+    _write_json(table.path(COMPARISON_JSON), {"rows": rows})
+    text = analyze.results_table(rows)
+    with open(table.path(RESULTS_MD), "w", encoding="utf-8") as f:
+        f.write(
+            "# Comparison across models and latent dimensions\n\n"
+            "Chosen K on the training split; agreement with each scheme on the test split "
+            "(value on the test split ± std over bootstrap resamples).\n\n" + text + "\n"
+        )
+    table.properties["rows"] = len(rows)
+
+
+COMPONENTS = (catalog_writer, reporter, projector_writer, comparison)
+
+if __name__ == "__main__":
+    binary.run(*COMPONENTS)

@@ -1,0 +1,142 @@
+"""What every pipeline's chain shares after its embeddings: parameters and nodes.
+
+    embeddings -+-> model_selector -> clusterer -+-> catalog_writer -> reporter -> projector_writer
+                +-> tsne ------------------------+
+
+`ANALYSIS_PARAMETERS` are the pipeline parameters of these steps (each feeds
+the component's own parameter: its type, default and constraints), and
+`analysis_nodes` wires the steps for one trained model and its Embeddings
+artifact. A pipeline (emission_lines, and hst_images after its own dataset
+and training steps) lists the parameters among its own and calls the function
+once per chain, so the steps, their parameters and their node ids are the
+same in every pipeline.
+"""
+
+from __future__ import annotations
+
+from tfelg_components import analysis, outputs
+from tfelg_components.base import Component, Each, Length, Node, OutputRef, Parameter, Unique
+from tfelg_components.pipeline import feeds
+
+ANALYSIS_PARAMETERS = [
+    feeds(analysis.model_selector, "k_max", help="Largest number of mixture components tried."),
+    feeds(analysis.model_selector, "covariance_type", help="Mixture covariances."),
+    feeds(analysis.model_selector, "gap_references", help="Reference sets B of the gap statistic."),
+    feeds(analysis.clusterer, "n_clusters", help="K of the clusters (None: the BIC choice)."),
+    feeds(analysis.clusterer, "n_bootstrap", help="Bootstrap resamples for the metrics' errors."),
+    feeds(analysis.tsne, "perplexity", "tsne_perplexity", help="t-SNE perplexity."),
+    feeds(
+        analysis.tsne,
+        "max_points",
+        "tsne_max_points",
+        help="Galaxies in the t-SNE map (seeded subsample).",
+    ),
+    feeds(
+        analysis.tsne,
+        "iterations",
+        "tsne_iterations",
+        help="t-SNE iterations after the early exaggeration.",
+    ),
+    feeds(
+        analysis.tsne,
+        "early_exaggeration_iterations",
+        "tsne_early_iterations",
+        help="t-SNE iterations of early exaggeration (x12).",
+    ),
+    feeds(
+        analysis.tsne,
+        "exaggeration",
+        "tsne_exaggeration",
+        help="t-SNE attraction after the early phase (1: plain).",
+    ),
+    feeds(analysis.tsne, "initialization", "tsne_initialization", help="t-SNE start."),
+    feeds(
+        analysis.tsne,
+        "method",
+        "tsne_method",
+        help="t-SNE repulsion (auto: bh below 20k points, else fft).",
+    ),
+    feeds(
+        outputs.projector_writer,
+        "max_points",
+        "projector_max_points",
+        help="Points in the projector.",
+    ),
+]
+
+
+def sweep_parameter(name: str, component: Component, feeds_name: str, help: str) -> Parameter:
+    """A sweep's list parameter: values of `component`'s parameter `feeds_name`, each once."""
+    spec = component.parameters[feeds_name]
+    return Parameter(
+        name,
+        None,
+        list,
+        help=help,
+        item_type=spec.type,
+        constraints=(Length(min=1), Unique(), Each(*spec.constraints)),
+    )
+
+
+def analysis_nodes(
+    params: dict, dataset: OutputRef, model: OutputRef, embeddings: OutputRef
+) -> list[Node]:
+    """model_selector ... projector_writer for one model's embeddings, with default node ids.
+
+    `params` holds (at least) the values of ANALYSIS_PARAMETERS and `seed`,
+    which seeds every step; the reporter and the projector writer also read
+    the dataset and the model (its loss plot and training curves).
+    """
+    seed = params["seed"]
+    selected = analysis.model_selector(
+        embeddings=embeddings,
+        k_max=params["k_max"],
+        covariance_type=params["covariance_type"],
+        gap_references=params["gap_references"],
+        seed=seed,
+    )
+    clustered = analysis.clusterer(
+        embeddings=embeddings,
+        selection=selected.outputs["selection"],
+        covariance_type=params["covariance_type"],
+        n_clusters=params["n_clusters"],
+        n_bootstrap=params["n_bootstrap"],
+        seed=seed,
+    )
+    mapped = analysis.tsne(
+        embeddings=embeddings,
+        perplexity=params["tsne_perplexity"],
+        max_points=params["tsne_max_points"],
+        iterations=params["tsne_iterations"],
+        early_exaggeration_iterations=params["tsne_early_iterations"],
+        exaggeration=params["tsne_exaggeration"],
+        initialization=params["tsne_initialization"],
+        method=params["tsne_method"],
+        seed=seed,
+    )
+    catalogued = outputs.catalog_writer(
+        embeddings=embeddings,
+        clusters=clustered.outputs["clusters"],
+        tsne_map=mapped.outputs["tsne_map"],
+        seed=seed,
+    )
+    reported = outputs.reporter(
+        dataset=dataset,
+        model=model,
+        embeddings=embeddings,
+        selection=selected.outputs["selection"],
+        clusters=clustered.outputs["clusters"],
+        tsne_map=mapped.outputs["tsne_map"],
+        catalogue=catalogued.outputs["catalogue"],
+        seed=seed,
+    )
+    projected = outputs.projector_writer(
+        dataset=dataset,
+        model=model,
+        embeddings=embeddings,
+        clusters=clustered.outputs["clusters"],
+        report=reported.outputs["report"],
+        max_points=params["projector_max_points"],
+        seed=seed,
+    )
+    return [selected, clustered, mapped, catalogued, reported, projected]
