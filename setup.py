@@ -100,6 +100,7 @@ setuptools.setup(
             "tfelg-train=tfelg.cli.train:run",
             "tfelg-latent-sweep=tfelg.cli.latent_sweep:run",
             "tfelg-morphology=tfelg.cli.morphology:run",
+            "tfelg-generate=tfelg.cli.generate:run",
         ],
     },
     classifiers=[

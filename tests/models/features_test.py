@@ -13,17 +13,17 @@ from tfelg.testing.toy_images import toy_stamps
 
 
 class PreprocessingTest(tf.test.TestCase):
-    def test_band_scaling_softens_at_the_sky_noise(self):
+    def test_band_scaling_is_the_training_loops_stretch(self):
+        from tfelg.training import images as images_lib
+
         rng = np.random.default_rng(0)
         sigma = np.array([0.5, 2.0, 8.0], np.float32)
         images = rng.normal(size=(20, 64, 64, 3)).astype(np.float32) * sigma
-        scaling = features.BandScaling.fit(images)
-        np.testing.assert_allclose(scaling.softening, sigma, rtol=0.03)
-        out = np.asarray(scaling(images))
-        np.testing.assert_allclose(out.reshape(-1, 3).mean(0), 0.0, atol=1e-3)
-        np.testing.assert_allclose(out.reshape(-1, 3).std(0), 1.0, rtol=1e-3)
-        again = features.preprocessing_from_dict(scaling.to_dict())
-        self.assertEqual(again, scaling)
+        scaling = features.band_scaling(images)
+        np.testing.assert_allclose(scaling.scale, sigma, rtol=0.03)
+        expected = images_lib.ImagePreprocessor.fit({"image": images}).scale_images(images[:3])
+        np.testing.assert_array_equal(features.apply_preprocessing(scaling, images[:3]), expected)
+        self.assertEqual(features.describe_preprocessing(scaling)["kind"], "bands")
 
     def test_rgb_display_keeps_colour_and_is_caffe_preprocessed(self):
         images, kind = toy_stamps(8, seed=1, noise=0.0)
@@ -37,13 +37,13 @@ class PreprocessingTest(tf.test.TestCase):
         # caffe: RGB -> BGR, ImageNet means subtracted, no scaling.
         mean_bgr = np.array([103.939, 116.779, 123.68], np.float32)
         np.testing.assert_allclose(display(images), rgb[..., ::-1] - mean_bgr, atol=1e-4)
-        self.assertEqual(features.preprocessing_from_dict(display.to_dict()), display)
+        self.assertEqual(features.describe_preprocessing(display)["stretch"], display.stretch)
 
     def test_nan_image_is_named_by_row(self):
         images, _ = toy_stamps(4)
         images[2, 5, 5, 1] = np.nan
         with self.assertRaisesRegex(InputError, r"row 2.*NaN"):
-            features.BandScaling.fit(images)
+            features.band_scaling(images)
         with self.assertRaisesRegex(InputError, r"three bands"):
             features.check_images(np.zeros((2, 64, 64, 4)))
 

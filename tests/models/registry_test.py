@@ -3,14 +3,16 @@
 import tensorflow as tf
 from absl.testing import parameterized
 
-from tfelg.models import AAE, AE, CAE, CVAE, MODEL_REGISTRY, VAE, build_model
+from tfelg.models import AAE, AE, CAE, CVAE, MODEL_REGISTRY, VAE, SimCLR, build_model, model_names
 
 
 class BuildModelTest(tf.test.TestCase, parameterized.TestCase):
     def test_registry(self):
-        self.assertEqual(
-            MODEL_REGISTRY, {"ae": AE, "cae": CAE, "vae": VAE, "cvae": CVAE, "aae": AAE}
-        )
+        autoencoders = {"ae": AE, "cae": CAE, "vae": VAE, "cvae": CVAE, "aae": AAE}
+        self.assertEqual({k: MODEL_REGISTRY[k] for k in model_names("vector")}, autoencoders)
+        self.assertEqual(MODEL_REGISTRY["simclr"], SimCLR)
+        self.assertIn("simclr", model_names("image"))
+        self.assertEqual(model_names(), tuple(sorted(MODEL_REGISTRY)))
 
     @parameterized.parameters((10,), ((10,),), ((None, 10),), ([None, 10],))
     def test_num_features_as_int_or_shape(self, num_features):
@@ -26,9 +28,9 @@ class BuildModelTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_unknown_name(self):
         with self.assertRaisesRegex(
-            ValueError, r"unknown model 'gan'; known models: aae, ae, cae, cvae, vae"
+            ValueError, r"unknown model 'nope'; known models: aae, ae, cae, cvae, "
         ):
-            build_model("gan", 10, 2)
+            build_model("nope", 10, 2)
 
     @parameterized.parameters(0, -1, 2.5, None)
     def test_bad_latent_dim(self, latent_dim):

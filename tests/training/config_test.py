@@ -49,7 +49,7 @@ class ExperimentConfigTest(parameterized.TestCase):
         self.assertNotIn("runtime", a.result_dict())
 
     @parameterized.named_parameters(
-        ("unknown_model", {"model": ModelConfig(name="gan")}, "unknown model.name 'gan'"),
+        ("unknown_model", {"model": ModelConfig(name="wgan")}, "unknown model.name 'wgan'"),
         ("zero_latent", {"model": ModelConfig(latent_dim=0)}, "latent_dim must be >= 1"),
         ("float_latent", {"model": ModelConfig(latent_dim=2.5)}, "latent_dim must be an integer"),
         ("dataset", {"data": DataConfig(dataset="galaxy_zoo")}, "unknown dataset 'galaxy_zoo'"),

@@ -111,9 +111,9 @@ def default_input(dataset: str) -> str:
 
 def default_latent_dim(model: str) -> int:
     """The model class's ``DEFAULT_LATENT_DIM`` (a GAN's noise size), else 2."""
-    from tfelg.models import MODEL_REGISTRY
+    from tfelg.training.trainer import all_models
 
-    cls = MODEL_REGISTRY.get(model.lower())
+    cls = all_models().get(model.lower())
     return int(getattr(cls, "DEFAULT_LATENT_DIM", config_lib.ModelConfig().latent_dim))
 
 

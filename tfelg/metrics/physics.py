@@ -33,6 +33,8 @@ low-S/N or edge-touching galaxies differs in that too.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from tfelg import morphology, process_pool
@@ -146,7 +148,10 @@ def physics_distances(
         else:
             w = float(stats.wasserstein_distance(a, b))
             std = float(np.std(a, ddof=1))
-            ks = stats.ks_2samp(a, b)
+            with warnings.catch_warnings():
+                # "Exact calculation unsuccessful, switching to asymp": the p-value only.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ks = stats.ks_2samp(a, b)
             row.update(
                 wasserstein=w,
                 wasserstein_over_std=w / std if std > 0 else np.nan,

@@ -87,8 +87,11 @@ def _feature_metrics(real, fake, *, kid_subsets, kid_subset_size, k, seed):
         row["fid"] = np.nan
         notes.append(f"no FID: {min(len(real), len(fake))} samples for {d} features")
     if min(len(real), len(fake)) >= 2:
+        # Subsets of at most half the smaller sample: subsets of the whole sample would all
+        # be equal (standard error 0, which says nothing about the sampling error).
+        size = max(2, min(int(kid_subset_size or 1000), min(len(real), len(fake)) // 2))
         kid = distances.kernel_distance(
-            real, fake, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
+            real, fake, subsets=kid_subsets, subset_size=size, seed=seed
         )
         row.update(kid=kid.mean, kid_stderr=kid.stderr, kid_subset_size=kid.subset_size)
     else:
@@ -116,6 +119,12 @@ def compare(
     trusted_only: bool = False,
 ) -> list[dict]:
     """Rows of the quality table: scope ``"all"`` then one per class.
+
+    KID subsets hold ``min(kid_subset_size, n // 2)`` samples (n: the
+    smaller sample of the scope), so that they differ and its standard error
+    means something; it is still the error of the mean over overlapping
+    subsets, smaller than the sampling error of KID itself: read it next to
+    the floor row (two real samples), whose KID scatters by that error.
 
     Each row: ``scope``, ``n_real``, ``n_fake``, ``fid``, ``kid``,
     ``kid_stderr``, ``precision``, ``recall``, ``notes`` (why a value is
@@ -205,6 +214,34 @@ def quality_table(
     return compare(real, fake, class_names=class_names, **compare_kwargs)
 
 
+def rms_scale(features) -> float:
+    """sqrt(mean(x^2)) of reference features: dividing by it makes ``E|x|^2 / d = 1``.
+
+    KID's kernel ``(x.y / d + 1)^3`` assumes features of order 1, as
+    Inception's pooled features are; tfelg's extractors give features of
+    order 10-100 (random ResNets, PCA scores of 12,288 pixels), for which the
+    cubic kernel is dominated by a few samples (measured: KID values of 10^3
+    with errors as large). One global scale keeps the geometry: FID scales
+    by its square, precision/recall do not change.
+    """
+    value = float(np.sqrt(np.mean(np.square(np.asarray(features, np.float64)))))
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"reference features have no scale (rms {value})")
+    return value
+
+
+def scaled_features(feature_fn, reference_images, *, description=None):
+    """``feature_fn`` divided by :func:`rms_scale` of its features of ``reference_images``."""
+    scale = rms_scale(feature_fn(reference_images))
+
+    def scaled(images):
+        return np.asarray(feature_fn(images), np.float64) / scale
+
+    scaled.description = description or getattr(feature_fn, "description", "features")
+    scaled.scale = scale
+    return scaled
+
+
 def pixel_pca_features(reference_images, *, n_components: int = 16, seed: int = 0):
     """A feature function that needs no training: PCA of asinh-stretched pixels.
 
@@ -214,8 +251,7 @@ def pixel_pca_features(reference_images, *, n_components: int = 16, seed: int = 
     faint outskirts count and bright cores do not dominate; the flattened
     images are projected on the ``n_components`` leading principal
     components of the reference images (scikit-learn PCA, seeded) and
-    divided by one scale that makes the mean component variance 1 on the
-    reference. Fit it on real images only, never on the sample being judged.
+    divided by :func:`rms_scale` of the reference's scores. Fit it on real images only, never on the sample being judged.
 
     Returns:
       ``feature_fn(images) -> (N, n_components)`` float64.
@@ -245,11 +281,7 @@ def pixel_pca_features(reference_images, *, n_components: int = 16, seed: int = 
         return np.arcsinh(images / scale).reshape(len(images), -1)
 
     pca = PCA(n_components=n_components, random_state=seed).fit(stretch(reference))
-    # One global scale, so that a component's variance on the reference is 1 on average:
-    # KID's kernel (x.y / d + 1)^3 assumes features of order 1 (Inception features are), and
-    # raw scores of 12,288 stretched pixels are of order 10^2. One scale for all components
-    # keeps the geometry (leading components still dominate, as in the pixels).
-    feature_scale = float(np.sqrt(np.mean(pca.explained_variance_)))
+    feature_scale = rms_scale(pca.transform(stretch(reference)))
 
     def feature_fn(images):
         return pca.transform(stretch(images)).astype(np.float64) / feature_scale
@@ -265,35 +297,39 @@ def _fmt(value, spec=".3g"):
     return "n/a" if value is None or not np.isfinite(value) else format(value, spec)
 
 
-def markdown_tables(results: dict[str, list[dict]]) -> str:
-    """Markdown tables of several comparisons: {label: rows of :func:`compare`}.
-
-    First the feature-space metrics per scope, then, per scope, the physics
-    distances as ``W/std | KS`` per quantity and the untrusted fractions.
-    """
-    lines = [
-        "| scope | comparison | n real | n other | FID | KID x 10^3 (± s.e.) | precision "
-        "| recall |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
+def _by_scope(results):
     scopes = list(dict.fromkeys(r["scope"] for rows in results.values() for r in rows))
     by = {(label, r["scope"]): r for label, rows in results.items() for r in rows}
+    return scopes, by
+
+
+def feature_table(results: dict[str, list[dict]]) -> str:
+    """Markdown: FID, KID ± s.e., precision, recall per scope for {label: rows of compare}."""
+    lines = [
+        "| scope | comparison | n real | n other | FID | KID (± s.e.) | precision | recall |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    scopes, by = _by_scope(results)
     for scope in scopes:
         for label in results:
             r = by.get((label, scope))
             if r is None:
                 continue
-            kid = f"{_fmt(1e3 * r['kid'], '.2f')} ± {_fmt(1e3 * r['kid_stderr'], '.2f')}"
+            kid = f"{_fmt(r['kid'], '.3f')} ± {_fmt(r['kid_stderr'], '.3f')}"
             lines.append(
                 f"| {scope} | {label} | {r['n_real']} | {r['n_fake']} | {_fmt(r['fid'], '.2f')} "
                 f"| {kid} | {_fmt(r['precision'], '.2f')} | {_fmt(r['recall'], '.2f')} |"
             )
-    lines += ["", "Physics distances: Wasserstein distance / real std, KS statistic.", ""]
-    header = " | ".join(physics.QUANTITIES)
-    lines += [
-        f"| scope | comparison | {header} | untrusted real / other |",
+    return "\n".join(lines)
+
+
+def physics_table(results: dict[str, list[dict]]) -> str:
+    """Markdown: per scope, ``W/std, KS`` per quantity and the untrusted fractions."""
+    lines = [
+        f"| scope | comparison | {' | '.join(physics.QUANTITIES)} | untrusted real / other |",
         "|---|---|" + "---:|" * (len(physics.QUANTITIES) + 1),
     ]
+    scopes, by = _by_scope(results)
     for scope in scopes:
         for label in results:
             r = by.get((label, scope))
@@ -310,3 +346,16 @@ def markdown_tables(results: dict[str, list[dict]]) -> str:
                 f"{_fmt(u['fake'], '.0%')} |"
             )
     return "\n".join(lines)
+
+
+def markdown_tables(results: dict[str, list[dict]]) -> str:
+    """Both tables of several comparisons: {label: rows of :func:`compare`}."""
+    return "\n".join(
+        [
+            feature_table(results),
+            "",
+            "Physics distances: Wasserstein distance / real std, KS statistic.",
+            "",
+            physics_table(results),
+        ]
+    )

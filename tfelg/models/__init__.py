@@ -13,24 +13,50 @@ from tfelg.models.aae import AAE
 from tfelg.models.base import Autoencoder, positive_int, weighted_squared_error
 from tfelg.models.conv import CAE
 from tfelg.models.dense import AE
+from tfelg.models.gan import GAN
 from tfelg.models.pca import PCA
+from tfelg.models.simclr import SimCLR
 from tfelg.models.vae import CVAE, VAE, GaussianSampling, MixturePrior, NormalPrior
 
-MODEL_REGISTRY = {"ae": AE, "cae": CAE, "vae": VAE, "cvae": CVAE, "aae": AAE}
+MODEL_REGISTRY = {
+    "ae": AE,
+    "cae": CAE,
+    "vae": VAE,
+    "cvae": CVAE,
+    "aae": AAE,
+    "simclr": SimCLR,
+    "gan": GAN,
+}
+
+
+def model_names(input_kind: str | None = None) -> tuple[str, ...]:
+    """Registered model names, sorted; ``input_kind`` ``"vector"`` (the autoencoders
+    of line or spectrum vectors) or ``"image"`` (classes with ``INPUT_KIND = "image"``)."""
+    return tuple(
+        sorted(
+            name
+            for name, cls in MODEL_REGISTRY.items()
+            if input_kind is None or getattr(cls, "INPUT_KIND", "vector") == input_kind
+        )
+    )
+
 
 __all__ = [
     "AAE",
     "AE",
     "CAE",
     "CVAE",
+    "GAN",
     "MODEL_REGISTRY",
     "PCA",
+    "SimCLR",
     "VAE",
     "Autoencoder",
     "GaussianSampling",
     "MixturePrior",
     "NormalPrior",
     "build_model",
+    "model_names",
     "weighted_squared_error",
 ]
 

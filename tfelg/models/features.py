@@ -9,8 +9,8 @@ ResNet50, 256 for the small ResNet), and each weight source gets the
 preprocessing it was trained with:
 
 * ``random`` (seeded) or a SimCLR workdir: the project's per-band scaling
-  (:class:`BandScaling`: ``asinh`` of the flux over each band's sky noise,
-  then standardised per band, constants fitted on the training split). A
+  (:func:`band_scaling`, the ``asinh`` stretch over each band's sky noise
+  that every image model trains on, fitted on the training split). A
   random network is a fair baseline: random convolutional features are far
   from useless, and anything learned must beat them.
 * ImageNet weights from a user file (``weights=PATH``; nothing is ever
@@ -84,55 +84,6 @@ def check_images(images, what: str = "images", *, min_size: int = 1) -> np.ndarr
 
 # -- preprocessing ------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class BandScaling:
-    """The project's per-band scaling of flux images: ``(asinh(x / s_b) - mu_b) / sigma_b``.
-
-    ``s_b`` is the band's sky noise, estimated robustly from the training
-    split (1.4826 x the median absolute deviation of all its pixels: galaxies
-    fill a small part of each stamp), so the map is linear within the noise
-    and logarithmic for the bright centres, and faint outskirts are not lost
-    under a bright nucleus. ``mu_b``, ``sigma_b`` standardise each band over
-    the training split. The constants are fixed across galaxies, so colour
-    (the ratio of bands) is kept as information rather than normalised away.
-
-    Works on NumPy arrays and on tensors (``keras.ops``), so a model can hold
-    it in its graph.
-    """
-
-    softening: tuple[float, float, float]
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    @classmethod
-    def fit(cls, images) -> BandScaling:
-        x = check_images(images, "training images").astype(np.float64)
-        flat = x.reshape(-1, 3)
-        median = np.median(flat, axis=0)
-        mad = 1.4826 * np.median(np.abs(flat - median), axis=0)
-        # A noiseless or display-stretched band (the HDF JPEG) has MAD ~ 0:
-        # soften at a small fraction of its bright pixels instead.
-        floor = 1e-3 * np.maximum(np.percentile(np.abs(flat), 99.0, axis=0), 1e-12)
-        softening = np.maximum(mad, floor)
-        y = np.arcsinh(flat / softening)
-        std = y.std(axis=0)
-        return cls(
-            tuple(float(v) for v in softening),
-            tuple(float(v) for v in y.mean(axis=0)),
-            tuple(float(v) if v > 0 else 1.0 for v in std),
-        )
-
-    def __call__(self, images):
-        ops = keras.ops
-        soft = ops.convert_to_tensor(np.asarray(self.softening, np.float32))
-        mean = ops.convert_to_tensor(np.asarray(self.mean, np.float32))
-        std = ops.convert_to_tensor(np.asarray(self.std, np.float32))
-        return (ops.arcsinh(ops.cast(images, "float32") / soft) - mean) / std
-
-    def to_dict(self) -> dict:
-        return {"kind": "bands", **dataclasses.asdict(self)}
-
-
-@dataclasses.dataclass(frozen=True)
 class RgbDisplay:
     """Three bands as an ImageNet-style input: Lupton RGB, 0-255, then ``preprocess_input``.
 
@@ -174,15 +125,32 @@ class RgbDisplay:
         return {"kind": "imagenet_rgb", **dataclasses.asdict(self)}
 
 
-def preprocessing_from_dict(d: dict):
-    """:class:`BandScaling` or :class:`RgbDisplay` from ``to_dict()``."""
-    d = dict(d)
-    kind = d.pop("kind", None)
-    if kind == "bands":
-        return BandScaling(**{k: tuple(v) for k, v in d.items()})
-    if kind == "imagenet_rgb":
-        return RgbDisplay(**d)
-    raise ValueError(f"unknown image preprocessing {kind!r}; expected 'bands' or 'imagenet_rgb'")
+def band_scaling(fit_images):
+    """The project's per-band scaling, fitted on training-split flux images.
+
+    This is the stretch every image model of tfelg trains on
+    (:class:`tfelg.training.images.ImagePreprocessor`: ``asinh(x / s_b) / a_b``
+    with ``s_b`` the band's robust sky noise and ``a_b`` putting every
+    training pixel in [-1, 1]), so random networks, SimCLR encoders and GAN
+    discriminators see the same numbers.
+    """
+    from tfelg.training import images as images_lib
+
+    return images_lib.ImagePreprocessor.fit({"image": check_images(fit_images, "training images")})
+
+
+def apply_preprocessing(preprocessing, images) -> np.ndarray:
+    """Flux stamps through an :class:`RgbDisplay` or an ``ImagePreprocessor``."""
+    if isinstance(preprocessing, RgbDisplay):
+        return preprocessing(images)
+    return preprocessing.scale_images(images)
+
+
+def describe_preprocessing(preprocessing) -> dict:
+    """JSON-serialisable description (for ``info`` and provenance)."""
+    if isinstance(preprocessing, RgbDisplay):
+        return preprocessing.to_dict()
+    return {"kind": "bands", **json.loads(preprocessing.to_json())}
 
 
 # -- networks ---------------------------------------------------------------------------------
@@ -396,13 +364,14 @@ class FeatureExtractor:
 
     Attributes:
       network: Keras model, (batch, H, W, 3) -> (batch, D).
-      preprocessing: :class:`BandScaling` or :class:`RgbDisplay` (flux -> input).
+      preprocessing: an ``ImagePreprocessor`` (:func:`band_scaling`) or an
+        :class:`RgbDisplay` (flux -> network input).
       name: a representation name (``small_resnet_random``, ``resnet50_imagenet``, ...).
       info: provenance (architecture, weights, preprocessing, input size), JSON-serialisable.
     """
 
     network: keras.Model
-    preprocessing: BandScaling | RgbDisplay
+    preprocessing: object
     name: str
     info: dict = dataclasses.field(default_factory=dict)
 
@@ -420,7 +389,8 @@ class FeatureExtractor:
         images = check_images(images)
         out = []
         for start in range(0, len(images), batch_size):
-            x = np.asarray(self.preprocessing(images[start : start + batch_size]), np.float32)
+            batch = images[start : start + batch_size]
+            x = np.asarray(apply_preprocessing(self.preprocessing, batch), np.float32)
             out.append(self._predict(tf.constant(x)).numpy())
         features = np.concatenate(out).astype(np.float32)
         if not np.all(np.isfinite(features)):
@@ -473,7 +443,7 @@ def make_extractor(
     if preprocessing == "imagenet":
         prep = RgbDisplay.fit(fit_images)
     elif preprocessing == "bands":
-        prep = BandScaling.fit(fit_images)
+        prep = band_scaling(fit_images)
     else:
         raise ValueError(f"preprocessing must be auto, imagenet or bands, got {preprocessing!r}")
 
@@ -495,7 +465,7 @@ def make_extractor(
         "seed": seed,
         "input_size": size,
         "stamp_size": list(stamp),
-        "preprocessing": prep.to_dict(),
+        "preprocessing": describe_preprocessing(prep),
         "feature_dim": int(network.output_shape[-1]),
     }
     return FeatureExtractor(network, prep, f"{architecture}_{source}", info)
@@ -506,3 +476,31 @@ def save_extractor_info(extractor: FeatureExtractor, path: str) -> None:
     from tfelg import atomic
 
     atomic.write_text(path, json.dumps(extractor.info, indent=2, sort_keys=True))
+
+
+def simclr_extractor(workdir: str) -> FeatureExtractor:
+    """The encoder of a finished ``tfelg-train --model=simclr`` run, with the run's scaling.
+
+    Raises:
+      InputError: no finished run in ``workdir``, or a run of another model.
+    """
+    from tfelg.models.simclr import SimCLR
+    from tfelg.training import loop
+
+    trained = loop.load_trained(workdir)
+    if not isinstance(trained.model, SimCLR):
+        raise InputError(
+            f"not a SimCLR run (its model is {type(trained.model).__name__}); "
+            "train one with tfelg-train --model=simclr",
+            path=workdir,
+        )
+    encoder = trained.model.encoder
+    info = {
+        "architecture": "small_resnet",
+        "weights": "simclr",
+        "workdir": os.path.abspath(workdir),
+        "model_config": trained.model.get_config(),
+        "preprocessing": describe_preprocessing(trained.preprocessor),
+        "feature_dim": int(encoder.output_shape[-1]),
+    }
+    return FeatureExtractor(encoder, trained.preprocessor, "simclr", info)

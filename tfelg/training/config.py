@@ -69,7 +69,7 @@ class ModelConfig:
 
     Attributes:
       name: a key of ``tfelg.models.MODEL_REGISTRY`` (``ae``, ``cae``,
-        ``vae``, ``cvae``, ``aae``).
+        ``vae``, ``cvae``, ``aae``) or an image model (``gan``).
       latent_dim: d, the size of the embedding.
       options: further constructor arguments of that model (``beta``,
         ``noise_std``, ``prior``, ...).
@@ -179,7 +179,7 @@ class ExperimentConfig:
         runs, no file is read.
         """
         from tfelg import data as tfelg_data
-        from tfelg.models import MODEL_REGISTRY
+        from tfelg.training.trainer import all_models
 
         name, _, _ = self.data.dataset.partition("/")
         if name not in tfelg_data.KNOWN_DATASETS:
@@ -203,7 +203,7 @@ class ExperimentConfig:
         if self.data.dataset_seed is not None:
             _integer(self.data.dataset_seed, "data.dataset_seed", minimum=0)
 
-        _choice(self.model.name, tuple(sorted(MODEL_REGISTRY)), "model.name")
+        _choice(self.model.name, tuple(sorted(all_models())), "model.name")
         _integer(self.model.latent_dim, "model.latent_dim", minimum=1)
         if not isinstance(self.model.options, dict):
             raise ValueError(f"model.options must be a dict, got {self.model.options!r}")

@@ -73,10 +73,15 @@ PLOT_INTERVAL_SECONDS = 60.0
 RESERVED_OPTIONS = ("seed", "num_features", "latent_dim", "image_shape", "class_names")
 
 
-def model_class(name: str):
+def all_models() -> dict:
+    """Every model the loop trains by name: the autoencoders and the image models."""
     from tfelg.models import MODEL_REGISTRY
 
-    return MODEL_REGISTRY[name.lower()]
+    return dict(MODEL_REGISTRY)
+
+
+def model_class(name: str):
+    return all_models()[name.lower()]
 
 
 def is_image_model(name: str) -> bool:
