@@ -45,32 +45,40 @@ from tfelg_components.common import write_json as _write_json
 
 # What the library accepts, for the parameters' constraints. These copies keep
 # the module free of TensorFlow and openTSNE (so that a pipeline is checked in
-# a second); tests/components/shared_test.py checks them against the
+# a second); tests/components/emission_lines_test.py checks them against the
 # originals: tfelg.analysis.gmm.COVARIANCE_TYPES, tfelg.analysis.tsne's
-# INITIALIZATIONS and NEGATIVE_GRADIENT_METHODS.
+# INITIALIZATIONS and NEGATIVE_GRADIENT_METHODS, model_selection.GAP_N_INIT.
 COVARIANCE_TYPES = ("full", "diag")
 TSNE_INITIALIZATIONS = ("pca", "spectral", "random")
 TSNE_METHODS = ("auto", "fft", "bh")
+GAP_N_INIT = 10
 
 
-@component(version="1")
+@component(version="2")  # 2: gap_n_init
 def model_selector(
     embeddings: Input[Embeddings],
     selection: Output[ModelSelection],
     k_max: Annotated[int, Range(ge=2)] = 10,
     covariance_type: Annotated[str, OneOf(*COVARIANCE_TYPES)] = "full",
     gap_references: Annotated[int, Range(ge=1)] = 10,
+    gap_n_init: Annotated[int, Range(ge=1)] = GAP_N_INIT,
     silhouette_sample: Annotated[int, Range(ge=2)] = 4000,
     selection_max_points: Annotated[int, Range(ge=3)] = 50_000,
     seed: Annotated[int, SEED] = 0,
 ):
-    """BIC, AIC, gap statistic and silhouette over K = 1..k_max (training split), per representation."""
+    """BIC, AIC, gap statistic and silhouette over K = 1..k_max (training split), per representation.
+
+    The gap statistic runs `gap_n_init` k-means++ starts per K and data set
+    (the data and each of the `gap_references` reference sets) and keeps the
+    lowest within-cluster dispersion, as scikit-learn's KMeans(n_init=...).
+    """
     from tfelg.analysis import analyze
 
     config = _analysis_config(
         k_max=k_max,
         covariance_type=covariance_type,
         gap_references=gap_references,
+        gap_n_init=gap_n_init,
         silhouette_sample=silhouette_sample,
         selection_max_points=selection_max_points,
         seed=seed,

@@ -74,7 +74,7 @@ from tfelg_components.common import relative as _relative
 from tfelg_components.common import write_json as _write_json
 
 # TensorBoard's projector loads at most this many points; the copy keeps the
-# module free of TensorFlow (tests/components/shared_test.py checks it against
+# module free of TensorFlow (tests/components/emission_lines_test.py checks it against
 # tfelg.outputs.projector.PROJECTOR_MAX_POINTS).
 PROJECTOR_MAX_POINTS = 100_000
 

@@ -58,7 +58,7 @@ RUN_DIRS = ("tensorboard",)
 
 # What the library accepts, for the parameters' constraints. The copy keeps the
 # module free of TensorFlow (so that a pipeline is checked in a second);
-# tests/components/shared_test.py checks it against tfelg.models.MODEL_REGISTRY.
+# tests/components/emission_lines_test.py checks it against tfelg.models.model_names("vector").
 MODEL_NAMES = ("aae", "ae", "cae", "cvae", "vae")
 #: Every domain's baselines (domains.known_baselines): what the exporter may be asked for.
 BASELINES = domains.known_baselines()

@@ -22,6 +22,11 @@ ANALYSIS_PARAMETERS = [
     feeds(analysis.model_selector, "k_max", help="Largest number of mixture components tried."),
     feeds(analysis.model_selector, "covariance_type", help="Mixture covariances."),
     feeds(analysis.model_selector, "gap_references", help="Reference sets B of the gap statistic."),
+    feeds(
+        analysis.model_selector,
+        "gap_n_init",
+        help="k-means++ starts per K and data set of the gap statistic (the lowest W_K kept).",
+    ),
     feeds(analysis.clusterer, "n_clusters", help="K of the clusters (None: the BIC choice)."),
     feeds(analysis.clusterer, "n_bootstrap", help="Bootstrap resamples for the metrics' errors."),
     feeds(analysis.tsne, "perplexity", "tsne_perplexity", help="t-SNE perplexity."),
@@ -93,6 +98,7 @@ def analysis_nodes(
         k_max=params["k_max"],
         covariance_type=params["covariance_type"],
         gap_references=params["gap_references"],
+        gap_n_init=params["gap_n_init"],
         seed=seed,
     )
     clustered = analysis.clusterer(

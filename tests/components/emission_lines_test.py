@@ -232,7 +232,7 @@ class ConstraintsAgreeWithTheLibraryTest(absltest.TestCase):
                 )
 
     def test_copied_names_are_the_library_s(self):
-        from tfelg.analysis import gmm, tsne
+        from tfelg.analysis import gmm, model_selection, tsne
         from tfelg.models import model_names
         from tfelg.outputs import projector
 
@@ -241,6 +241,7 @@ class ConstraintsAgreeWithTheLibraryTest(absltest.TestCase):
         self.assertEqual(analysis.TSNE_INITIALIZATIONS, tsne.INITIALIZATIONS)
         self.assertEqual(analysis.TSNE_METHODS, tsne.NEGATIVE_GRADIENT_METHODS)
         self.assertEqual(outputs.PROJECTOR_MAX_POINTS, projector.PROJECTOR_MAX_POINTS)
+        self.assertEqual(analysis.GAP_N_INIT, model_selection.GAP_N_INIT)
 
     def test_dataset_and_trainer(self):
         from tfelg.training.config import DataConfig, ExperimentConfig, ModelConfig, TrainerConfig
@@ -286,6 +287,7 @@ class ConstraintsAgreeWithTheLibraryTest(absltest.TestCase):
         for component, name, probes in [
             (analysis.model_selector, "k_max", ints),
             (analysis.model_selector, "covariance_type", ("full", "diag", "tied")),
+            (analysis.model_selector, "gap_n_init", ints),
             (analysis.clusterer, "covariance_type", ("full", "diag", "spherical")),
             (analysis.clusterer, "n_clusters", (None, *ints)),
             (analysis.clusterer, "n_bootstrap", ints),

@@ -173,6 +173,30 @@ class EmissionLinesPipelineTest(absltest.TestCase):
             result["trainer"].outputs["model"].uri, self.output("trainer", "model").uri
         )
 
+    def test_gap_n_init_reruns_model_selection_and_what_depends_on_it_only(self):
+        result, _ = _run(self.root, **{**SMALL, "gap_n_init": 2})
+        statuses = _statuses(result)
+        self.assertEqual(statuses["model_selector"], "ran")
+        # Upstream of the selection, and the t-SNE beside it, stay cached. The
+        # clusterer and the catalogue re-run when the selection's file changes
+        # and stay cached when the new mixture writes the same bytes; the
+        # report shows the selection, and the projector shows the report.
+        for node in ("dataset_gen", "trainer", "embedding_exporter", "tsne"):
+            self.assertEqual(statuses[node], "cached", node)
+        self.assertEqual(statuses["reporter"], "ran")
+        ran = {node for node, status in statuses.items() if status == "ran"}
+        self.assertContainsSubset(
+            ran,
+            {"model_selector", "clusterer", "catalog_writer", "reporter", "projector_writer"},
+        )
+        selection = result["model_selector"].outputs["selection"]
+        for name in REPRESENTATIONS:
+            recorded = emission_lines.runner.read_json(selection.path(f"{name}.json"))
+            self.assertEqual(recorded["gap_n_init"], 2)
+        first = self.output("model_selector", "selection")
+        recorded = emission_lines.runner.read_json(first.path("ae.json"))
+        self.assertEqual(recorded["gap_n_init"], 10)  # the default
+
     def test_sweep_shares_the_dataset_and_writes_one_table(self):
         sweep = {**SMALL, "epochs": 1, "baselines": False, "models": ["ae"], "latent_dims": [2, 3]}
         result, _ = _run(self.root, **sweep)
@@ -246,6 +270,16 @@ class BuildTest(absltest.TestCase):
         self.assertIs(nodes["comparison"].inputs["previous"].node, nodes["comparison_vae_d2"])
         for node_id in ("trainer_ae_d2", "trainer_vae_d3"):
             self.assertIs(nodes[node_id].inputs["dataset"].node, nodes["dataset_gen"])
+
+    def test_gap_n_init_is_a_pipeline_parameter(self):
+        pipeline = emission_lines.PIPELINE
+        self.assertEqual(pipeline.params["gap_n_init"].default, 10)
+        self.assertRegex(pipeline.describe(), r"gap_n_init\b.*10")
+        nodes = self.nodes(gap_n_init=3, models=["ae", "vae"])
+        for node_id in ("model_selector_ae_d2", "model_selector_vae_d2"):
+            self.assertEqual(nodes[node_id].params["gap_n_init"], 3)
+        with self.assertRaisesRegex(ParameterError, "'gap_n_init' must be >= 1, got 0"):
+            self.nodes(gap_n_init=0)
 
     def test_one_chain_without_sweep_parameters(self):
         nodes = self.nodes(model="vae", latent_dim=4, baselines=False)
