@@ -252,6 +252,16 @@ def _scatter_by_type(ax, x, y, types, type_names):
             )
 
 
+def draw_uvj_box(ax) -> None:
+    """The Williams et al. 2009 quiescent box: solid for 0.5 <= z < 1 (0.59), dashed z < 0.5."""
+    for intercept, style in ((0.59, "-"), (0.69, "--")):
+        x_corner = (1.3 - intercept) / 0.88
+        ax.plot([-0.5, x_corner], [1.3, 1.3], "k" + style, lw=1)
+        ax.plot([x_corner, 1.6], [1.3, 0.88 * 1.6 + intercept], "k" + style, lw=1)
+        ax.plot([1.6, 1.6], [0.88 * 1.6 + intercept, 3.0], "k" + style, lw=1)
+    ax.text(0.0, 2.3, "quiescent", fontsize=9)
+
+
 def plot_uvj(u_minus_v, v_minus_j, redshift, types, type_names, path) -> str:
     """Rest-frame U-V against V-J, coloured by type, with the Williams et al. 2009 box.
 
@@ -263,12 +273,7 @@ def plot_uvj(u_minus_v, v_minus_j, redshift, types, type_names, path) -> str:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     _scatter_by_type(ax, vj, uv, types, type_names)
-    for intercept, style in ((0.59, "-"), (0.69, "--")):
-        x_corner = (1.3 - intercept) / 0.88
-        ax.plot([-0.5, x_corner], [1.3, 1.3], "k" + style, lw=1)
-        ax.plot([x_corner, 1.6], [1.3, 0.88 * 1.6 + intercept], "k" + style, lw=1)
-        ax.plot([1.6, 1.6], [0.88 * 1.6 + intercept, 3.0], "k" + style, lw=1)
-    ax.text(0.0, 2.3, "quiescent", fontsize=9)
+    draw_uvj_box(ax)
     ax.set_xlim(-0.2, 2.8)
     ax.set_ylim(0.2, 2.8)
     ax.set_xlabel("rest-frame V - J (AB)")

@@ -1,8 +1,9 @@
-"""Thumbnails for the TensorBoard projector: tiny spectra, line-ratio glyphs.
+"""Thumbnails for the TensorBoard projector: tiny spectra, line-ratio glyphs, galaxy images.
 
 The projector shows a picture per point when it is given a sprite, one image
 tiled from equal thumbnails in row-major order. For galaxy cutouts the
-thumbnail is the cutout; for spectra it is a tiny line plot of the rest-frame
+thumbnail is the cutout, a three-band colour composite
+(:func:`galaxy_thumbnails`); for spectra it is a tiny line plot of the rest-frame
 spectrum, and for line-measurement-only data a glyph of the standardised
 features (a bar per feature). A person hovering over a cluster then sees at
 once whether its galaxies have strong Halpha, a 4000 A break or broad-line
@@ -248,6 +249,81 @@ def _area_resize(images: np.ndarray, height: int, width: int, chunk: int = 8192)
         block = np.add.reduceat(block, col_edges[:-1], axis=2) / col_counts[None, None, :, None]
         out[start : start + chunk] = np.clip(np.rint(block), 0, 255).astype(np.uint8)
     return out
+
+
+def resize_images(images, height: int, width: int) -> np.ndarray:
+    """(N, h, w, 3) thumbnails shrunk to ``height`` x ``width`` by area averaging (uint8).
+
+    For shrinking only (each output pixel averages the source pixels it
+    covers), as :func:`make_sprite` does when a sprite would be too large.
+    """
+    images = to_uint8_images(images)
+    if not (1 <= height <= images.shape[1] and 1 <= width <= images.shape[2]):
+        raise ValueError(
+            f"resize_images shrinks: {images.shape[1]}x{images.shape[2]} thumbnails cannot "
+            f"become {height}x{width}"
+        )
+    return _area_resize(images, int(height), int(width))
+
+
+def galaxy_thumbnails(images, *, calibrated: bool = True, display=None) -> np.ndarray:
+    """(N, h, w, 3) uint8 RGB thumbnails of galaxy stamps, for a sprite or a thumbnail map.
+
+    The projector of an image embedding shows each galaxy as its three-band
+    colour picture; this makes those pictures, all drawn with one display
+    so that colour and brightness compare between points.
+
+    Args:
+      images: one of
+        * uint8 (N, h, w, 3): already RGB (e.g. a display image's stamps),
+          returned unchanged;
+        * float (N, h, w, 3) in nJy, bands F435W, F850LP, F160W
+          (``calibrated=True``): astropy Lupton composites, F160W/F850LP/F435W
+          as R/G/B, PSF-matched, with fixed band scales and one stretch
+          (``display``, default :func:`tfelg.outputs.hst_plots.rgb_display`
+          of these stamps): :func:`tfelg.outputs.hst_plots.lupton_rgb`;
+        * float display values 0-1 in the same band slots
+          (``calibrated=False``, ``hubble_deep_field``): channels reversed to
+          R, G, B and scaled to 0-255 as given, not stretched again (they
+          are a display stretch already).
+      calibrated: see ``images``.
+      display: a :class:`tfelg.outputs.hst_plots.RgbDisplay` for calibrated
+        stamps (e.g. one shared by several figures).
+
+    Returns:
+      (N, h, w, 3) uint8, row 0 at the bottom of the sky (as the stamps).
+
+    Raises:
+      ValueError: not (N, h, w, 3), non-numeric or non-finite values (the
+        first bad image is named), display values outside 0-1.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"galaxy images must be (N, h, w, 3), got shape {images.shape}")
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.number):
+        raise ValueError(f"galaxy images must be numbers, got dtype {images.dtype}")
+    finite = np.isfinite(images).reshape(len(images), -1).all(axis=1)
+    if not finite.all():
+        raise ValueError(
+            "galaxy images have NaN or infinite pixels (first in image "
+            f"{int(np.flatnonzero(~finite)[0])})"
+        )
+    if not calibrated:
+        if images.size and (images.min() < 0.0 or images.max() > 1.0):
+            raise ValueError(
+                "display images (calibrated=False) must lie in 0-1, got "
+                f"{images.min():g}..{images.max():g}; calibrated flux needs calibrated=True"
+            )
+        return np.rint(images[..., ::-1] * 255.0).astype(np.uint8)
+    if len(images) == 0:
+        return np.zeros(images.shape, np.uint8)
+    from tfelg.outputs import hst_plots  # matplotlib and astropy: only when drawn
+
+    if display is None:
+        display = hst_plots.rgb_display(images, calibrated=True)
+    return np.stack([hst_plots.lupton_rgb(image, display) for image in images])
 
 
 def sprite_grid(n: int) -> int:
