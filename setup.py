@@ -101,6 +101,7 @@ setuptools.setup(
             "tfelg-latent-sweep=tfelg.cli.latent_sweep:run",
             "tfelg-morphology=tfelg.cli.morphology:run",
             "tfelg-generate=tfelg.cli.generate:run",
+            "tfelg-embed=tfelg.cli.embed:run",
         ],
     },
     classifiers=[

@@ -127,9 +127,22 @@ def _seeded_rows(n: int, max_points: int, seed: int) -> np.ndarray:
 def scheme_views(emb: Embeddings) -> dict[str, tuple[np.ndarray, list[str]]]:
     """The class schemes clusters are compared with: codes and names.
 
-    BPT is compared in its three-class form (star-forming, composite, AGN),
-    as in the reference work; Seyfert/LINER stay in the catalogue.
+    Emission lines (embeddings with a ``whan`` label): WHAN, BPT in its
+    three-class form (star-forming, composite, AGN), as in the reference
+    work (Seyfert/LINER stay in the catalogue), and the true class of
+    synthetic data. Any other data (HST images: ``true_type``, ``uvj``,
+    ``gini_m20``): every label column, in the embeddings' order. A column
+    whose every galaxy is ``unknown``/``unclassified``/``low_sn`` (real
+    data without truth) is left out.
     """
+    if "whan" not in emb.labels:
+        views = {}
+        for scheme, codes in emb.labels.items():
+            names = list(emb.class_names[scheme])
+            known = [i for i, n in enumerate(names) if n not in IGNORED_CLASSES]
+            if np.isin(codes, known).any():
+                views[scheme] = (codes, names)
+        return views
     views = {"whan": (emb.labels["whan"], list(emb.class_names["whan"]))}
     views["bpt"] = (schemes.bpt_coarse(emb.labels["bpt"]), list(schemes.BPT_COARSE_NAMES))
     if "true_class" in emb.labels:
@@ -338,7 +351,10 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
             column_label=scheme,
             left_out=match.get("ignored_counts"),
         )
-    for scheme in ("whan", "bpt"):
+    # The first two schemes (WHAN and BPT for emission lines) get latent corner plots,
+    # the first one (WHAN) the cluster and t-SNE maps.
+    first = next(iter(views))
+    for scheme in list(views)[:2]:
         codes, names = views[scheme]
         figures[f"latent_{scheme}"] = plots.plot_latent_pairs(
             emb.latent,
@@ -350,15 +366,15 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
             seed=config.seed,
             **axes,
         )
-    whan_codes, whan_names = views["whan"]
+    whan_codes, whan_names = views[first]
     if emb.latent_dim >= 2:
-        figures["clusters_vs_whan"] = plots.plot_clusters_and_classes(
+        figures[f"clusters_vs_{first}"] = plots.plot_clusters_and_classes(
             emb.latent,
             inference.cluster,
             whan_codes,
             whan_names,
-            os.path.join(out_dir, "clusters_vs_whan.png"),
-            class_label="WHAN",
+            os.path.join(out_dir, f"clusters_vs_{first}.png"),
+            class_label=first.upper(),
             seed=config.seed,
             **axes,
         )
@@ -390,13 +406,13 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
             title=f"{name}: mean silhouette (train split)",
         )
     mapped = np.all(np.isfinite(tsne_xy), axis=1)
-    figures["tsne_whan"] = plots.plot_tsne_map(
+    figures[f"tsne_{first}"] = plots.plot_tsne_map(
         tsne_xy[mapped],
         whan_codes[mapped],
         whan_names,
         inference.cluster[mapped],
-        os.path.join(out_dir, "tsne_whan.png"),
-        class_label="WHAN",
+        os.path.join(out_dir, f"tsne_{first}.png"),
+        class_label=first.upper(),
         seed=config.seed,
         title=f"{name}: t-SNE map",
     )
@@ -409,18 +425,13 @@ def write_projector_log(emb, cluster, logdir, config, sprite_images=None, figure
     from tfelg.outputs import colours, projector
 
     views = scheme_views(emb)
-    metadata = {
-        "id": emb.object_id,
-        "whan": np.array(emb.class_names["whan"])[emb.labels["whan"]],
-        "bpt": np.array(emb.class_names["bpt"])[emb.labels["bpt"]],
-        "cluster": cluster,
-        "redshift": np.round(emb.redshift, 5),
-        "split": emb.split,
-    }
-    if "true_class" in views:
-        metadata["true_class"] = np.array(emb.class_names["true_class"])[emb.labels["true_class"]]
+    labels = [k for k in emb.labels if k != "true_class" or k in views]
+    metadata = {"id": emb.object_id}
+    metadata.update({k: np.array(emb.class_names[k])[emb.labels[k]] for k in labels[:2]})
+    metadata.update({"cluster": cluster, "redshift": np.round(emb.redshift, 5), "split": emb.split})
+    metadata.update({k: np.array(emb.class_names[k])[emb.labels[k]] for k in labels[2:]})
     # Each point's class colour in the figures (the projector picks its own).
-    metadata.update(colours.projector_colour_columns(metadata))
+    metadata.update(colours.projector_colour_columns(metadata, columns=labels))
     features = emb.info.get("features")
     info = projector.write_projector(
         logdir,
@@ -447,11 +458,16 @@ def write_value_added_catalogue(emb, inference: ClassInference, tsne_xy, path, c
         tsne=tsne_xy,
         cluster=inference.cluster,
         cluster_proba=inference.proba,
-        whan=emb.labels["whan"],
-        bpt=emb.labels["bpt"],
+        whan=emb.labels.get("whan"),
+        bpt=emb.labels.get("bpt"),
         redshift=emb.redshift,
         true_class=emb.labels.get("true_class"),
         class_names=emb.class_names.get("true_class"),
+        classes={
+            k: (v, emb.class_names[k])
+            for k, v in emb.labels.items()
+            if k not in ("whan", "bpt", "true_class")
+        },
         extra_header={
             "REPRESENTATION": emb.representation,
             "N_CLUSTERS": inference.n_clusters,
@@ -574,9 +590,10 @@ def _format_cell(row: dict, key: str) -> str:
 
 def results_table(rows: list[dict]) -> str:
     """The comparison as a Markdown table (chosen K, matched accuracy/ARI/NMI)."""
-    schemes_present = [
-        s for s in ("whan", "bpt", "true_class") if any(f"{s}_ari" in r for r in rows)
-    ]
+    # Schemes in the order the rows name them (whan, bpt, true_class for emission lines).
+    schemes_present = list(
+        dict.fromkeys(k[: -len("_ari")] for r in rows for k in r if k.endswith("_ari"))
+    )
     header = ["representation", "d", "K (BIC)", "K (AIC)", "K (gap)", "K (silhouette)"]
     for s in schemes_present:
         header += [f"{s} accuracy", f"{s} ARI", f"{s} NMI"]

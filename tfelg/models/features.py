@@ -87,27 +87,37 @@ def check_images(images, what: str = "images", *, min_size: int = 1) -> np.ndarr
 class RgbDisplay:
     """Three bands as an ImageNet-style input: Lupton RGB, 0-255, then ``preprocess_input``.
 
-    R, G, B = F160W, F850LP, F435W flux (nJy: a flat-f_nu source is grey),
-    with Lupton et al. (2004)'s stretch: every channel is multiplied by
-    ``asinh(Q I / stretch) / (Q I)`` with ``I`` the mean of the three, so
-    hue is kept, and a pixel whose brightest channel passes 1 is scaled
-    down as a whole rather than clipped per channel. ``stretch`` is fitted
-    on the training split (the 99.5th percentile of ``I``) and then fixed.
+    R, G, B = F160W, F850LP, F435W flux times the fixed band factors of the
+    project's composites (``tfelg.outputs.hst_plots.RGB_BAND_SCALES``: a
+    galaxy midway between the red sequence and the blue cloud is grey, so
+    ellipticals look red and irregulars blue; f_nu without them makes every
+    z < 1 galaxy orange), with Lupton et al. (2004)'s stretch: every channel
+    is multiplied by ``asinh(Q I / stretch) / (Q I)`` with ``I`` the mean of
+    the three, so hue is kept, and a pixel whose brightest channel passes 1
+    is scaled down as a whole rather than clipped per channel. ``stretch`` is
+    fitted on the training split (the 99.5th percentile of ``I``) and then
+    fixed. ``band_scales`` (1, 1, 1) for images already in display colours
+    (``hubble_deep_field``).
     """
 
     stretch: float
     q: float = 8.0
+    band_scales: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     @classmethod
-    def fit(cls, images, q: float = 8.0) -> RgbDisplay:
-        x = check_images(images, "training images")
+    def fit(cls, images, q: float = 8.0, *, calibrated: bool = True) -> RgbDisplay:
+        from tfelg.outputs.hst_plots import RGB_BAND_SCALES
+
+        scales = tuple(float(v) for v in RGB_BAND_SCALES) if calibrated else (1.0, 1.0, 1.0)
+        x = check_images(images, "training images") * np.asarray(scales, np.float32)
         intensity = x.mean(axis=-1)
         stretch = float(np.percentile(intensity, 99.5))
-        return cls(stretch if stretch > 0 else 1.0, q)
+        return cls(stretch if stretch > 0 else 1.0, q, scales)
 
     def rgb(self, images) -> np.ndarray:
         """(N, H, W, 3) RGB in [0, 255] (float32)."""
-        x = np.clip(np.asarray(images, np.float32)[..., list(RGB_FROM_BANDS)], 0.0, None)
+        x = np.asarray(images, np.float32) * np.asarray(self.band_scales, np.float32)
+        x = np.clip(x[..., list(RGB_FROM_BANDS)], 0.0, None)
         intensity = x.mean(axis=-1, keepdims=True)
         scaled = self.q * intensity / self.stretch
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -23,9 +23,11 @@ Columns:
   TSNE_1, TSNE_2   t-SNE map (if given)
   CLUSTER          cluster index (0-based)
   CLUSTER_PROB     (K,) vector: posterior probability of each cluster
-  WHAN, WHAN_CODE  WHAN class name and code (``tfelg.schemes.WHAN_NAMES``)
-  BPT, BPT_CODE    BPT class name and code (``tfelg.schemes.BPT_NAMES``)
+  WHAN, WHAN_CODE  WHAN class name and code (``tfelg.schemes.WHAN_NAMES``), if given
+  BPT, BPT_CODE    BPT class name and code (``tfelg.schemes.BPT_NAMES``), if given
   TRUE_CLASS, TRUE_CLASS_CODE   the true class (synthetic data, if given)
+  <SCHEME>, <SCHEME>_CODE       further schemes (``classes``: images' TRUE_TYPE,
+                                UVJ, GINI_M20), when given
 
 Vector columns (``LATENT``, ``CLUSTER_PROB``) are kept as FITS vector
 columns (TFORM ``dE``), which astropy, fitsio and TOPCAT read as arrays; pass
@@ -104,11 +106,12 @@ def write_catalogue(
     tsne,
     cluster,
     cluster_proba,
-    whan,
-    bpt,
+    whan=None,
+    bpt=None,
     redshift=None,
     true_class=None,
     class_names: Sequence[str] = TRUE_CLASS_NAMES,
+    classes: Mapping[str, tuple[Sequence[int], Sequence[str]]] | None = None,
     extra_header: Mapping[str, object] | None = None,
     latent_as_columns: bool = False,
     overwrite: bool = False,
@@ -124,12 +127,16 @@ def write_catalogue(
       cluster: (N,) cluster indices in [0, K).
       cluster_proba: (N, K) cluster membership probabilities: fractions in
         [0, 1], each row summing to 1.
-      whan: (N,) codes into ``tfelg.schemes.WHAN_NAMES``.
-      bpt: (N,) codes into ``tfelg.schemes.BPT_NAMES``.
+      whan: (N,) codes into ``tfelg.schemes.WHAN_NAMES`` (None: no WHAN
+        columns, e.g. for images).
+      bpt: (N,) codes into ``tfelg.schemes.BPT_NAMES`` (None: no BPT columns).
       redshift: (N,) redshifts, or None.
       true_class: (N,) codes into ``class_names``, or None.
       class_names: names of the true-class codes (default: the synthetic
         generator's ``TRUE_CLASS_NAMES``).
+      classes: further schemes, ``{name: (codes, class names)}`` (images:
+        ``true_type``, ``uvj``, ``gini_m20``), written as ``NAME`` and
+        ``NAME_CODE`` columns like WHAN's.
       extra_header: provenance cards (model, run id, seeds, ...) for the
         table header and the primary header; keys longer than 8 characters
         become HIERARCH cards.
@@ -192,8 +199,8 @@ def write_catalogue(
         )
     cluster_names = tuple(str(i) for i in range(k))
     cluster = _codes(cluster, cluster_names, "CLUSTER", path, n)
-    whan = _codes(whan, schemes.WHAN_NAMES, "WHAN", path, n)
-    bpt = _codes(bpt, schemes.BPT_NAMES, "BPT", path, n)
+    whan = None if whan is None else _codes(whan, schemes.WHAN_NAMES, "WHAN", path, n)
+    bpt = None if bpt is None else _codes(bpt, schemes.BPT_NAMES, "BPT", path, n)
 
     columns: dict[str, np.ndarray] = {"OBJID": object_id}
     descriptions = {"OBJID": "object identifier"}
@@ -238,14 +245,26 @@ def write_catalogue(
     descriptions["CLUSTER_PROB"] = (
         "posterior probability of each component (fraction in [0, 1], sums to 1)"
     )
-    columns["WHAN"] = np.asarray(schemes.WHAN_NAMES)[whan]
-    columns["WHAN_CODE"] = whan
-    columns["BPT"] = np.asarray(schemes.BPT_NAMES)[bpt]
-    columns["BPT_CODE"] = bpt
-    descriptions["WHAN"] = "WHAN class (Cid Fernandes et al. 2011)"
-    descriptions["WHAN_CODE"] = _code_comment("WHAN class", schemes.WHAN_NAMES)
-    descriptions["BPT"] = "BPT class (Kauffmann+03, Kewley+01, Kewley+06)"
-    descriptions["BPT_CODE"] = _code_comment("BPT class", schemes.BPT_NAMES)
+    if whan is not None:
+        columns["WHAN"] = np.asarray(schemes.WHAN_NAMES)[whan]
+        columns["WHAN_CODE"] = whan
+        descriptions["WHAN"] = "WHAN class (Cid Fernandes et al. 2011)"
+        descriptions["WHAN_CODE"] = _code_comment("WHAN class", schemes.WHAN_NAMES)
+    if bpt is not None:
+        columns["BPT"] = np.asarray(schemes.BPT_NAMES)[bpt]
+        columns["BPT_CODE"] = bpt
+        descriptions["BPT"] = "BPT class (Kauffmann+03, Kewley+01, Kewley+06)"
+        descriptions["BPT_CODE"] = _code_comment("BPT class", schemes.BPT_NAMES)
+    for scheme, (codes, names) in (classes or {}).items():
+        column = str(scheme).upper()
+        if column in columns:
+            raise InputError("given twice (as a scheme of classes too)", path=path, column=column)
+        names = tuple(str(c) for c in names)
+        codes = _codes(codes, names, column, path, n)
+        columns[column] = np.asarray(names)[codes]
+        columns[f"{column}_CODE"] = codes
+        descriptions[column] = f"{scheme} class"
+        descriptions[f"{column}_CODE"] = _code_comment(f"{scheme} class", names)
     if true_class is not None:
         names = tuple(class_names)
         true_codes = _codes(true_class, names, "TRUE_CLASS", path, n)

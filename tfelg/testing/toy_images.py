@@ -1,8 +1,8 @@
 """Toy three-band galaxy stamps for fast tests of image models (no GalSim).
 
 Two kinds of elliptical Gaussian blobs in F435W, F850LP, F160W (nJy-like
-units) with white noise: "red" compact round blobs (bright in F160W) and
-"blue" extended flat ones (bright in F435W). Real renderings
+units) with white noise: "red" compact round blobs with an elliptical's
+colours and "blue" extended flat ones with an irregular's. Real renderings
 (:mod:`tfelg.synthetic.hst_galaxies`) cost ~0.1 s a galaxy; these cost
 microseconds, and their two kinds are easy to tell apart, which is what a
 test of "training separates something" needs.
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Flux ratios F435W : F850LP : F160W of the two kinds.
-RED = np.array([0.2, 0.6, 1.0], np.float32)
-BLUE = np.array([1.0, 0.6, 0.3], np.float32)
+#: f_nu ratios F435W : F850LP : F160W of the two kinds, from the synthetic
+#: sample's median AB colours: ellipticals F435W-F850LP 4.9, F850LP-F160W
+#: 1.1; irregulars 1.6 and 0.7 (docs, tfelg.outputs.hst_plots).
+RED = np.array([10 ** (-0.4 * 4.9), 1.0, 10 ** (0.4 * 1.1)], np.float32)
+BLUE = np.array([10 ** (-0.4 * 1.6), 1.0, 10 ** (0.4 * 0.7)], np.float32)
 
 
 def toy_stamps(n: int, seed: int = 0, size: int = 64, noise: float = 0.05):
