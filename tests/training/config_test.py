@@ -50,6 +50,11 @@ class ExperimentConfigTest(parameterized.TestCase):
 
     @parameterized.named_parameters(
         ("unknown_model", {"model": ModelConfig(name="wgan")}, "unknown model.name 'wgan'"),
+        (
+            "image_model_on_lines",
+            {"model": ModelConfig(name="gan")},
+            "model 'gan' trains on images",
+        ),
         ("zero_latent", {"model": ModelConfig(latent_dim=0)}, "latent_dim must be >= 1"),
         ("float_latent", {"model": ModelConfig(latent_dim=2.5)}, "latent_dim must be an integer"),
         ("dataset", {"data": DataConfig(dataset="galaxy_zoo")}, "unknown dataset 'galaxy_zoo'"),

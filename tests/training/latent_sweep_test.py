@@ -59,7 +59,11 @@ class LatentSweepTest(absltest.TestCase):
 
     def test_bad_names_fail_before_training(self):
         workdir = self.create_tempdir().full_path
-        with self.assertRaisesRegex(ValueError, "unknown model.name 'gan'"):
+        with self.assertRaisesRegex(ValueError, "unknown model.name 'wgan'"):
+            latent_sweep.run_latent_sweep(
+                ExperimentConfig(), workdir, models=["ae", "wgan"], splits=generator_splits()
+            )
+        with self.assertRaisesRegex(ValueError, "model 'gan' trains on images"):
             latent_sweep.run_latent_sweep(
                 ExperimentConfig(), workdir, models=["ae", "gan"], splits=generator_splits()
             )

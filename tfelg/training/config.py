@@ -203,7 +203,18 @@ class ExperimentConfig:
         if self.data.dataset_seed is not None:
             _integer(self.data.dataset_seed, "data.dataset_seed", minimum=0)
 
-        _choice(self.model.name, tuple(sorted(all_models())), "model.name")
+        models = all_models()
+        _choice(self.model.name, tuple(sorted(models)), "model.name")
+        image_model = getattr(models[self.model.name], "INPUT_KIND", "vector") == IMAGE_INPUT
+        if image_model != (self.data.input == IMAGE_INPUT):
+            raise ValueError(
+                f"model {self.model.name!r} trains on "
+                + (
+                    "images: use an image dataset (hst_galaxies/...) with input 'image'"
+                    if image_model
+                    else f"feature vectors, not on input {self.data.input!r}"
+                )
+            )
         _integer(self.model.latent_dim, "model.latent_dim", minimum=1)
         if not isinstance(self.model.options, dict):
             raise ValueError(f"model.options must be a dict, got {self.model.options!r}")
