@@ -120,6 +120,43 @@ class EmbedTest(absltest.TestCase):
         raw = np.concatenate([self.splits[s]["gini_m20"] for s in ("train", "validation", "test")])
         np.testing.assert_array_equal(kept.labels["gini_m20"], raw)
 
+    def test_gan_discriminator_features_of_a_run(self):
+        from tfelg.training import loop
+        from tfelg.training.config import (
+            DataConfig,
+            ExperimentConfig,
+            ModelConfig,
+            RuntimeConfig,
+            TrainerConfig,
+        )
+
+        workdir = os.path.join(self.tmp, "gan")
+        config = ExperimentConfig(
+            data=DataConfig(dataset=DATASET, input="image"),
+            model=ModelConfig(name="gan", latent_dim=8, options={"base_filters": 4}),
+            trainer=TrainerConfig(epochs=1, batch_size=16),
+            runtime=RuntimeConfig(progress_bar=False),
+        )
+        loop.Trainer(
+            config, workdir, splits=self.splits, class_names=self.class_names, log=lambda _: None
+        ).run()
+        emb = image_embeddings.image_embeddings(
+            self.splits,
+            self.class_names,
+            image_embeddings.EmbedConfig(representation="gan", workdir=workdir, reduce_dim=0),
+        )
+        trained = loop.load_trained(workdir)
+        test = self.splits["test"]["image"]
+        expected = trained.model.encode(trained.preprocessor.scale_images(test)).numpy()
+        np.testing.assert_allclose(emb.for_split("test").latent, expected, rtol=1e-5, atol=1e-6)
+        self.assertEqual(emb.representation, "gan")
+        with self.assertRaisesRegex(InputError, "no trained model here"):
+            image_embeddings.image_embeddings(
+                self.splits,
+                self.class_names,
+                image_embeddings.EmbedConfig(representation="simclr", workdir=self.tmp),
+            )
+
     def test_bad_input(self):
         with self.assertRaisesRegex(ValueError, "needs a training workdir"):
             image_embeddings.EmbedConfig(representation="simclr")

@@ -17,7 +17,7 @@ Representations:
 * ``simclr``: the encoder of a ``tfelg-train --model=simclr`` run
   (``workdir``);
 * ``gan``: the discriminator's penultimate features of a ``--model=gan``
-  run, when its model offers ``discriminator_features(images)``;
+  run (its model's ``encode``, on the run's own stretch);
 * ``pixel_pca``: PCA of the scaled pixels, the classical baseline.
 
 Dimensions: pooled CNN features have 256 (small ResNet) or 2048 (ResNet50)
@@ -187,18 +187,17 @@ def _gan_features(splits, config: EmbedConfig):
 
     trained = loop.load_trained(config.workdir)
     model = trained.model
-    if not hasattr(model, "discriminator_features"):
+    if getattr(model, "INPUT_KIND", None) != "image" or not hasattr(model, "encode"):
         raise InputError(
-            f"the model of this run ({type(model).__name__}) offers no discriminator_features",
+            f"the model of this run ({type(model).__name__}) is not an image model with "
+            "encode(images) (train one with tfelg-train --model=gan)",
             path=config.workdir,
         )
     out = {}
     for s in SPLITS:
         images = trained.preprocessor.scale_images(splits[s]["image"])
         parts = [
-            keras.ops.convert_to_numpy(
-                model.discriminator_features(images[i : i + config.batch_size])
-            )
+            keras.ops.convert_to_numpy(model.encode(images[i : i + config.batch_size]))
             for i in range(0, len(images), config.batch_size)
         ]
         out[s] = np.concatenate(parts).astype(np.float32)
