@@ -1,67 +1,364 @@
-r"""Analyses the latent-sweep runs at d = 2 and 4 and writes docs/analysis_results.md.
+r"""docs/analysis_results.md from one command: sweep, seed ensembles, ceilings, redshift.
 
-    tfelg-latent-sweep --data_dir=runs/tfds --workdir=runs/latent_sweep --epochs=40 \
-        --latent_dims=2,4
-    python scripts/make_analysis_table.py --sweep=runs/latent_sweep --output=docs/analysis_results.md
+    python scripts/make_analysis_table.py --data_dir=runs/tfds --workdir=runs/analysis_sweep \
+        --seeds=3 --epochs=40 --output=docs/analysis_results.md
 
-Each run is analysed by `tfelg.analysis.analyze.analyze_workdir` (the library
-behind tfelg-analyze); the PCA and line-ratio baselines are analysed with the
-AE run of each latent dimension (they do not depend on the autoencoder).
+What it does, in order (every step resumes: finished runs and analyses are
+reused when their settings match):
 
-The table is regenerated; the hand-written reading of it is not: everything
+1. ``tfelg-latent-sweep``'s library (:func:`tfelg.training.latent_sweep.run_latent_sweep`)
+   trains every autoencoder (and ``vae_mog``, the VAE with the learnable
+   mixture prior) at every latent dimension with ``--seeds`` training seeds.
+2. Each representation is analysed as ``tfelg-analyze`` does it, without the
+   figures and t-SNE: K chosen on train by BIC/AIC/gap/silhouette, the
+   mixture with the BIC choice fitted on train, matched on test against
+   WHAN, BPT (three classes) and the true classes, bootstrap errors.
+   Representations: each autoencoder's posterior means; PCA and the line
+   ratios (deterministic, once); the mixture-prior VAE read as a classifier
+   (its prior components as classes, ``VAE.prior_component_probabilities``);
+   DEC (:mod:`tfelg.analysis.dec`) fine-tuned from each dense AE with K = 5
+   (the number of WHAN classes, as the reference work's K).
+3. Supervised ceilings (:mod:`tfelg.analysis.ceilings`) for the inputs.
+4. Redshift: mutual information and R^2 between the latents and redshift
+   (:mod:`tfelg.analysis.redshift`), and the true-class ARI in redshift bins.
+5. Seed ensembles aggregated (:mod:`tfelg.analysis.ensembles`): mean ± std
+   over seeds [bootstrap error], marks against PCA at the same d.
+
+The tables are regenerated; the hand-written reading is not: everything
 from a line ``## Reading`` on in an existing output file is kept (re-read it
 against the new numbers), and the file is replaced atomically.
 """
 
+import dataclasses
+import json
 import os
+import shlex
+import sys
+import time
 
+import numpy as np
 from absl import app, flags
 
 from tfelg import atomic
-from tfelg.analysis import analyze
+from tfelg.analysis import analyze, ceilings, matching, redshift, results_tables
+from tfelg.analysis import embeddings as emb_lib
+from tfelg.training import config as config_lib
+from tfelg.training import latent_sweep, loop
 
-_SWEEP = flags.DEFINE_string("sweep", "runs/latent_sweep", "tfelg-latent-sweep workdir.")
-_OUTPUT = flags.DEFINE_string("output", "docs/analysis_results.md", "Markdown table to write.")
-_MODELS = flags.DEFINE_list("models", ["ae", "cae", "vae", "cvae", "aae"], "Models.")
+_WORKDIR = flags.DEFINE_string("workdir", "runs/analysis_sweep", "Sweep and analysis folder.")
+_OUTPUT = flags.DEFINE_string("output", "docs/analysis_results.md", "Markdown file to write.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+_DATASET = flags.DEFINE_string("dataset", "emission_lines/synthetic", "NAME/CONFIG.")
+_NUM_GALAXIES = flags.DEFINE_integer("num_galaxies", None, "Synthetic sample size.")
+_DATASET_SEED = flags.DEFINE_integer("dataset_seed", None, "Synthetic generator seed.")
+_LINE_FEATURES = flags.DEFINE_enum("line_features", "ew", ["ew", "ew_and_ratios"], "Inputs.")
+_EPOCHS = flags.DEFINE_integer("epochs", 40, "Training epochs.")
+_SEED = flags.DEFINE_integer("seed", 0, "Base training seed (members: seed + i * 1000).")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Training seeds per model.", lower_bound=1)
+_MODELS = flags.DEFINE_list("models", ["ae", "cae", "vae", "cvae", "aae", "vae_mog"], "Models.")
 _DIMS = flags.DEFINE_list("latent_dims", ["2", "4"], "Latent dimensions.")
-_TSNE_MAX = flags.DEFINE_integer("tsne_max_points", 3000, "Galaxies in each t-SNE map.")
-_GAP_REFS = flags.DEFINE_integer("gap_references", 5, "Gap statistic references.")
 _K_MAX = flags.DEFINE_integer("k_max", 10, "Largest K.")
-_N_BOOT = flags.DEFINE_integer("n_bootstrap", 100, "Bootstrap resamples.")
+_GAP_REFS = flags.DEFINE_integer("gap_references", 5, "Gap statistic references.")
+_SELECTION_POINTS = flags.DEFINE_integer(
+    "selection_max_points", 5000, "Training galaxies used to choose K (seeded subsample)."
+)
+_N_BOOT = flags.DEFINE_integer("n_bootstrap", 100, "Bootstrap resamples of the test split.")
+_DEC = flags.DEFINE_bool("dec", True, "DEC from each dense AE run.")
+_DEC_STEPS = flags.DEFINE_integer("dec_max_steps", 4000, "DEC's largest number of steps.")
+_CEILING_METHODS = flags.DEFINE_list("ceiling_methods", list(ceilings.METHODS), "Classifiers.")
+_CEILING_INPUTS = flags.DEFINE_list(
+    "ceiling_inputs", ["lines/ew", "lines/ew_and_ratios", "spectrum"], "Ceiling inputs."
+)
+_Z_BINS = flags.DEFINE_integer("redshift_bins", 3, "Equal-count redshift bins.")
+_OPENMP_THREADS = flags.DEFINE_integer(
+    "openmp_threads",
+    1,
+    "OpenMP threads of scikit-learn (gradient boosting, k-NN); 0: its default. On a shared, "
+    "oversubscribed machine OpenMP's spinning threads starve: measured at load average 10 on "
+    "2 cores, one thread fitted the spectrum ceiling 13x faster (16.8 s against 217 s).",
+)
+
+METRICS = results_tables.METRICS
+N_CLASSES_DEC = 5  # WHAN's five classes (star-forming, strong/weak AGN, retired, passive)
 
 
-_ACCURACY_NOTE = """\
-"Accuracy" is the strict one-to-one Hungarian accuracy: when K (BIC) exceeds the number
-of classes, only as many clusters as classes are matched and the galaxies of the other
-clusters count as errors, so it is a lower bound; the many-to-one accuracy (extra
-clusters given their majority class), purity and completeness per class are in each
-run's `analysis/<representation>/summary.json`. ARI and NMI do not depend on the matching.
-"""
+def _log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+# -- one representation ------------------------------------------------------------------
+def _scores(cluster_test, emb, n_clusters, config) -> dict:
+    """scheme -> {metric: value, metric_err: bootstrap std} for fixed test clusters."""
+    test = emb.split == "test"
+    out = {}
+    for scheme, (codes, names) in analyze.scheme_views(emb).items():
+        try:
+            boot = matching.bootstrap_metrics(
+                cluster_test,
+                codes[test],
+                names,
+                ignore=analyze.IGNORED_CLASSES,
+                n_boot=config.n_bootstrap,
+                seed=config.seed,
+                n_clusters=n_clusters,
+            )
+        except ValueError as e:
+            _log(f"  [{emb.representation}] no comparison with {scheme}: {e}")
+            continue
+        out[scheme] = {m: boot[m]["estimate"] for m in METRICS}
+        out[scheme].update({f"{m}_err": boot[m]["std"] for m in METRICS})
+    return out
+
+
+def _redshift(emb, cluster_all, n_clusters, n_bins, seed) -> dict:
+    train, test = emb.split == "train", emb.split == "test"
+    dependence = redshift.redshift_dependence(
+        emb.latent[train], emb.redshift[train], emb.latent[test], emb.redshift[test], seed=seed
+    )
+    bins = []
+    views = analyze.scheme_views(emb)
+    if "true_class" in views:
+        codes, names = views["true_class"]
+        edges = redshift.redshift_bins(emb.redshift[test], n_bins)
+        bins = redshift.agreement_in_bins(
+            cluster_all[test],
+            codes[test],
+            names,
+            emb.redshift[test],
+            edges,
+            ignore=analyze.IGNORED_CLASSES,
+            n_clusters=n_clusters,
+        )
+    return {"dependence": dependence, "bins": bins}
+
+
+def analyse_mixture(emb, config, n_bins) -> dict:
+    """K choice, BIC mixture and its scores, redshift measures of one representation."""
+    selection = analyze.choose_k(emb, config)
+    inference = analyze.infer_classes(emb, selection.chosen_k, config, log=_log)
+    test = emb.split == "test"
+    return {
+        "chosen_k": {k: (None if v is None else int(v)) for k, v in selection.chosen_k.items()},
+        "scores": _scores(inference.cluster[test], emb, inference.n_clusters, config),
+        "redshift": _redshift(emb, inference.cluster, inference.n_clusters, n_bins, config.seed),
+    }
+
+
+def analyse_partition(emb, cluster_all, n_clusters, config, n_bins) -> dict:
+    """Scores and redshift measures of a fixed partition (prior components, DEC)."""
+    test = emb.split == "test"
+    return {
+        "chosen_k": {"fixed": int(n_clusters)},
+        "scores": _scores(cluster_all[test], emb, n_clusters, config),
+        "redshift": _redshift(emb, cluster_all, n_clusters, n_bins, config.seed),
+    }
+
+
+def _cached(path: str, key: dict, compute):
+    """``compute()``'s JSON result, reused from ``path`` when made with the same ``key``."""
+    key = json.loads(json.dumps(key, sort_keys=True, default=analyze._json_default))
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        if saved.get("key") == key:
+            return saved["result"]
+    result = compute()
+    atomic.write_json(path, {"key": key, "result": result}, default=analyze._json_default)
+    return result
+
+
+# -- the sweep's representations --------------------------------------------------------------
+def _prior_classes(run_dir, splits):
+    import keras
+
+    trained = loop.load_trained(run_dir)
+    proba = np.concatenate(
+        [
+            keras.ops.convert_to_numpy(
+                trained.model.prior_component_probabilities(trained.embed(splits[s]))
+            )
+            for s in emb_lib.SPLITS
+        ]
+    )
+    return np.argmax(proba, axis=1).astype(np.int32), proba.shape[1]
+
+
+def _dec_classes(run_dir, splits, seed, max_steps):
+    from tfelg.analysis import dec
+
+    trained = loop.load_trained(run_dir)
+    x_train, _ = trained.inputs(splits["train"])
+    result = dec.fit_dec(
+        trained.model.encoder, x_train, N_CLASSES_DEC, seed=seed, max_steps=max_steps
+    )
+    inputs = [trained.inputs(splits[s])[0] for s in emb_lib.SPLITS]
+    cluster = np.concatenate([result.predict(x) for x in inputs])
+    codes = np.concatenate([result.encoder(x, training=False).numpy() for x in inputs])
+    return cluster, codes, result.steps, result.converged
+
+
+def analyse_all(base, workdir, splits, class_names, config, seeds) -> list[dict]:
+    """One record per (representation, d, seed)."""
+    records = []
+    table_dir = os.path.join(workdir, "table")
+    os.makedirs(table_dir, exist_ok=True)
+    key_base = {"analysis": dataclasses.asdict(config), "redshift_bins": _Z_BINS.value}
+    for d in sorted(int(v) for v in _DIMS.value):
+        for rep in ("pca", "line_ratios"):
+            if rep == "line_ratios" and d != min(int(v) for v in _DIMS.value):
+                continue  # the same at every d
+
+            def compute(rep=rep, d=d):
+                _log(f"analysing {rep} d={d}")
+                if rep == "pca":
+                    emb = emb_lib.pca_embeddings(
+                        splits,
+                        d,
+                        class_names,
+                        input=base.data.input,
+                        line_features=base.data.line_features,
+                    )
+                else:
+                    emb = emb_lib.line_ratio_embeddings(splits, class_names)
+                return analyse_mixture(emb, config, _Z_BINS.value)
+
+            key = {**key_base, "data": base.to_dict()["data"], "rep": rep, "d": d}
+            result = _cached(os.path.join(table_dir, f"{rep}_d{d}.json"), key, compute)
+            dim = len(emb_lib.LINE_RATIO_FEATURES) if rep == "line_ratios" else d
+            records.append({"representation": rep, "latent_dim": dim, "seed": None, **result})
+        for model in _MODELS.value:
+            for seed in seeds:
+                name = latent_sweep.run_name(model, d, seed, base.trainer.seed)
+                run_dir = os.path.join(workdir, "runs", name)
+                with open(os.path.join(run_dir, loop.CONFIG_FILE), encoding="utf-8") as f:
+                    run_config = json.load(f)
+
+                def embeddings(run_dir=run_dir, model=model):
+                    e = emb_lib.autoencoder_embeddings(run_dir, splits, class_names)
+                    e.representation = model
+                    return e
+
+                def compute_mixture(name=name, embeddings=embeddings):
+                    _log(f"analysing {name}")
+                    return analyse_mixture(embeddings(), config, _Z_BINS.value)
+
+                key = {**key_base, "run": run_config}
+                result = _cached(os.path.join(table_dir, f"{name}.json"), key, compute_mixture)
+                records.append({"representation": model, "latent_dim": d, "seed": seed, **result})
+                if model.endswith("_mog"):
+
+                    def compute_prior(run_dir=run_dir, name=name):
+                        _log(f"analysing {name}: prior components as classes")
+                        emb = embeddings()
+                        cluster, k = _prior_classes(run_dir, splits)
+                        return analyse_partition(emb, cluster, k, config, _Z_BINS.value)
+
+                    result = _cached(
+                        os.path.join(table_dir, f"{name}_prior.json"), key, compute_prior
+                    )
+                    records.append(
+                        {
+                            "representation": f"{model} prior",
+                            "latent_dim": d,
+                            "seed": seed,
+                            **result,
+                        }
+                    )
+                if model == "ae" and _DEC.value:
+
+                    def compute_dec(run_dir=run_dir, name=name, seed=seed):
+                        _log(f"DEC from {name}")
+                        cluster, codes, steps, converged = _dec_classes(
+                            run_dir, splits, seed, _DEC_STEPS.value
+                        )
+                        # DEC's own codes: its fine-tuned encoder is what may encode redshift.
+                        emb = dataclasses.replace(embeddings(), latent=codes)
+                        out = analyse_partition(emb, cluster, N_CLASSES_DEC, config, _Z_BINS.value)
+                        out["dec"] = {"steps": steps, "converged": converged}
+                        return out
+
+                    dec_key = {**key, "dec_max_steps": _DEC_STEPS.value, "dec_codes": True}
+                    result = _cached(
+                        os.path.join(table_dir, f"{name}_dec.json"), dec_key, compute_dec
+                    )
+                    records.append(
+                        {"representation": "dec (ae)", "latent_dim": d, "seed": seed, **result}
+                    )
+    return records
 
 
 def main(argv):
-    del argv
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if _OPENMP_THREADS.value > 0:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(_OPENMP_THREADS.value, user_api="openmp")
+    base = config_lib.ExperimentConfig(
+        data=config_lib.DataConfig(
+            dataset=_DATASET.value,
+            data_dir=_DATA_DIR.value,
+            num_galaxies=_NUM_GALAXIES.value,
+            dataset_seed=_DATASET_SEED.value,
+            line_features=_LINE_FEATURES.value,
+        ),
+        trainer=config_lib.TrainerConfig(epochs=_EPOCHS.value, seed=_SEED.value),
+        runtime=config_lib.RuntimeConfig(progress_bar=False),
+    )
+    command = "python scripts/make_analysis_table.py " + " ".join(
+        shlex.quote(a) for a in sys.argv[1:]
+    )
+    workdir = _WORKDIR.value
+    builder = loop.open_dataset(base.data)
+    splits = loop.load_splits(base.data, builder)
+    class_names = emb_lib.default_class_names(builder.info.features["true_class"].names)
+    dims = [int(d) for d in _DIMS.value]
+    sweep_rows = latent_sweep.run_latent_sweep(
+        base,
+        workdir,
+        models=_MODELS.value,
+        latent_dims=dims,
+        seeds=_SEEDS.value,
+        splits=splits,
+        command=command,
+        log=_log,
+    )
+    seeds = latent_sweep.ensemble_seeds(_SEED.value, _SEEDS.value)
     config = analyze.AnalysisConfig(
         k_max=_K_MAX.value,
         gap_references=_GAP_REFS.value,
+        selection_max_points=_SELECTION_POINTS.value,
         n_bootstrap=_N_BOOT.value,
-        tsne_max_points=_TSNE_MAX.value,
+        seed=0,
     )
-    rows = []
-    for d in _DIMS.value:
-        for model in _MODELS.value:
-            workdir = os.path.join(_SWEEP.value, "runs", f"{model}_d{d}")
-            out_dir = os.path.join(workdir, "analysis")
-            summary = analyze.analyze_workdir(workdir, out_dir, config, baselines=model == "ae")
-            for row in summary["results"]:
-                if row["representation"] == "line_ratios" and d != _DIMS.value[0]:
-                    continue  # the same at every d
-                rows.append(row)
-    command = (
-        "python scripts/make_analysis_table.py "
-        f"--sweep={_SWEEP.value} --tsne_max_points={_TSNE_MAX.value} "
-        f"--gap_references={_GAP_REFS.value} --k_max={_K_MAX.value} "
-        f"--n_bootstrap={_N_BOOT.value}"
+    records = analyse_all(base, workdir, splits, class_names, config, seeds)
+
+    inputs = []
+    for name in _CEILING_INPUTS.value:
+        input, _, features = name.partition("/")
+        inputs.append((input, features or "ew"))
+    ceiling_key = {
+        "data": base.to_dict()["data"],
+        "inputs": inputs,
+        "methods": _CEILING_METHODS.value,
+        "n_bootstrap": _N_BOOT.value,
+    }
+
+    def compute_ceilings():
+        return ceilings.compute_ceilings(
+            splits,
+            inputs=inputs,
+            methods=_CEILING_METHODS.value,
+            true_class_names=class_names["true_class"],
+            n_bootstrap=_N_BOOT.value,
+            log=_log,
+        )
+
+    ceiling_rows = _cached(os.path.join(workdir, "ceilings.json"), ceiling_key, compute_ceilings)
+    rows = results_tables.aggregate_records(records)
+    n_galaxies = {s: len(splits[s]["object_id"]) for s in emb_lib.SPLITS}
+    text = results_tables.document(
+        command, base, seeds, n_galaxies, rows, ceiling_rows, sweep_rows, N_CLASSES_DEC
     )
     reading = ""
     if os.path.exists(_OUTPUT.value):
@@ -69,23 +366,7 @@ def main(argv):
             old = f.read()
         if "\n## Reading" in old:
             reading = "\n" + old[old.index("\n## Reading") + 1 :]
-    atomic.write_text(
-        _OUTPUT.value,
-        (
-            "# Classes in the latent spaces: chosen K and agreement with WHAN, BPT, truth\n\n"
-            f"Produced by `{command}` over the runs of `docs/latent_sweep.md`.\n\n"
-            "K chosen on the training split (16,042 galaxies); the mixture with the BIC "
-            "choice is fitted on train and matched (Hungarian, many-to-one for extra "
-            "clusters reported separately in each summary.json) on the test split "
-            "(1,979 galaxies); ± is the std over bootstrap resamples of the test split. "
-            "BPT is the three-class view (SF / composite / AGN); low-S/N and "
-            "unclassified galaxies are left out of each comparison.\n\n"
-            + analyze.results_table(rows)
-            + "\n"
-            + _ACCURACY_NOTE
-            + reading
-        ),
-    )
+    atomic.write_text(_OUTPUT.value, text + reading)
     print(f"wrote {_OUTPUT.value}")
 
 
