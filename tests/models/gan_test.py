@@ -163,6 +163,12 @@ class GanTrainingTest(absltest.TestCase):
         np.testing.assert_array_equal(
             trained.model.generate([0, 1], seed=1), trainer.model.generate([0, 1], seed=1)
         )
+        # Embeddings: the discriminator's features (8 x base_filters) of every image.
+        z = trained.embed(image_splits()["test"])
+        self.assertEqual(z.shape, (SIZES["test"], 32))
+        np.testing.assert_allclose(
+            z[1], trainer.model.encode(prep.scale_images(images[1:2]))[0], rtol=1e-5
+        )
         # A sample grid per epoch (sample_every=1): 2 classes x 2 samples of 64 px.
         tags = {}
         folder = os.path.join(workdir, "tensorboard", "train")

@@ -134,14 +134,31 @@ class TrainedModel:
     def inputs(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
         return self.preprocessor.transform(arrays)
 
+    @property
+    def is_image(self) -> bool:
+        return isinstance(self.preprocessor, images_lib.ImagePreprocessor)
+
     def embed(self, arrays: Arrays, batch_size: int = 4096) -> np.ndarray:
-        """Latent coordinates (posterior means) (N, d) of catalogue rows."""
-        x, _ = self.inputs(arrays)
+        """Latent coordinates (posterior means) (N, d) of catalogue rows.
+
+        For an image run: ``model.encode`` of every row's stretched image (a
+        GAN's discriminator features), unlabelled rows included.
+        """
+        if self.is_image:
+            images = images_lib.check_images(arrays, "data", self.preprocessor.image_shape)
+            x = self.preprocessor.scale_images(images)
+            batch_size = min(batch_size, 256)  # images are 12,288 numbers each
+        else:
+            x, _ = self.inputs(arrays)
         parts = [
             keras.ops.convert_to_numpy(self.model.encode(x[i : i + batch_size]))
             for i in range(0, len(x), batch_size)
         ]
-        return np.concatenate(parts) if parts else np.zeros((0, self.model.latent_dim))
+        if parts:
+            return np.concatenate(parts)
+        if self.is_image:  # the feature size is the network's, not latent_dim
+            return keras.ops.convert_to_numpy(self.model.encode(x[:0]))
+        return np.zeros((0, self.model.latent_dim))
 
     def reconstruction_error(self, arrays: Arrays, batch_size: int = 4096) -> np.ndarray:
         """Per-galaxy weighted squared error (N,), as in the training metrics."""
