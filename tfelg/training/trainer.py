@@ -21,8 +21,10 @@ optimizer. A model may further define ``SELECTION_LOSS`` (the validation
 loss whose lowest epoch is kept; None keeps the last epoch),
 ``check_losses(losses)`` (a reason to stop beyond NaN, e.g. a diverging
 discriminator) and ``write_epoch_summaries(epoch, final)`` (images for
-TensorBoard). /work/notes/lead/interface.md and docs say the same for model
-authors.
+TensorBoard). An image model's class says ``INPUT_KIND = "image"`` and may
+name a label column (classmethod ``label_column(options)``); the trainer
+then passes ``image_shape``, ``latent_dim``, ``seed`` and ``class_names`` to
+its constructor. :mod:`tfelg.models.gan` is the worked example.
 """
 
 from __future__ import annotations
