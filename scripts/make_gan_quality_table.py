@@ -41,6 +41,9 @@ _PCA_COMPONENTS = flags.DEFINE_integer("pca_components", 16, "Components of pixe
 _KID_SUBSETS = flags.DEFINE_integer("kid_subsets", 100, "KID subsets.")
 _NUM_WORKERS = flags.DEFINE_integer("num_workers", None, "Processes (default: all CPUs).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the extractors, KID subsets and baseline noise.")
+_CACHE_DIR = flags.DEFINE_string(
+    "cache_dir", None, "Keep each sample's morphology measurements here (keyed by its images)."
+)
 
 START, END = "<!-- tables -->", "<!-- /tables -->"
 
@@ -76,6 +79,7 @@ def main(argv):
         num_workers=workers,
         kid_subsets=_KID_SUBSETS.value,
         seed=_SEED.value,
+        cache_dir=_CACHE_DIR.value,
     )
     load = os.getloadavg()
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -91,6 +91,28 @@ class SamplesTest(absltest.TestCase):
         with self.assertRaisesRegex(ValueError, "found 0"):
             gan_report.load_generated(self.create_tempdir().full_path, CLASSES)
 
+    def test_measurements_cached_by_image_content(self):
+        from unittest import mock
+
+        calls = []
+
+        def fake_measure(images, num_workers=None, name=""):
+            calls.append(name)
+            return {
+                "gini": np.asarray(images).mean(axis=(1, 2, 3)),
+                "trusted": np.ones(len(images)),
+            }
+
+        cache = self.create_tempdir().full_path
+        images = np.random.default_rng(0).normal(size=(3, 8, 8, 3)).astype(np.float32)
+        with mock.patch.object(gan_report.physics, "measure_images", fake_measure):
+            first = gan_report.measure_cached(images, cache, 1, "a")
+            again = gan_report.measure_cached(images.copy(), cache, 1, "b")
+            other = gan_report.measure_cached(images + 1, cache, 1, "c")
+        self.assertEqual(calls, ["a", "c"])  # the same pixels are measured once
+        np.testing.assert_array_equal(first["gini"], again["gini"])
+        np.testing.assert_allclose(other["gini"], first["gini"] + 1, rtol=1e-6)
+
     def test_unknown_extractor(self):
         with self.assertRaisesRegex(ValueError, "unknown feature extractor 'inception'"):
             gan_report.feature_functions(["inception"], np.zeros((20, 8, 8, 3)))

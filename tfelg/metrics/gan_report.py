@@ -171,6 +171,28 @@ def feature_functions(names, fit_images, *, seed=0, pca_components=16):
     return out
 
 
+def measure_cached(images, cache_dir, num_workers, name) -> dict:
+    """:func:`physics.measure_images`, read from / written to ``cache_dir`` when given."""
+    import hashlib
+    import os
+
+    from tfelg import atomic
+
+    if cache_dir is None:
+        return physics.measure_images(images, num_workers=num_workers, name=name)
+    array = np.ascontiguousarray(images, np.float32)
+    key = hashlib.sha256(array.tobytes() + str(array.shape).encode()).hexdigest()[:24]
+    path = os.path.join(cache_dir, f"physics_{key}.npz")
+    if os.path.exists(path):
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    measured = physics.measure_images(array, num_workers=num_workers, name=name)
+    os.makedirs(cache_dir, exist_ok=True)
+    with atomic.atomic_open(path, "wb") as f:
+        np.savez(f, **measured)
+    return measured
+
+
 def run(
     reference: LabelledImages,
     others: list[LabelledImages],
@@ -182,17 +204,19 @@ def run(
     kid_subset_size=1000,
     seed=0,
     log=print,
+    cache_dir=None,
 ):
     """Rows of every comparison: {extractor: {other name: rows}}, and the physics rows.
 
-    Physics is measured once per sample; features once per sample and extractor.
+    Physics is measured once per sample; features once per sample and
+    extractor. ``cache_dir``: keep each sample's measurements there under the
+    SHA-256 of its images, so a re-run with a new generated sample measures
+    only that one (statmorph is most of the run time).
     """
     t = time.time()
     measured = {}
     for sample in [reference, *others]:
-        measured[sample.name] = physics.measure_images(
-            sample.images, num_workers=num_workers, name=sample.name
-        )
+        measured[sample.name] = measure_cached(sample.images, cache_dir, num_workers, sample.name)
         log(f"measured {sample.name}: {len(sample.images)} images, {time.time() - t:.0f} s")
     n = len(classes)
     kwargs = dict(class_names=list(classes), kid_subsets=kid_subsets, seed=seed)
