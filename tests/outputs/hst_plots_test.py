@@ -115,5 +115,26 @@ class RgbGridTest(absltest.TestCase):
             self.assertGreater(min(image.size), 200)
 
 
+class ScatterByTypeTest(absltest.TestCase):
+    def test_types_are_interleaved_not_painted_over_each_other(self):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.colors import to_hex
+        from matplotlib.figure import Figure
+
+        types = np.repeat([0, 1], 200)  # elliptical, then lenticular (the UVJ red clump)
+        x = np.random.default_rng(0).normal(size=400)
+        y = np.random.default_rng(1).normal(size=400)
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        hst_plots._scatter_by_type(ax, x, y, types, hst.TRUE_TYPE_NAMES)
+        faces = [to_hex(c) for c in ax.collections[0].get_facecolors()]
+        self.assertLen(faces, 400)
+        last_hundred = set(faces[-100:])
+        self.assertLen(last_hundred, 2, "the last points drawn must be of both types")
+        labels = [t.get_text() for t in ax.legend().get_texts()]
+        self.assertEqual(labels, ["elliptical (200)", "lenticular (200)"])
+
+
 if __name__ == "__main__":
     absltest.main()

@@ -49,7 +49,10 @@ RGB_BAND_SCALES = np.array(
         10.0 ** (-0.4 * RGB_NEUTRAL_AB["F850LP-F160W"]),
     ]
 )
-RGB_Q = 8.0
+# The asinh softening: 20 rather than astropy's 8 compresses the bright end
+# more, so the knots of a bright irregular are not one saturated blue blob
+# (looked at on the 2,000-galaxy figure).
+RGB_Q = 20.0
 # In units of the sky noise of the composite's intensity (the mean of the
 # three scaled bands): the asinh curve is linear up to about RGB_STRETCH
 # sigma, and intensity below RGB_FLOOR sigma is black. F435W is brightened
@@ -237,19 +240,22 @@ def plot_rgb_grid(
     return save_png_atomically(fig, path, dpi=80)  # noise-textured stamps compress poorly
 
 
-def _scatter_by_type(ax, x, y, types, type_names):
+def _scatter_by_type(ax, x, y, types, type_names, seed: int = 0):
+    """Every type at once in a seeded random order, so no type is painted over another.
+
+    Drawn type by type, the lenticulars covered the ellipticals they share
+    the UVJ red clump with; the legend counts each type's points.
+    """
+    types = np.asarray(types)
+    finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    order = finite[np.random.default_rng(seed).permutation(len(finite))]
+    palette = np.array([TYPE_COLOURS.get(name, "#444444") for name in type_names], dtype=object)
+    if len(order):
+        ax.scatter(x[order], y[order], s=9, alpha=0.7, c=list(palette[types[order]]), linewidths=0)
     for t, name in enumerate(type_names):
-        sel = (np.asarray(types) == t) & np.isfinite(x) & np.isfinite(y)
-        if sel.any():
-            ax.scatter(
-                x[sel],
-                y[sel],
-                s=9,
-                alpha=0.7,
-                color=TYPE_COLOURS.get(name, "#444444"),
-                label=f"{name.replace('_', ' ')} ({int(sel.sum())})",
-                linewidths=0,
-            )
+        count = int(np.sum(types[finite] == t))
+        if count:
+            ax.scatter([], [], s=9, color=palette[t], label=f"{name.replace('_', ' ')} ({count})")
 
 
 def draw_uvj_box(ax) -> None:
