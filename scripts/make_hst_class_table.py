@@ -1,12 +1,13 @@
 """Writes docs/hst_synthetic_classes.md: true type x UVJ class, true type x Gini-M20 class.
 
 Reads a prepared ``hst_galaxies`` synthetic dataset (build it first with
-``tfelg-dataset --dataset=hst_galaxies/synthetic --plot_dir=docs/hst``) and
-rewrites only the tables between the ``<!-- tables -->`` markers of the
-output, so the hand-written reading around them is kept. Written atomically.
+``tfelg-dataset --dataset=hst_galaxies/synthetic --plot_dir=docs/hst``; the
+default config is 2,000 galaxies, seed 0) and rewrites only the tables
+between the ``<!-- tables -->`` markers of the output, so the hand-written
+reading around them is kept. Written atomically.
 
   python scripts/make_hst_class_table.py --data_dir=~/tensorflow_datasets \
-      --num_galaxies=600 --output=docs/hst_synthetic_classes.md
+      --output=docs/hst_synthetic_classes.md
 """
 
 from __future__ import annotations
