@@ -148,6 +148,35 @@ class TrainingTest(tf.test.TestCase):
             extractor(test), trained.model.encode(y).numpy(), rtol=1e-5, atol=1e-6
         )
 
+    def test_killed_run_resumes_to_the_uninterrupted_weights(self):
+        """The views' seed generator and batch-norm statistics are in the checkpoint."""
+
+        def run(workdir, trainer_class=loop.Trainer):
+            trainer = trainer_class(
+                config(epochs=3), workdir, splits=self.splits, log=lambda _: None
+            )
+            trainer.run()
+            return trainer
+
+        class Killed(loop.Trainer):
+            def _train_epoch_batches(self, epoch):
+                if epoch == 2:
+                    raise KeyboardInterrupt("killed")
+                return super()._train_epoch_batches(epoch)
+
+        whole = run(self.get_temp_dir() + "/whole")
+        workdir = self.get_temp_dir() + "/killed"
+        with self.assertRaises(KeyboardInterrupt):
+            run(workdir, Killed)
+        resumed = run(workdir)
+        with open(os.path.join(workdir, loop.METRICS_FILE)) as f:
+            self.assertEqual(json.load(f)["resumed_from_epoch"], 2)
+        for a, b in zip(whole.model.get_weights(), resumed.model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(
+            whole.model.seed_generator.state.numpy(), resumed.model.seed_generator.state.numpy()
+        )
+
     def test_bad_options_are_refused(self):
         with self.assertRaisesRegex(ValueError, "temperature must be > 0"):
             simclr.SimCLR(temperature=0.0)
