@@ -35,7 +35,10 @@ from collections.abc import Callable, Mapping
 from tfelg_components.base import Dataset
 
 #: Dataset NAME -> the module that registers its Domain (imported when asked for).
-DOMAIN_MODULES = {"emission_lines": "tfelg_components.emission_lines"}
+DOMAIN_MODULES = {
+    "emission_lines": "tfelg_components.emission_lines",
+    "hst_galaxies": "tfelg_components.images",
+}
 
 _DOMAINS: dict[str, Domain] = {}
 

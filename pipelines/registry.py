@@ -20,6 +20,7 @@ from tfelg_components.pipeline import Pipeline, PipelineError
 PIPELINE_MODULES = {
     "toy": "tfelg_pipelines.toy",
     "emission_lines": "tfelg_pipelines.emission_lines",
+    "hst_images": "tfelg_pipelines.hst_images",
 }
 
 _PIPELINES: dict[str, Pipeline] = {}

@@ -2,7 +2,7 @@
 
 from absl.testing import absltest
 
-from tfelg_components import domains, training
+from tfelg_components import domains, images, training
 from tfelg_components import emission_lines as el
 
 
@@ -39,8 +39,10 @@ class DomainTest(absltest.TestCase):
         self.assertIs(domains.register_domain(el.DOMAIN), el.DOMAIN)  # itself again: fine
 
     def test_the_exporter_offers_every_domain_s_baselines(self):
-        self.assertEqual(domains.known_baselines(), el.BASELINES)
-        self.assertEqual(training.BASELINES, el.BASELINES)
+        every = el.BASELINES + images.BASELINES  # the emission lines', then the images'
+        self.assertEqual(domains.known_baselines(), every)
+        self.assertEqual(training.BASELINES, every)
+        self.assertEqual(tuple(images.DOMAIN.baselines), images.BASELINES)
         self.assertEqual(tuple(el.DOMAIN.baselines), el.BASELINES)
 
 
