@@ -57,7 +57,14 @@ _SEED = flags.DEFINE_integer("seed", 0, "Base training seed (members: seed + i *
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Training seeds per model.", lower_bound=1)
 _MODELS = flags.DEFINE_list("models", ["ae", "cae", "vae", "cvae", "aae", "vae_mog"], "Models.")
 _DIMS = flags.DEFINE_list("latent_dims", ["2", "4"], "Latent dimensions.")
-_K_MAX = flags.DEFINE_integer("k_max", 10, "Largest K.")
+_K_MAX = flags.DEFINE_integer("k_max", 10, "Largest K of the K scan.")
+_N_CLUSTERS = flags.DEFINE_integer(
+    "n_clusters",
+    5,
+    "K of every mixture whose clusters are scored (0: each representation's BIC choice). "
+    "5 = the WHAN and true classes, and DEC's and the mixture prior's K, so every row "
+    "partitions the galaxies into as many groups.",
+)
 _GAP_REFS = flags.DEFINE_integer("gap_references", 5, "Gap statistic references.")
 _SELECTION_POINTS = flags.DEFINE_integer(
     "selection_max_points", 5000, "Training galaxies used to choose K (seeded subsample)."
@@ -329,6 +336,7 @@ def main(argv):
         gap_references=_GAP_REFS.value,
         selection_max_points=_SELECTION_POINTS.value,
         n_bootstrap=_N_BOOT.value,
+        n_clusters=_N_CLUSTERS.value or None,
         seed=0,
     )
     records = analyse_all(base, workdir, splits, class_names, config, seeds)
@@ -358,7 +366,15 @@ def main(argv):
     rows = results_tables.aggregate_records(records)
     n_galaxies = {s: len(splits[s]["object_id"]) for s in emb_lib.SPLITS}
     text = results_tables.document(
-        command, base, seeds, n_galaxies, rows, ceiling_rows, sweep_rows, N_CLASSES_DEC
+        command,
+        base,
+        seeds,
+        n_galaxies,
+        rows,
+        ceiling_rows,
+        sweep_rows,
+        N_CLASSES_DEC,
+        _N_CLUSTERS.value or None,
     )
     reading = ""
     if os.path.exists(_OUTPUT.value):

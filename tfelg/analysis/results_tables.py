@@ -170,6 +170,7 @@ def document(
     ceiling_rows: list[dict],
     sweep_rows: list[dict],
     n_dec_clusters: int,
+    n_clusters: int | None = None,
 ) -> str:
     """The Markdown document (without the hand-written reading).
 
@@ -182,6 +183,7 @@ def document(
       ceiling_rows: :func:`tfelg.analysis.ceilings.compute_ceilings` output.
       sweep_rows: the latent sweep's rows (for the best epochs).
       n_dec_clusters: DEC's K.
+      n_clusters: the mixtures' fixed K (None: each one's BIC choice).
     """
     input_name = "spectrum" if base.data.input == "spectrum" else f"lines/{base.data.line_features}"
     best_epochs = [r["best_epoch"] for r in sweep_rows if r["model"] != "pca"]
@@ -194,8 +196,13 @@ def document(
         f"(batch {base.trainer.batch_size}, Adam {base.trainer.learning_rate:g}) with "
         f"{len(seeds)} training seeds ({', '.join(map(str, seeds))}); checkpoint = the epoch "
         f"with the lowest validation loss (best epochs {min(best_epochs)}–{max(best_epochs)}). "
-        "K is chosen on (a seeded subsample of) the training split; the mixture with the BIC "
-        "choice is fitted on train; every figure is measured on the test split. BPT is the "
+        + (
+            f"Every mixture has K = {n_clusters} components (fitted on train); "
+            if n_clusters
+            else "The mixture has the BIC choice of K (fitted on train); "
+        )
+        + "the K scan (BIC, AIC, gap, silhouette on a seeded subsample of train) is reported "
+        "separately; every figure is measured on the test split. BPT is the "
         "three-class view (SF / composite / AGN); low-S/N and unclassified galaxies are left "
         "out of each comparison.\n",
         "**Cells**: mean over training seeds ± standard deviation over seeds [bootstrap std "
