@@ -4,8 +4,9 @@ Why: a t-SNE map of image features is only convincing when one can see the
 galaxies in it: round red early types in one region, blue clumpy disks in
 another. The reference work pasted a thumbnail at every mapped point, so
 most of them hid under their neighbours, and drew them from single-band or
-JPEG stamps. Here the map is binned into an R x R grid of square cells and
-one galaxy is drawn per occupied cell, the one nearest the cell centre
+JPEG stamps. Here the map is binned into a grid of square cells, R along
+its longer side (at most R x R cells), and one galaxy is drawn per
+occupied cell, the one nearest the cell centre
 (ties go to the lower row number), so nothing overlaps, empty regions of
 the map stay black, and the same map always shows the same galaxies.
 Thumbnails of calibrated stamps are three-band Lupton composites drawn with
@@ -24,6 +25,7 @@ canvas, PNGs written atomically.
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -33,25 +35,28 @@ from tfelg import schemes
 from tfelg.outputs import coded_scatter, colours, hst_plots, sprites
 
 DEFAULT_GRID_SIZE = 20
-# Room around the thumbnail map (inches): a border, and the two title lines
-# above it, fixed so that the title never covers the top row of a small map.
+# Room around the thumbnail map (inches): a border, and the title's lines
+# above it, so that the title never covers the top row of a small map.
 MAP_MARGIN_INCHES = 0.05
-MAP_TITLE_INCHES = 0.45
+MAP_TITLE_LINE_INCHES = 0.17  # a line of 9-point text
+MAP_TITLE_CHARS_PER_INCH = 13.5  # 9-point DejaVu Sans, with room to spare
 BACKGROUND = (0, 0, 0)
 
 
 @dataclasses.dataclass(frozen=True)
 class GridLayout:
-    """Which galaxy is drawn in which cell of an R x R grid laid over a 2-D map.
+    """Which galaxy is drawn in which cell of a grid of square cells laid over a 2-D map.
 
-    The grid is square with square cells over the longer side of the map's
-    bounding box; the shorter side is centred in it.
+    R cells span the longer side of the map's bounding box; the shorter side
+    gets as many cells as it needs (at most R), centred on the map, so an
+    elongated map is not drawn with rows of empty black cells.
 
     Attributes:
       rows: (M,) row numbers (into the map) of the galaxies shown, one per
         occupied cell, in cell order (bottom row first, left to right).
       cells: (M, 2) the (column, row) of each one's cell, row 0 at the bottom.
       grid_size: R.
+      shape: (columns, rows) of the grid; the larger is R.
       origin: (x, y) map coordinates of the grid's lower left corner.
       cell_size: side of a cell in map units.
     """
@@ -59,14 +64,15 @@ class GridLayout:
     rows: np.ndarray
     cells: np.ndarray
     grid_size: int
+    shape: tuple[int, int]
     origin: tuple[float, float]
     cell_size: float
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
         """(left, right, bottom, top) of the grid in map coordinates."""
-        side = self.grid_size * self.cell_size
-        return (self.origin[0], self.origin[0] + side, self.origin[1], self.origin[1] + side)
+        width, height = (n * self.cell_size for n in self.shape)
+        return (self.origin[0], self.origin[0] + width, self.origin[1], self.origin[1] + height)
 
 
 def _check_map(xy) -> np.ndarray:
@@ -77,7 +83,7 @@ def _check_map(xy) -> np.ndarray:
 
 
 def grid_layout(xy, grid_size: int = DEFAULT_GRID_SIZE) -> GridLayout:
-    """One representative galaxy per occupied cell of an R x R grid over the map.
+    """One representative galaxy per occupied cell of a grid of R cells across the map.
 
     The representative is the galaxy nearest its cell's centre; equal
     distances go to the lower row number, so the layout depends only on the
@@ -85,7 +91,8 @@ def grid_layout(xy, grid_size: int = DEFAULT_GRID_SIZE) -> GridLayout:
 
     Args:
       xy: (N, 2) map coordinates (e.g. a t-SNE map).
-      grid_size: R, cells per side (>= 1).
+      grid_size: R, cells along the map's longer side (>= 1); the grid
+        has at most R x R cells (see :class:`GridLayout`).
 
     Raises:
       ValueError: a map that is not (N, 2), non-finite coordinates (the row
@@ -100,8 +107,10 @@ def grid_layout(xy, grid_size: int = DEFAULT_GRID_SIZE) -> GridLayout:
     if not span > 0:  # every galaxy at one place: one cell
         span = 1.0
     cell_size = span / grid_size
-    origin = lo - (grid_size * cell_size - (hi - lo)) / 2.0
-    index = np.clip(np.floor((xy - origin) / cell_size).astype(np.int64), 0, grid_size - 1)
+    # Cells along each axis: R along the longer, enough for the shorter.
+    shape = np.clip(np.ceil((hi - lo) / cell_size - 1e-9).astype(np.int64), 1, grid_size)
+    origin = lo - (shape * cell_size - (hi - lo)) / 2.0
+    index = np.clip(np.floor((xy - origin) / cell_size).astype(np.int64), 0, shape - 1)
     centres = origin + (index + 0.5) * cell_size
     distance = np.sum((xy - centres) ** 2, axis=1)
     cell_id = index[:, 1] * grid_size + index[:, 0]
@@ -112,6 +121,7 @@ def grid_layout(xy, grid_size: int = DEFAULT_GRID_SIZE) -> GridLayout:
         rows=rows,
         cells=index[rows],
         grid_size=grid_size,
+        shape=(int(shape[0]), int(shape[1])),
         origin=(float(origin[0]), float(origin[1])),
         cell_size=float(cell_size),
     )
@@ -129,7 +139,8 @@ def thumbnail_canvas(layout: GridLayout, thumbnails, *, gap: int = 1) -> np.ndar
         thumbnail's border, so cells keep the thumbnails' size).
 
     Returns:
-      (R h, R w, 3) uint8, row 0 at the top (for ``imshow(origin="upper")``).
+      (rows h, columns w, 3) uint8, row 0 at the top (for
+      ``imshow(origin="upper")``).
     """
     thumbnails = sprites.to_uint8_images(thumbnails)
     if len(thumbnails) != len(layout.rows):
@@ -139,11 +150,11 @@ def thumbnail_canvas(layout: GridLayout, thumbnails, *, gap: int = 1) -> np.ndar
     _, h, w, _ = thumbnails.shape
     if gap < 0 or 2 * gap >= min(h, w):
         raise ValueError(f"gap must be in [0, {min(h, w) // 2}), got {gap}")
-    r = layout.grid_size
-    canvas = np.empty((r * h, r * w, 3), dtype=np.uint8)
+    n_cols, n_rows = layout.shape
+    canvas = np.empty((n_rows * h, n_cols * w, 3), dtype=np.uint8)
     canvas[...] = np.asarray(BACKGROUND, dtype=np.uint8)
     for (col, row), thumb in zip(layout.cells, thumbnails, strict=True):
-        top = (r - 1 - int(row)) * h
+        top = (n_rows - 1 - int(row)) * h
         left = int(col) * w
         # Flipped: the thumbnail's row 0 is the bottom of the sky.
         canvas[top + gap : top + h - gap, left + gap : left + w - gap] = thumb[::-1][
@@ -160,6 +171,7 @@ def plot_thumbnail_map(
     grid_size: int = DEFAULT_GRID_SIZE,
     calibrated: bool = True,
     thumb_pixels: int | None = 48,
+    crop: int | None = None,
     title: str = "t-SNE map",
     dpi: int = 100,
 ):
@@ -171,11 +183,14 @@ def plot_thumbnail_map(
         :func:`tfelg.outputs.sprites.galaxy_thumbnails`: calibrated flux, display
         values or uint8 RGB).
       path: PNG to write, or None for the Figure.
-      grid_size: R, cells per side.
+      grid_size: R, cells along the map's longer side.
       calibrated: calibrated flux (Lupton composites with one display for
         the galaxies shown) or a display image's values.
-      thumb_pixels: side of each thumbnail in the PNG (area-averaged from
-        the stamp); None keeps the stamps' size.
+      thumb_pixels: largest side of a thumbnail in the PNG (larger ones are
+        area-averaged down; never enlarged); None keeps the stamps' size.
+      crop: show only the central ``crop`` x ``crop`` pixels of each stamp
+        (small galaxies in large stamps, crowded fields), said in the title;
+        the composites' display is still set from the whole stamps.
       title: the first line of the title; what is shown is added.
 
     Returns:
@@ -190,19 +205,43 @@ def plot_thumbnail_map(
         )
     layout = grid_layout(xy, grid_size)
     thumbs = sprites.galaxy_thumbnails(images[layout.rows], calibrated=calibrated)
-    if thumb_pixels is not None and thumbs.shape[1:3] != (thumb_pixels, thumb_pixels):
+    if crop is not None:
+        h, w = thumbs.shape[1:3]
+        if not 1 <= crop <= min(h, w):
+            raise ValueError(f"crop must be in [1, {min(h, w)}] for {h}x{w} stamps, got {crop}")
+        top, left = (h - crop) // 2, (w - crop) // 2
+        thumbs = thumbs[:, top : top + crop, left : left + crop]
+    if thumb_pixels is not None and max(thumbs.shape[1:3]) > thumb_pixels:
         thumbs = sprites.resize_images(thumbs, thumb_pixels, thumb_pixels)
     canvas = thumbnail_canvas(layout, thumbs)
-    # The canvas at one figure pixel per canvas pixel, inside fixed margins.
+    what = (
+        "three-band Lupton composites (F160W/F850LP/F435W as R/G/B, one stretch)"
+        if calibrated and images.dtype != np.uint8
+        else "display colours as given"
+    )
+    if crop is not None:
+        what += f"; central {crop} x {crop} pixels of each stamp"
+    # The canvas at one figure pixel per canvas pixel, inside fixed margins;
+    # the title wrapped to the map's width, with room for its lines.
     width, height = canvas.shape[1] / dpi, canvas.shape[0] / dpi
-    fig_width = width + 2 * MAP_MARGIN_INCHES
-    fig_height = height + MAP_MARGIN_INCHES + MAP_TITLE_INCHES
+    fig_width = max(width, 3.0) + 2 * MAP_MARGIN_INCHES
+    chars = max(30, int(fig_width * MAP_TITLE_CHARS_PER_INCH))
+    text = "\n".join(
+        textwrap.fill(line, chars)
+        for line in (
+            f"{title}: {len(layout.rows):,} of {len(xy):,} galaxies shown, one per occupied "
+            f"cell of a {layout.shape[0]} x {layout.shape[1]} grid (nearest the cell centre)",
+            what,
+        )
+    )
+    title_height = MAP_TITLE_LINE_INCHES * (text.count("\n") + 1) + 0.1
+    fig_height = height + MAP_MARGIN_INCHES + title_height
     fig = coded_scatter.new_figure(fig_width, fig_height)
     fig.set_layout_engine(None)
     fig.set_facecolor("black")
     ax = fig.add_axes(
         (
-            MAP_MARGIN_INCHES / fig_width,
+            (fig_width - width) / 2 / fig_width,
             MAP_MARGIN_INCHES / fig_height,
             width / fig_width,
             height / fig_height,
@@ -211,19 +250,7 @@ def plot_thumbnail_map(
     ax.set_facecolor("black")
     ax.imshow(canvas, origin="upper", extent=layout.extent, interpolation="nearest")
     ax.set_axis_off()
-    what = (
-        "three-band Lupton composites (F160W/F850LP/F435W as R/G/B, one stretch)"
-        if calibrated and images.dtype != np.uint8
-        else "display colours as given"
-    )
-    fig.suptitle(
-        f"{title}: {len(layout.rows):,} of {len(xy):,} galaxies shown, one per occupied cell "
-        f"of a {layout.grid_size} x {layout.grid_size} grid (nearest the cell centre)\n{what}",
-        color="white",
-        fontsize=9,
-        y=1.0 - 0.04 / fig_height,
-        va="top",
-    )
+    fig.suptitle(text, color="white", fontsize=9, y=1.0 - 0.04 / fig_height, va="top")
     return coded_scatter.finish(fig, path, dpi)
 
 
@@ -271,7 +298,11 @@ def plot_map_by_labels(
         raise ValueError("nothing to draw: give labels or clusters")
     ncols = min(count, 2)
     nrows = -(-count // ncols)
-    fig = coded_scatter.new_figure(5.6 * ncols, 5.0 * nrows)
+    # Equal scales on both axes, as in the thumbnail map, so the two figures
+    # show the same shape; the panels' height follows the map's.
+    span = np.ptp(xy, axis=0)
+    aspect = float(np.clip(span[1] / span[0], 0.35, 1.5)) if span[0] > 0 else 1.0
+    fig = coded_scatter.new_figure(5.6 * ncols, (5.6 * aspect + 0.9) * nrows + 0.4)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True)).ravel()
     for ax, (name, codes, names) in zip(axes, panels, strict=False):
         handles = coded_scatter.scatter_by_code(
@@ -292,7 +323,8 @@ def plot_map_by_labels(
     for ax in axes[:count]:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"{title} ({n:,} galaxies)")
+        ax.set_aspect("equal", adjustable="box")
+    fig.suptitle(textwrap.fill(f"{title} ({n:,} galaxies)", 72 * ncols), fontsize=10)
     return coded_scatter.finish(fig, path, dpi)
 
 
