@@ -42,7 +42,7 @@ _KID_SUBSETS = flags.DEFINE_integer("kid_subsets", 100, "KID subsets.")
 _NUM_WORKERS = flags.DEFINE_integer("num_workers", None, "Processes (default: all CPUs).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the extractors, KID subsets and baseline noise.")
 _CACHE_DIR = flags.DEFINE_string(
-    "cache_dir", None, "Keep each sample's morphology measurements here (keyed by its images)."
+    "cache_dir", None, "Keep the rendered real samples and every sample's measurements here."
 )
 
 START, END = "<!-- tables -->", "<!-- /tables -->"
@@ -52,14 +52,30 @@ def main(argv):
     del argv
     t0 = time.time()
     classes, per_class, workers = _CLASSES.value, _PER_CLASS.value, _NUM_WORKERS.value
+    cache = _CACHE_DIR.value
     reference = gan_report.render_balanced(
-        classes, per_class, _REFERENCE_SEED.value, name="held-out real", num_workers=workers
+        classes,
+        per_class,
+        _REFERENCE_SEED.value,
+        name="held-out real",
+        num_workers=workers,
+        cache_dir=cache,
     )
     floor = gan_report.render_balanced(
-        classes, per_class, _FLOOR_SEED.value, name="second real sample", num_workers=workers
+        classes,
+        per_class,
+        _FLOOR_SEED.value,
+        name="second real sample",
+        num_workers=workers,
+        cache_dir=cache,
     )
     train = gan_report.render_balanced(
-        classes, per_class, _TRAIN_SEED.value, name="training-like", num_workers=workers
+        classes,
+        per_class,
+        _TRAIN_SEED.value,
+        name="training-like",
+        num_workers=workers,
+        cache_dir=cache,
     )
     print(f"rendered 3 x {len(reference.images)} galaxies: {time.time() - t0:.0f} s")
     others = []

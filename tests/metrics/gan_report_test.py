@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 from absl.testing import absltest
@@ -24,6 +25,13 @@ class SamplesTest(absltest.TestCase):
         np.testing.assert_array_equal(a.images, again.images)
         for i in range(6):
             self.assertFalse(np.array_equal(a.images[i], b.images[i]))
+        cache = self.create_tempdir().full_path
+        cached = gan_report.render_balanced(CLASSES, 3, 5, name="c", num_workers=1, cache_dir=cache)
+        np.testing.assert_array_equal(cached.images, a.images)
+        with mock.patch.object(gan_report.synthetic, "generate", side_effect=AssertionError):
+            from_cache = gan_report.render_balanced(CLASSES, 3, 5, name="c", cache_dir=cache)
+        np.testing.assert_array_equal(from_cache.images, a.images)
+        np.testing.assert_array_equal(from_cache.labels, a.labels)
         with self.assertRaisesRegex(ValueError, "unknown true type 'spiral'"):
             gan_report.render_balanced(["spiral"], 1, 0, name="x")
 
@@ -92,8 +100,6 @@ class SamplesTest(absltest.TestCase):
             gan_report.load_generated(self.create_tempdir().full_path, CLASSES)
 
     def test_measurements_cached_by_image_content(self):
-        from unittest import mock
-
         calls = []
 
         def fake_measure(images, num_workers=None, name=""):

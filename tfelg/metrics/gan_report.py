@@ -39,13 +39,26 @@ class LabelledImages:
     labels: np.ndarray  # codes into the report's class list
 
 
-def render_balanced(classes, per_class: int, seed: int, *, name: str, num_workers=None):
+def render_balanced(
+    classes, per_class: int, seed: int, *, name: str, num_workers=None, cache_dir=None
+):
     """``per_class`` synthetic galaxies of each true type in ``classes``, seeded.
 
     Class i of the list is drawn from seed ``seed * 64 + i`` (galaxy j of a
     seed depends only on the seed and j), so samples of different seeds
-    never share a galaxy.
+    never share a galaxy. ``cache_dir``: keep the rendered sample there
+    (an .npz named by classes, size and seed; the renderer is deterministic).
     """
+    import os
+
+    from tfelg import atomic
+
+    path = None
+    if cache_dir is not None:
+        path = os.path.join(cache_dir, f"render_{'-'.join(classes)}_{per_class}_{seed}.npz")
+        if os.path.exists(path):
+            with np.load(path) as data:
+                return LabelledImages(name, data["images"], data["labels"])
     images, labels = [], []
     for i, cls in enumerate(classes):
         if cls not in synthetic.TRUE_TYPE_NAMES:
@@ -55,7 +68,12 @@ def render_balanced(classes, per_class: int, seed: int, *, name: str, num_worker
         )
         images.append(sample.image)
         labels.append(np.full(per_class, i, np.int64))
-    return LabelledImages(name, np.concatenate(images), np.concatenate(labels))
+    out = LabelledImages(name, np.concatenate(images), np.concatenate(labels))
+    if path is not None:
+        os.makedirs(cache_dir, exist_ok=True)
+        with atomic.atomic_open(path, "wb") as f:
+            np.savez(f, images=out.images, labels=out.labels)
+    return out
 
 
 def blurred_mean_baseline(source: LabelledImages, per_class: int, *, sigma_px=1.0, seed=0):
