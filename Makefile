@@ -19,11 +19,17 @@ $(STAMP): setup.py constraints.txt
 
 install: $(STAMP)
 
-# The emission-line pipeline on built-in synthetic data (pipelines/demo.flags);
-# a re-run reuses runs/demo, deleting it starts afresh.
+# Both pipelines on built-in synthetic data: emission lines (pipelines/demo.flags),
+# then HST images (pipelines/demo_images.flags, under $(DEMO_ROOT)/images), then
+# both summaries. A re-run reuses runs/demo, deleting it starts afresh.
 demo: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/tfelg-pipeline --flagfile=pipelines/demo.flags --root=$(DEMO_ROOT)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/tfelg-pipeline --flagfile=pipelines/demo_images.flags \
+		--root=$(DEMO_ROOT)/images
+	@echo; echo "== emission_lines =="
 	$(BIN)/python -m tfelg_pipelines.emission_lines --root=$(DEMO_ROOT)
+	@echo; echo "== hst_images =="
+	$(BIN)/python -m tfelg_pipelines.hst_images --root=$(DEMO_ROOT)/images
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

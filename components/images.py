@@ -81,7 +81,7 @@ SCHEMES = ("true_type", "uvj", "gini_m20")
 #: The domain's classical baselines, in the order the exporter writes them.
 BASELINES = ("pixel_pca", "morphology")
 #: Representations the exporter can write: the feature model's, the random small ResNet, the
-#: GAN discriminator's (when the GAN offers `discriminator_features`) and the baselines.
+#: GAN discriminator's penultimate features and the baselines.
 REPRESENTATIONS = ("simclr", "small_resnet", "gan", *BASELINES)
 #: Image models the trainer trains (tfelg.models.model_names("image"); checked in the tests).
 IMAGE_MODELS = ("gan", "simclr")
@@ -376,7 +376,7 @@ DOMAIN = domains.register_domain(
 )
 
 
-@component(version="1")
+@component(version="1")  # tfelg.analysis.image_embeddings does the extraction
 def image_embedding_exporter(
     dataset: Input[Dataset],
     model: Input[Model],
@@ -390,15 +390,14 @@ def image_embedding_exporter(
     """Every galaxy through each representation, one `<name>.npz` each, the feature model's first.
 
     `model` is the feature model's run (SimCLR); `gan` the GAN's, for its
-    discriminator's features (skipped, and said so in embeddings.json, when
-    the GAN offers no `discriminator_features`). CNN features are reduced by
+    discriminator's penultimate features (the GAN's `encode`; skipped, and
+    said so in embeddings.json, without a GAN). CNN features are reduced by
     PCA fitted on the training split to `reduce_dim` dimensions (a
     full-covariance mixture cannot be fitted in 256 dimensions from a few
     hundred galaxies); pixel PCA keeps `reduce_dim` components. None: every
     representation.
     """
     from tfelg.analysis import image_embeddings as ie
-    from tfelg.training import loop
 
     chosen = list(REPRESENTATIONS) if representations is None else list(representations)
     if "simclr" in chosen:  # the trained feature model's representation first
@@ -414,16 +413,10 @@ def image_embedding_exporter(
             emb = pixel_pca_baseline(splits, {}, names, reduce_dim, seed)
         else:
             workdir = {"simclr": model.uri, "gan": gan.uri if gan is not None else None}.get(rep)
-            if rep == "gan":
-                reason = None
-                if workdir is None:
-                    reason = "no GAN given"
-                elif not hasattr(loop.load_trained(workdir).model, "discriminator_features"):
-                    reason = "the GAN offers no discriminator_features"
-                if reason:
-                    skipped[rep] = reason
-                    print(f"  gan: skipped ({reason})", flush=True)
-                    continue
+            if rep == "gan" and workdir is None:
+                skipped[rep] = "no GAN given"
+                print("  gan: skipped (no GAN given)", flush=True)
+                continue
             config = ie.EmbedConfig(
                 representation=rep,
                 workdir=workdir,

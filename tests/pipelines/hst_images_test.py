@@ -54,8 +54,7 @@ CHAIN = (
     "projector_writer",
 )
 SHARED = ("dataset_gen", "gan_trainer", "library_generator")
-# The GAN offers no discriminator features yet: the exporter says so and writes the rest.
-FIRST_CHAIN = ("simclr", "small_resnet_random", "pixel_pca", "morphology")
+FIRST_CHAIN = ("simclr", "small_resnet_random", "gan", "pixel_pca", "morphology")
 
 
 def _run(root, **params):
@@ -125,7 +124,7 @@ class HstImagesPipelineTest(absltest.TestCase):
         embeddings = self.output("embedding_exporter_real", "embeddings")
         listing = common.read_json(embeddings.path(common.EMBEDDINGS_JSON))
         self.assertEqual(listing["representations"], list(FIRST_CHAIN))
-        self.assertIn("gan", listing["skipped"])
+        self.assertEqual(listing["skipped"], {})
         second = self.output("embedding_exporter_real_and_generated", "embeddings")
         self.assertEqual(
             common.read_json(second.path(common.EMBEDDINGS_JSON))["representations"], ["simclr"]
@@ -196,12 +195,18 @@ class HstImagesPipelineTest(absltest.TestCase):
             result["feature_trainer_real"].outputs["model"].uri,
             self.output("feature_trainer_real", "model").uri,
         )
-        # Without discriminator features the real chain's embeddings are the same
-        # bytes, so its analysis stays cached.
-        exported = result["embedding_exporter_real"].outputs["embeddings"]
-        if "gan" not in common.read_json(exported.path(common.EMBEDDINGS_JSON))["representations"]:
-            for node in CHAIN[2:]:
-                self.assertEqual(statuses[f"{node}_real"], "cached", node)
+        # The real chain's GAN features changed, so its analysis re-runs too; with
+        # the GAN features left out, nothing after the real-only exporter re-runs.
+        self.assertEqual(statuses["model_selector_real"], "ran")
+        reps = [r for r in FIRST_CHAIN if r != "gan"]
+        reps[reps.index("small_resnet_random")] = "small_resnet"
+        result, _ = _run(self.root, **{**SMALL, "representations": reps})
+        result, _ = _run(self.root, **{**SMALL, "representations": reps, "gan_epochs": 2})
+        statuses = _statuses(result)
+        self.assertEqual(statuses["gan_trainer"], "cached")  # made by the run before
+        self.assertEqual(statuses["embedding_exporter_real"], "ran")  # it takes the GAN
+        for node in ("feature_trainer", *CHAIN[2:]):  # its bytes did not change
+            self.assertEqual(statuses[f"{node}_real"], "cached", node)
 
 
 if __name__ == "__main__":
