@@ -55,7 +55,7 @@ class GridLayoutTest(absltest.TestCase):
         self.assertLen(set(cells), len(cells), "two thumbnails in one cell")
         # Every occupied cell is shown, by the galaxy nearest its centre.
         index = np.floor((self.xy - layout.origin) / layout.cell_size).astype(int)
-        index = np.clip(index, 0, r - 1)
+        index = np.clip(index, 0, np.asarray(layout.shape) - 1)
         occupied = {tuple(c) for c in index}
         self.assertEqual(set(cells), occupied)
         for row, (col, cell_row) in zip(layout.rows, layout.cells, strict=True):
@@ -66,9 +66,13 @@ class GridLayoutTest(absltest.TestCase):
             )
             distance = np.sum((self.xy[members] - centre) ** 2, axis=1)
             self.assertEqual(row, members[np.argmin(distance)])
-        # Square cells over the longer side; the map lies inside the grid.
+        # R square cells along the longer side (x here), as many as needed
+        # along the other; the map lies inside the grid.
         left, right, bottom, top = layout.extent
-        self.assertAlmostEqual(right - left, top - bottom)
+        span = self.xy.max(0) - self.xy.min(0)
+        self.assertEqual(layout.shape, (r, int(np.ceil(span[1] / span[0] * r))))
+        self.assertAlmostEqual(right - left, r * layout.cell_size)
+        self.assertAlmostEqual(top - bottom, layout.shape[1] * layout.cell_size)
         self.assertTrue(np.all(self.xy >= [left, bottom]) and np.all(self.xy <= [right, top]))
 
     def test_deterministic_and_independent_of_row_order(self):
@@ -177,9 +181,11 @@ class ClassPanelsTest(absltest.TestCase):
             },
             clusters=np.arange(60) % 4,
         )
-        axes = [ax for ax in fig.axes if ax.get_visible() and ax.collections]
+        axes = [ax for ax in fig.axes if ax.collections]  # the panels, not their legends
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
         self.assertLen(axes, 3)
-        legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
+        self.assertLen(legends, 3)
+        legend = [t.get_text() for t in legends[0].get_texts()]
         self.assertEqual(legend, ["elliptical (20)", "late_spiral (20)", "irregular (20)"])
         face = {tuple(np.round(c[:3], 3)) for c in axes[1].collections[0].get_facecolors()}
         from matplotlib.colors import to_rgb

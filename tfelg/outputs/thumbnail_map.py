@@ -41,6 +41,9 @@ MAP_MARGIN_INCHES = 0.05
 MAP_TITLE_LINE_INCHES = 0.17  # a line of 9-point text
 MAP_TITLE_CHARS_PER_INCH = 13.5  # 9-point DejaVu Sans, with room to spare
 BACKGROUND = (0, 0, 0)
+# Maps wider than this (height / width) get one class panel per row.
+WIDE_MAP_ASPECT = 0.6
+LEGEND_INCHES = 1.9  # the legend column beside each class panel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,6 +264,12 @@ def class_palette(names: Sequence[str]) -> list[str]:
     return [colours.class_colour(name, code) for code, name in enumerate(names)]
 
 
+def _legend_beside(legend_ax, handles) -> None:
+    legend_ax.legend(
+        handles=handles, fontsize=7, loc="upper left", borderaxespad=0.0, markerscale=1.2
+    )
+
+
 def plot_map_by_labels(
     xy,
     labels: Mapping[str, tuple[Sequence[int], Sequence[str]]],
@@ -296,35 +305,47 @@ def plot_map_by_labels(
     count = len(panels) + (clusters is not None)
     if count == 0:
         raise ValueError("nothing to draw: give labels or clusters")
-    ncols = min(count, 2)
-    nrows = -(-count // ncols)
     # Equal scales on both axes, as in the thumbnail map, so the two figures
-    # show the same shape; the panels' height follows the map's.
+    # show the same shape: a wide map gets one panel per row, and the
+    # panels' height follows the map's. Legends sit outside, off the points.
     span = np.ptp(xy, axis=0)
-    aspect = float(np.clip(span[1] / span[0], 0.35, 1.5)) if span[0] > 0 else 1.0
-    fig = coded_scatter.new_figure(5.6 * ncols, (5.6 * aspect + 0.9) * nrows + 0.4)
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True)).ravel()
-    for ax, (name, codes, names) in zip(axes, panels, strict=False):
+    aspect = float(np.clip(span[1] / span[0], 0.25, 1.5)) if span[0] > 0 else 1.0
+    ncols = 1 if aspect < WIDE_MAP_ASPECT else min(count, 2)
+    nrows = -(-count // ncols)
+    panel_width = 7.5 if ncols == 1 else 4.6
+    fig = coded_scatter.new_figure(
+        ncols * (panel_width + LEGEND_INCHES), nrows * (panel_width * aspect + 0.45) + 0.5
+    )
+    # Each panel beside a column of its own for the legend.
+    grid = fig.add_gridspec(nrows, 2 * ncols, width_ratios=[panel_width, LEGEND_INCHES] * ncols)
+    axes, legend_axes = [], []
+    for i in range(count):
+        r, c = divmod(i, ncols)
+        share = axes[0] if axes else None
+        axes.append(fig.add_subplot(grid[r, 2 * c], sharex=share, sharey=share))
+        legend_axes.append(fig.add_subplot(grid[r, 2 * c + 1]))
+        legend_axes[-1].set_axis_off()
+    for i, (name, codes, names) in enumerate(panels):
         handles = coded_scatter.scatter_by_code(
-            ax, xy[:, 0], xy[:, 1], codes, names, class_palette(names), n_total=n, seed=seed
+            axes[i], xy[:, 0], xy[:, 1], codes, names, class_palette(names), n_total=n, seed=seed
         )
-        ax.legend(handles=handles, fontsize=7, loc="best", markerscale=1.2)
-        ax.set_title(f"by {name}", fontsize=10)
+        _legend_beside(legend_axes[i], handles)
+        axes[i].set_title(f"by {name}", fontsize=10)
     if clusters is not None:
         ax = axes[len(panels)]
         k = int(clusters.max()) + 1
         handles = coded_scatter.scatter_clusters(
             ax, xy[:, 0], xy[:, 1], clusters, k, n_total=n, seed=seed
         )
-        ax.legend(handles=handles, fontsize=7, loc="best", markerscale=1.2)
+        _legend_beside(legend_axes[len(panels)], handles)
         ax.set_title(f"by cluster (K = {k})", fontsize=10)
-    for ax in axes[count:]:
-        ax.set_axis_off()
-    for ax in axes[:count]:
+    for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_aspect("equal", adjustable="box")
-    fig.suptitle(textwrap.fill(f"{title} ({n:,} galaxies)", 72 * ncols), fontsize=10)
+    fig.suptitle(
+        textwrap.fill(f"{title} ({n:,} galaxies)", 12 * int(fig.get_figwidth())), fontsize=10
+    )
     return coded_scatter.finish(fig, path, dpi)
 
 
