@@ -29,7 +29,8 @@ collapses, so this one takes the standard remedies for small data:
 
 Training is under tfelg's one loop (:mod:`tfelg.training.trainer`): one
 discriminator step and one generator step per batch, two Adam optimizers
-(``beta_1 = 0``, ``beta_2 = 0.9``, SN-GAN's), the EMA updated after each
+(``beta_1 = 0.5``, ``beta_2 = 0.999``, SN-GAN's for one discriminator step
+per generator step), the EMA updated after each
 generator step. Random numbers come from :class:`ReplicaSeedGenerator`
 states (checkpointed: a resumed run continues the same noise).
 
@@ -73,12 +74,19 @@ class ConditionalGenerator(layers.Layer):
     """Noise and class to a (size, size, bands) image in [-1, 1] (tanh).
 
     ``concat(z, embed(class))`` -> dense to 4x4 -> [nearest upsampling x2,
-    3x3 conv, LeakyReLU] until ``size`` -> 3x3 conv to ``bands`` -> tanh.
-    Upsampling then convolution, not transposed convolution: no checkerboard.
+    3x3 conv, batch normalisation, LeakyReLU] until ``size`` -> 3x3 conv to
+    ``bands`` -> tanh. Upsampling then convolution, not transposed
+    convolution: no checkerboard. Batch normalisation (as in DCGAN and
+    SN-GAN's generators): without it, a 1,500-step run on hst_galaxies
+    produced column stripes and no class difference while the discriminator's
+    loss fell to 0.04.
     """
 
-    def __init__(self, size, bands, latent_dim, num_classes, filters, seed=0, **kwargs):
+    def __init__(
+        self, size, bands, latent_dim, num_classes, filters, seed=0, batchnorm=True, **kwargs
+    ):
         super().__init__(**kwargs)
+        self.batchnorm = bool(batchnorm)
         self.size, self.bands = int(size), int(bands)
         self.latent_dim, self.num_classes = int(latent_dim), int(num_classes)
         self.filters, self.seed = tuple(int(f) for f in filters), int(seed)
@@ -88,15 +96,36 @@ class ConditionalGenerator(layers.Layer):
             embeddings_initializer=keras.initializers.RandomNormal(seed=self.seed * 1009 + 1),
             name="class_embedding",
         )
+        norm = self.batchnorm
+
+        def normalise(i):
+            # Synchronised: replicas share batch statistics, and their moving
+            # averages (what the EMA generator samples with) stay identical.
+            if not norm:
+                return []
+            return [
+                layers.BatchNormalization(momentum=0.9, synchronized=True, name=f"batchnorm_{i}")
+            ]
+
         stack = [
-            layers.Dense(4 * 4 * self.filters[0], kernel_initializer=_init(self.seed, 2)),
+            layers.Dense(
+                4 * 4 * self.filters[0], use_bias=not norm, kernel_initializer=_init(self.seed, 2)
+            ),
             layers.Reshape((4, 4, self.filters[0])),
+            *normalise(0),
             layers.LeakyReLU(LEAKY_SLOPE),
         ]
         for i, f in enumerate(self.filters):
             stack += [
                 layers.UpSampling2D(2, interpolation="nearest"),
-                layers.Conv2D(f, 3, padding="same", kernel_initializer=_init(self.seed, 10 + i)),
+                layers.Conv2D(
+                    f,
+                    3,
+                    padding="same",
+                    use_bias=not norm,
+                    kernel_initializer=_init(self.seed, 10 + i),
+                ),
+                *normalise(i + 1),
                 layers.LeakyReLU(LEAKY_SLOPE),
             ]
         stack += [
@@ -125,6 +154,7 @@ class ConditionalGenerator(layers.Layer):
             num_classes=self.num_classes,
             filters=list(self.filters),
             seed=self.seed,
+            batchnorm=self.batchnorm,
         )
         return config
 
@@ -379,13 +409,17 @@ class GAN(keras.Model):
         return diff_augment(images, self.augment_seed_generator, max_shift=self._max_shift)
 
     def make_optimizers(self, learning_rate: float = 2e-4) -> dict:
-        """Adam for each network, SN-GAN's betas (0, 0.9), built on its variables."""
+        """Adam for each network, built on its variables.
+
+        Betas (0.5, 0.999): Miyato et al. (2018)'s setting for one
+        discriminator step per generator step; (0, 0.9) is theirs for five.
+        """
         discriminator = keras.optimizers.Adam(
-            learning_rate, beta_1=0.0, beta_2=0.9, name="discriminator_adam"
+            learning_rate, beta_1=0.5, beta_2=0.999, name="discriminator_adam"
         )
         discriminator.build(self.discriminator.trainable_variables)
         generator = keras.optimizers.Adam(
-            learning_rate, beta_1=0.0, beta_2=0.9, name="generator_adam"
+            learning_rate, beta_1=0.5, beta_2=0.999, name="generator_adam"
         )
         generator.build(self.generator.trainable_variables)
         return {"discriminator": discriminator, "generator": generator}
