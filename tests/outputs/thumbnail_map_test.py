@@ -162,6 +162,30 @@ class ThumbnailMapTest(absltest.TestCase):
         with self.assertRaisesRegex(ValueError, "3 thumbnails for 2"):
             thumbnail_map.thumbnail_canvas(layout, np.zeros((3, 4, 4, 3), np.uint8))
 
+    def test_crop_shows_the_central_pixels(self):
+        # uint8 RGB stamps: a green centre (16 x 16) in a magenta frame.
+        stamps = np.zeros((4, 32, 32, 3), np.uint8)
+        stamps[:] = (255, 0, 255)
+        stamps[:, 8:24, 8:24] = (0, 255, 0)
+        xy = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+        d = self.create_tempdir().full_path
+
+        def colours(**kwargs):
+            path = thumbnail_map.plot_thumbnail_map(xy, stamps, f"{d}/m.png", grid_size=2, **kwargs)
+            png = np.asarray(Image.open(path).convert("RGB")).astype(int)
+            magenta = np.sum((png[..., 0] > 200) & (png[..., 1] < 60) & (png[..., 2] > 200))
+            green = np.sum((png[..., 1] > 200) & (png[..., 0] < 60) & (png[..., 2] < 60))
+            return magenta, green
+
+        magenta, green = colours(thumb_pixels=None)
+        self.assertGreater(magenta, 4 * 500)
+        self.assertGreater(green, 4 * 200)
+        magenta, green = colours(thumb_pixels=None, crop=16)
+        self.assertEqual(magenta, 0)
+        self.assertGreater(green, 4 * 150)
+        with self.assertRaisesRegex(ValueError, "crop"):
+            thumbnail_map.plot_thumbnail_map(xy, stamps, grid_size=2, crop=40)
+
     def test_images_must_match_the_map(self):
         with self.assertRaisesRegex(ValueError, "N = 4"):
             thumbnail_map.plot_thumbnail_map(np.zeros((4, 2)), np.zeros((3, 8, 8, 3)))
