@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -54,7 +55,10 @@ class GenerateTest(absltest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.workdir = os.path.join(absltest.get_default_test_tmpdir(), "gan_run")
+        # A fresh folder: the default test tmpdir outlives the run, and a
+        # workdir left by an earlier version of the model would be resumed.
+        cls._tmp = tempfile.TemporaryDirectory()
+        cls.workdir = os.path.join(cls._tmp.name, "gan_run")
         config = ExperimentConfig(
             data=DataConfig(dataset="hst_galaxies/synthetic", input="image"),
             model=ModelConfig(name="gan", latent_dim=8, options={"base_filters": 4}),
@@ -69,6 +73,11 @@ class GenerateTest(absltest.TestCase):
             log=lambda _: None,
             class_names={"true_type": NAMES},
         )
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+        super().tearDownClass()
 
     def test_balanced_library_reads_like_real_data(self):
         out = self.create_tempdir().full_path
