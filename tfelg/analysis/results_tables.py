@@ -215,7 +215,8 @@ def document(
         "**many-to-one accuracy** gives every non-matched cluster its majority class "
         "(relabelling-invariant, grows with K). **ARI / ceiling**: the mean ARI over the best "
         "supervised classifier's ARI on the same input (line ratios: `lines/ew_and_ratios`).\n",
-        "Rows: `ae`…`aae` and `vae_mog` = BIC mixture on the posterior means; `vae_mog prior` "
+        "Rows: `ae`…`aae` and `vae_mog` = the Gaussian mixture (K above) on the posterior "
+        "means; `pca` = PCA of the same inputs at the same d; `vae_mog prior` "
         "= the mixture-prior VAE read as a classifier (each galaxy to its most probable prior "
         f"component, K = 5); `dec (ae)` = DEC fine-tuned from each dense AE with K = "
         f"{n_dec_clusters}; `line_ratios` = standardised log [NII]/Hα, [OIII]/Hβ, [SII]/Hα, "
