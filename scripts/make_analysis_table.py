@@ -3,6 +3,10 @@ r"""docs/analysis_results.md from one command: sweep, seed ensembles, ceilings, 
     python scripts/make_analysis_table.py --data_dir=runs/tfds --workdir=runs/analysis_sweep \
         --seeds=3 --epochs=40 --output=docs/analysis_results.md
 
+(docs/analysis_results.md was made with ``--num_galaxies=6000
+--selection_max_points=2000 --gap_references=3`` added, to fit a loaded
+2-core machine; the command it names is the one that made it.)
+
 What it does, in order (every step resumes: finished runs and analyses are
 reused when their settings match):
 
@@ -10,8 +14,9 @@ reused when their settings match):
    trains every autoencoder (and ``vae_mog``, the VAE with the learnable
    mixture prior) at every latent dimension with ``--seeds`` training seeds.
 2. Each representation is analysed as ``tfelg-analyze`` does it, without the
-   figures and t-SNE: K chosen on train by BIC/AIC/gap/silhouette, the
-   mixture with the BIC choice fitted on train, matched on test against
+   figures and t-SNE: the K scan on train (BIC/AIC/gap/silhouette), a
+   mixture with K = ``--n_clusters`` (5; 0: the BIC choice) fitted on
+   train, matched on test against
    WHAN, BPT (three classes) and the true classes, bootstrap errors.
    Representations: each autoencoder's posterior means; PCA and the line
    ratios (deterministic, once); the mixture-prior VAE read as a classifier
