@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import keras
 import numpy as np
@@ -18,7 +19,7 @@ import tensorflow as tf
 from absl.testing import absltest
 
 from tfelg.errors import InputError
-from tfelg.models.gan import GAN, diff_augment
+from tfelg.models.gan import GAN, ConditionalGenerator, diff_augment
 from tfelg.models.vae import ReplicaSeedGenerator
 from tfelg.training import loop
 from tfelg.training.config import (
@@ -207,6 +208,26 @@ class GanTrainingTest(absltest.TestCase):
                 strict=True,
             ):
                 np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+    def test_backup_of_another_model_version_is_refused(self):
+        """Same config, other code (no batch normalisation): a clear error, not TF's."""
+
+        class Killed(loop.Trainer):
+            def _train_epoch_batches(self, epoch):
+                if epoch == 1:
+                    raise KeyboardInterrupt("killed")
+                return super()._train_epoch_batches(epoch)
+
+        workdir = self.create_tempdir().full_path
+        defaults = ConditionalGenerator.__init__.__defaults__
+        with mock.patch.object(ConditionalGenerator.__init__, "__defaults__", (0, False)):
+            self.assertEqual(len(defaults), 2)
+            with self.assertRaises(KeyboardInterrupt):
+                train(gan_config(epochs=2), workdir, trainer_class=Killed)
+        with self.assertRaisesRegex(
+            InputError, r"does not fit this 'gan' model .*Use a new --workdir"
+        ):
+            train(gan_config(epochs=2), workdir)
 
     def test_diverging_discriminator_stops_with_the_last_good_backup(self):
         class Diverges(loop.Trainer):

@@ -372,7 +372,16 @@ class Trainer:
         latest = tf.train.latest_checkpoint(os.path.join(self.workdir, BACKUP_DIR))
         if latest is None:
             return 0
-        self._checkpoint.restore(latest).assert_existing_objects_matched()
+        try:
+            self._checkpoint.restore(latest).assert_existing_objects_matched()
+        except (ValueError, AssertionError, tf.errors.OpError) as e:
+            # Same config.json, other weights: the model's code changed since.
+            raise InputError(
+                f"the backup {latest} does not fit this {self.config.model.name!r} model (its "
+                f"variables differ: written by another version of the model?): "
+                f"{str(e).splitlines()[0]} Use a new --workdir.",
+                path=self.workdir,
+            ) from e
         epoch = int(self._epoch.numpy())
         self.log(f"resumed from {latest}: {epoch} of {self.config.trainer.epochs} epochs done")
         return epoch
