@@ -47,6 +47,7 @@ import numpy as np
 from tfelg_components import binary, domains
 from tfelg_components.base import (
     Check,
+    Clusters,
     Context,
     Dataset,
     Each,
@@ -57,6 +58,8 @@ from tfelg_components.base import (
     OneOf,
     Output,
     Range,
+    Report,
+    TSNEMap,
     Unique,
     component,
 )
@@ -68,7 +71,10 @@ from tfelg_components.common import (
     SPLITS,
     TFDS_DIR,
     load_dataset,
+    load_embeddings,
+    load_tsne,
     read_json,
+    representations,
     say,
     write_json,
 )
@@ -359,10 +365,15 @@ def thumbnails(builder, splits) -> np.ndarray:
 
     The Hubble Deep Field config holds display-colour images, drawn as given.
     """
-    from tfelg.analysis.image_embeddings import thumbnails as rgb
+    from tfelg.outputs import sprites
 
-    calibrated = getattr(builder.builder_config, "source", "") != "hubble_deep_field"
-    return rgb(splits, calibrated=calibrated)
+    images = np.concatenate([splits[s]["image"] for s in SPLITS])
+    return sprites.galaxy_thumbnails(images, calibrated=_calibrated(builder))
+
+
+def _calibrated(builder) -> bool:
+    """Stamps in flux (False: the Hubble Deep Field's display image, drawn as given)."""
+    return getattr(builder.builder_config, "source", "") != "hubble_deep_field"
 
 
 DOMAIN = domains.register_domain(
@@ -442,7 +453,85 @@ def image_embedding_exporter(
     embeddings.properties.update(representations=written, n_galaxies=len(made[0]))
 
 
-COMPONENTS = (hst_dataset_gen, image_trainer, library_generator, image_embedding_exporter)
+@component(version="1")
+def image_figures(
+    dataset: Input[Dataset],
+    embeddings: Input[Embeddings],
+    clusters: Input[Clusters],
+    tsne_map: Input[TSNEMap],
+    figures: Output[Report],
+    grid_size: Annotated[int, Range(ge=1)] = 20,
+    seed: Annotated[int, SEED] = 0,
+):
+    """The pictures people expect of an image map, per representation (tfelg.outputs.thumbnail_map).
+
+    `<representation>/thumbnail_map.png`: the t-SNE map with one three-band
+    thumbnail per occupied cell of a `grid_size` grid (the reference work's
+    galaxy_features.jpg, without overplotting); `map_by_class.png`: the map
+    coloured by true type, UVJ class, Gini-M20 class and cluster;
+    `uvj_by_cluster.png`: the UVJ diagram coloured by cluster. Galaxies
+    outside the t-SNE subsample are left out of the maps.
+    """
+    from tfelg.analysis import analyze
+    from tfelg.outputs import thumbnail_map
+
+    builder, splits = load_dataset(dataset, "image")
+    columns = {
+        k: np.concatenate([splits[s][k] for s in SPLITS])
+        for k in ("image", "u_minus_v", "v_minus_j", "redshift")
+    }
+    del splits
+    titles = {"true_type": "true type", "uvj": "UVJ class", "gini_m20": "Gini-M20 class"}
+    made = {}
+    for name in representations(embeddings):
+        emb = load_embeddings(embeddings, name)
+        cluster = analyze.ClassInference.load(clusters.path(name)).cluster
+        xy = load_tsne(tsne_map, name)
+        shown = np.all(np.isfinite(xy), axis=1)
+        folder = figures.path(name)
+        os.makedirs(folder, exist_ok=True)
+        what = f"t-SNE of {name} features, {builder.info.full_name}"
+        thumbnail_map.plot_thumbnail_map(
+            xy[shown],
+            columns["image"][shown],
+            os.path.join(folder, "thumbnail_map.png"),
+            grid_size=grid_size,
+            calibrated=_calibrated(builder),
+            title=what,
+        )
+        labels = {
+            titles[k]: (np.asarray(emb.labels[k], np.int64)[shown], emb.class_names[k])
+            for k in SCHEMES
+            if k in emb.labels
+        }
+        thumbnail_map.plot_map_by_labels(
+            xy[shown],
+            labels,
+            np.asarray(cluster)[shown],
+            os.path.join(folder, "map_by_class.png"),
+            seed=seed,
+            title=f"{what}; clusters: the Gaussian mixture",
+        )
+        thumbnail_map.plot_uvj_by_cluster(
+            columns["u_minus_v"],
+            columns["v_minus_j"],
+            columns["redshift"],
+            cluster,
+            os.path.join(folder, "uvj_by_cluster.png"),
+            seed=seed,
+        )
+        made[name] = sorted(os.listdir(folder))
+    write_json(figures.path("figures.json"), made)
+    figures.properties["representations"] = sorted(made)
+
+
+COMPONENTS = (
+    hst_dataset_gen,
+    image_trainer,
+    library_generator,
+    image_embedding_exporter,
+    image_figures,
+)
 
 if __name__ == "__main__":
     binary.run(*COMPONENTS)

@@ -17,7 +17,7 @@ One chain, named by its node ids:
          embedding_exporter (simclr, small_resnet_random, gan, pixel_pca, morphology)
                                                      |
          model_selector -> clusterer -+-> catalog_writer -> reporter -> projector_writer
-         tsne ------------------------+
+         tsne ------------------------+-> image_figures (thumbnail map, maps by class, UVJ)
 
 The reference work's claim was that a GAN-balanced library and a ResNet
 feature space separate spirals from early types in agreement with colours.
@@ -136,6 +136,12 @@ PARAMETERS = [
     ),
     # Analysis (every pipeline's: tfelg_pipelines.shared).
     *shared.ANALYSIS_PARAMETERS,
+    feeds(
+        images.image_figures,
+        "grid_size",
+        "thumbnail_grid",
+        help="Cells along the longer side of the thumbnail map's grid.",
+    ),
     # Sweep mode.
     Parameter(
         "train_on_sweep",
@@ -206,12 +212,24 @@ def build(params) -> list:
             reduce_dim=params["reduce_dim"],
             seed=seed,
         )
+        analysed = shared.analysis_nodes(
+            params, dataset, trained.outputs["model"], exported.outputs["embeddings"]
+        )
+        pictures = images.image_figures(
+            dataset=dataset,
+            embeddings=exported.outputs["embeddings"],
+            clusters=next(n for n in analysed if n.component is analysis.clusterer).outputs[
+                "clusters"
+            ],
+            tsne_map=next(n for n in analysed if n.component is analysis.tsne).outputs["tsne_map"],
+            grid_size=params["thumbnail_grid"],
+            seed=seed,
+        )
         chain = [
             trained.with_id("feature_trainer"),
             exported.with_id("embedding_exporter"),
-            *shared.analysis_nodes(
-                params, dataset, trained.outputs["model"], exported.outputs["embeddings"]
-            ),
+            *analysed,
+            pictures,
         ]
         nodes += [node.with_id(node.id + suffix) for node in chain]
         if sweep is not None:
@@ -275,8 +293,14 @@ def summary_text(root: str) -> str:
                         f"{_metric(row, f'{scheme}_accuracy')}, ARI {_metric(row, f'{scheme}_ari')}"
                         f", NMI {_metric(row, f'{scheme}_nmi')}"
                     )
+        pictures = found.get("image_figures" + node[len("reporter") :], {}).get("figures")
         lines += [
             f"  plots:      {show(os.path.join(report, common.FIGURES_DIR))}/<representation>/*.png",
+            *(
+                [f"              {show(pictures)}/<representation>/thumbnail_map.png"]
+                if pictures
+                else []
+            ),
             f"              {show(os.path.join(root, summary['dataset_plot']))}",
             f"  summary:    {show(os.path.join(report, common.SUMMARY_JSON))}",
         ]

@@ -52,6 +52,7 @@ CHAIN = (
     "catalog_writer",
     "reporter",
     "projector_writer",
+    "image_figures",
 )
 SHARED = ("dataset_gen", "gan_trainer", "library_generator")
 FIRST_CHAIN = ("simclr", "small_resnet_random", "gan", "pixel_pca", "morphology")
@@ -147,6 +148,11 @@ class HstImagesPipelineTest(absltest.TestCase):
         self.assertEqual(set(runs), set(FIRST_CHAIN))
         self.assertTrue(all(run["sprite"] for run in runs.values()))
 
+        pictures = self.output("image_figures_real", "figures")
+        for name in FIRST_CHAIN:
+            for png in ("thumbnail_map.png", "map_by_class.png", "uvj_by_cluster.png"):
+                self.assertGreater(os.path.getsize(pictures.path(name, png)), 10_000, (name, png))
+
         report = self.output("reporter_real", "report")
         summary = common.read_json(report.path(common.SUMMARY_JSON))
         self.assertEqual([r["representation"] for r in summary["results"]], list(FIRST_CHAIN))
@@ -169,6 +175,7 @@ class HstImagesPipelineTest(absltest.TestCase):
         self.assertIn("simclr features (d = 8, 1 epochs, trained on real_and_generated)", text)
         self.assertRegex(text, r"vs uvj \(test split\): matched accuracy \d\.\d{3} ± \d\.\d{3}")
         self.assertIn("projector:", text)
+        self.assertIn("thumbnail_map.png", text)
         self.assertIn("| representation |", text)
 
     def test_rerun_executes_nothing(self):
