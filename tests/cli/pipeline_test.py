@@ -82,9 +82,9 @@ class PipelineBinaryTest(absltest.TestCase):
         for args, words in [
             (
                 ["--pipeline=nope", f"--root={self.root}"],
-                "unknown pipeline 'nope'; known pipelines: emission_lines, toy",
+                "unknown pipeline 'nope'; known pipelines: emission_lines, hst_images, toy",
             ),
-            (["--root=x"], "no pipeline given; known pipelines: emission_lines, toy"),
+            (["--root=x"], "no pipeline given; known pipelines: emission_lines, hst_images, toy"),
             (["--pipeline=toy"], "--root is required"),
             (["--pipeline=toy", f"--root={self.root}", "--param=size=5"], "no parameter 'size'"),
         ]:

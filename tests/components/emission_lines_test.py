@@ -124,7 +124,8 @@ class TrainedComponentsTest(absltest.TestCase):
             self.assertEqual(emb.latent.shape, (N, 3))
             self.assertEqual(list(emb.split[:1]), ["train"])  # train, validation, test
         with self.assertRaisesRegex(
-            ParameterError, "'baselines' item 0 must be one of pca, line_ratios, got 'umap'"
+            ParameterError,
+            "'baselines' item 0 must be one of pca, line_ratios, pixel_pca, morphology, got 'umap'",
         ):
             runner.execute(training.embedding_exporter, self.root, inputs, {"baselines": ["umap"]})
         # None: every baseline of the dataset's domain, in the domain's order.

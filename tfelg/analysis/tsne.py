@@ -90,7 +90,12 @@ class TSNEProgress:
         if bar and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, desc="t-SNE", leave=False, file=sys.stderr)
+            # mininterval=0: callbacks come every PROGRESS_BAR_EVERY iterations,
+            # rarely enough to draw each; tqdm's default (0.1 s) skipped the last
+            # ones on a fast machine, so the bar never showed its end.
+            self._bar = tqdm(
+                total=self.total, desc="t-SNE", leave=False, file=sys.stderr, mininterval=0
+            )
         self._done = 0
 
     @property
