@@ -48,6 +48,25 @@ _CACHE_DIR = flags.DEFINE_string(
 START, END = "<!-- tables -->", "<!-- /tables -->"
 
 
+def _shown_path(path: str) -> str:
+    """A path as the committed page shows it: relative to the checkout, or a placeholder.
+
+    The page is documentation; a scratch folder of one machine means nothing to a
+    reader (and tests/packaging_test.py refuses checkout paths in docs).
+    """
+    absolute = os.path.abspath(path)
+    if absolute.startswith(os.getcwd() + os.sep):
+        return os.path.relpath(absolute)
+    return f"<{os.path.basename(absolute.rstrip(os.sep)) or 'dir'}>"
+
+
+def _shown_argument(argument: str) -> str:
+    name, sep, value = argument.partition("=")
+    if sep and os.path.isabs(value):
+        return f"{name}={_shown_path(value)}"
+    return argument
+
+
 def main(argv):
     del argv
     t0 = time.time()
@@ -99,7 +118,9 @@ def main(argv):
     )
     load = os.getloadavg()
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "python scripts/make_gan_quality_table.py " + shlex.join(sys.argv[1:])
+    command = "python scripts/make_gan_quality_table.py " + shlex.join(
+        _shown_argument(a) for a in sys.argv[1:]
+    )
     block = "\n".join(
         [
             START,
@@ -107,7 +128,11 @@ def main(argv):
             f"(load average {load[0]:.1f}). Reference: {per_class} held-out real galaxies "
             f"per class (seed {_REFERENCE_SEED.value}); floor: seed {_FLOOR_SEED.value}; "
             f"baseline and extractor fits: seed {_TRAIN_SEED.value}. "
-            + (f"Generated: `{_GENERATED.value}`." if _GENERATED.value else "No GAN row yet."),
+            + (
+                f"Generated: `{_shown_path(_GENERATED.value)}`."
+                if _GENERATED.value
+                else "No GAN row yet."
+            ),
             "",
             gan_report.markdown(by_extractor, physics_rows),
             END,
