@@ -35,11 +35,10 @@ from __future__ import annotations
 
 import os
 
-from tfelg.errors import InputError
 from tfelg_components import common, outputs, runner, training
 from tfelg_components import emission_lines as el
 from tfelg_components.base import Files, Parameter
-from tfelg_components.pipeline import PIPELINE_JSON, feeds
+from tfelg_components.pipeline import feeds
 from tfelg_pipelines import shared
 from tfelg_pipelines.registry import register_pipeline
 
@@ -159,34 +158,7 @@ PIPELINE = register_pipeline(
 
 
 # -- the summary a person reads at the end ---------------------------------------------------
-def _last_outputs(root: str) -> dict[str, dict[str, str]]:
-    """{node: {output: absolute uri}} of the nodes of the last run under `root`."""
-    record = runner.read_json(os.path.join(root, PIPELINE_JSON))
-    if not record or "last_run" not in record:
-        raise FileNotFoundError(f"no finished run under {root}")
-    outputs = {}
-    for node, state in record["last_run"]["nodes"].items():
-        execution = state.get("execution")
-        try:
-            done = execution and runner.read_json(runner.record_path(root, node, execution))
-        except InputError:  # a damaged record: the next run makes that step again
-            done = None
-        if done and done.get("status") == "complete":
-            outputs[node] = {
-                name: os.path.join(root, artifact["uri"])
-                for name, artifact in done["outputs"].items()
-            }
-    return outputs
-
-
 SCHEMES = el.SCHEMES
-
-
-def _metric(row: dict, key: str) -> str:
-    if row.get(key) is None:
-        return "–"
-    err = row.get(f"{key}_err")
-    return f"{row[key]:.3f}" + ("" if err is None else f" ± {err:.3f}")
 
 
 def summary_text(root: str) -> str:
@@ -196,7 +168,7 @@ def summary_text(root: str) -> str:
     those of the results table: the value on the test split ± the bootstrap
     standard deviation.
     """
-    outputs = _last_outputs(os.path.abspath(root))
+    outputs = shared.last_outputs(os.path.abspath(root))
 
     def show(path: str) -> str:
         return os.path.normpath(os.path.join(root, os.path.relpath(path, os.path.abspath(root))))
@@ -227,8 +199,8 @@ def summary_text(root: str) -> str:
                 if f"{scheme}_accuracy" in row:
                     lines.append(
                         f"    vs {scheme} (test split): matched accuracy "
-                        f"{_metric(row, f'{scheme}_accuracy')}, ARI {_metric(row, f'{scheme}_ari')}"
-                        f", NMI {_metric(row, f'{scheme}_nmi')}"
+                        f"{shared.metric(row, f'{scheme}_accuracy')}, ARI {shared.metric(row, f'{scheme}_ari')}"
+                        f", NMI {shared.metric(row, f'{scheme}_nmi')}"
                     )
         catalogues = [summary["catalogues"][row["representation"]] for row in summary["results"]]
         lines += [
@@ -253,19 +225,4 @@ def summary_text(root: str) -> str:
 
 
 if __name__ == "__main__":
-    from absl import app, flags
-
-    _ROOT = flags.DEFINE_string("root", None, "Run root of an emission_lines pipeline.")
-    flags.mark_flag_as_required("root")
-
-    def _main(argv):
-        if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-        try:
-            print(summary_text(_ROOT.value))
-        except (FileNotFoundError, InputError) as e:
-            print(f"error: {e}")
-            return 1
-        return 0
-
-    app.run(_main)
+    shared.summary_main(summary_text, "emission_lines")

@@ -50,12 +50,10 @@ from __future__ import annotations
 
 import os
 
-from tfelg.errors import InputError
 from tfelg_components import analysis, common, images, outputs, runner
 from tfelg_components.base import Each, Files, OneOf, Parameter, Unique
 from tfelg_components.pipeline import feeds
 from tfelg_pipelines import shared
-from tfelg_pipelines.emission_lines import _last_outputs, _metric
 from tfelg_pipelines.registry import register_pipeline
 
 # Narrow networks for CPU: a GAN of base width 16 and a SimCLR ResNet of widths 16-128
@@ -259,7 +257,7 @@ PIPELINE = register_pipeline(
 # -- the summary a person reads at the end ---------------------------------------------------
 def summary_text(root: str) -> str:
     """What the last run under `root` found, and where its plots, catalogues and projector are."""
-    found = _last_outputs(os.path.abspath(root))
+    found = shared.last_outputs(os.path.abspath(root))
 
     def show(path: str) -> str:
         return os.path.normpath(os.path.join(root, os.path.relpath(path, os.path.abspath(root))))
@@ -290,8 +288,8 @@ def summary_text(root: str) -> str:
                 if f"{scheme}_accuracy" in row:
                     lines.append(
                         f"    vs {scheme} (test split): matched accuracy "
-                        f"{_metric(row, f'{scheme}_accuracy')}, ARI {_metric(row, f'{scheme}_ari')}"
-                        f", NMI {_metric(row, f'{scheme}_nmi')}"
+                        f"{shared.metric(row, f'{scheme}_accuracy')}, ARI {shared.metric(row, f'{scheme}_ari')}"
+                        f", NMI {shared.metric(row, f'{scheme}_nmi')}"
                     )
         pictures = found.get("image_figures" + node[len("reporter") :], {}).get("figures")
         lines += [
@@ -323,19 +321,4 @@ def summary_text(root: str) -> str:
 SHARED_COMPONENTS = (analysis.model_selector, analysis.clusterer, analysis.tsne)
 
 if __name__ == "__main__":
-    from absl import app, flags
-
-    _ROOT = flags.DEFINE_string("root", None, "Run root of an hst_images pipeline.")
-    flags.mark_flag_as_required("root")
-
-    def _main(argv):
-        if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-        try:
-            print(summary_text(_ROOT.value))
-        except (FileNotFoundError, InputError) as e:
-            print(f"error: {e}")
-            return 1
-        return 0
-
-    app.run(_main)
+    shared.summary_main(summary_text, "hst_images")

@@ -14,9 +14,13 @@ same in every pipeline.
 
 from __future__ import annotations
 
-from tfelg_components import analysis, outputs
+import os
+from collections.abc import Callable
+
+from tfelg.errors import InputError
+from tfelg_components import analysis, outputs, runner
 from tfelg_components.base import Component, Each, Length, Node, OutputRef, Parameter, Unique
-from tfelg_components.pipeline import feeds
+from tfelg_components.pipeline import PIPELINE_JSON, feeds
 
 ANALYSIS_PARAMETERS = [
     feeds(analysis.model_selector, "k_max", help="Largest number of mixture components tried."),
@@ -146,3 +150,54 @@ def analysis_nodes(
         seed=seed,
     )
     return [selected, clustered, mapped, catalogued, reported, projected]
+
+
+# The pipelines' printed summaries (``python -m tfelg_pipelines.NAME --root=...``).
+
+
+def last_outputs(root: str) -> dict[str, dict[str, str]]:
+    """{node: {output: absolute uri}} of the nodes of the last run under `root`."""
+    record = runner.read_json(os.path.join(root, PIPELINE_JSON))
+    if not record or "last_run" not in record:
+        raise FileNotFoundError(f"no finished run under {root}")
+    found = {}
+    for node, state in record["last_run"]["nodes"].items():
+        execution = state.get("execution")
+        try:
+            done = execution and runner.read_json(runner.record_path(root, node, execution))
+        except InputError:  # a damaged record: the next run makes that step again
+            done = None
+        if done and done.get("status") == "complete":
+            found[node] = {
+                name: os.path.join(root, artifact["uri"])
+                for name, artifact in done["outputs"].items()
+            }
+    return found
+
+
+def metric(row: dict, key: str) -> str:
+    """A summary row's value with its bootstrap error, or a dash where there is none."""
+    if row.get(key) is None:
+        return "–"
+    err = row.get(f"{key}_err")
+    return f"{row[key]:.3f}" + ("" if err is None else f" ± {err:.3f}")
+
+
+def summary_main(summary_text: Callable[[str], str], pipeline: str) -> None:
+    """The ``__main__`` of a pipeline module: prints ``summary_text(--root)``."""
+    from absl import app, flags
+
+    root = flags.DEFINE_string("root", None, f"Run root of an {pipeline} pipeline.")
+    flags.mark_flag_as_required("root")
+
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        try:
+            print(summary_text(root.value))
+        except (FileNotFoundError, InputError) as e:
+            print(f"error: {e}")
+            return 1
+        return 0
+
+    app.run(main)
