@@ -5,6 +5,10 @@ spectra), so every model and analysis step reads any of them the same way:
 
 * ``synthetic`` (default): seeded, physically plausible galaxies made by
   :mod:`tfelg.synthetic.emission_lines`; nothing to download.
+* ``synthetic_wide_z``: the same galaxies (same seed, classes and physical
+  properties) at redshifts uniform in 0.02-0.39 and independent of the
+  class (:data:`tfelg.synthetic.emission_lines.WIDE_REDSHIFT_RANGE`), to test
+  whether a representation follows redshift rather than the classes.
 * ``mpajhu``: the MPA-JHU DR7 or DR8 line + info catalogues, read from
   ``<manual_dir>/mpajhu/``.
 * ``sdss_spec``: a folder of SDSS ``spec-PLATE-MJD-FIBER.fits`` files, read
@@ -42,14 +46,17 @@ independently seeded blocks (:data:`tfelg.synthetic.emission_lines.SEED_BLOCK`),
 one block per Beam element; SDSS spectra are read one file per element;
 the MPA-JHU catalogue pair is read by one worker and its rows encoded in
 chunks by all of them. Both paths build each example with
-:func:`_examples`. In-process generation holds the whole sample in memory
-and makes it once for the three splits; the Beam path makes each block or
-file once and partitions the examples by split.
+:func:`_examples`. In-process generation of a synthetic config makes
+one block at a time, once per split (memory does not grow with the size);
+of a real config it holds the whole catalogue in memory and reads it once
+for the three splits; the Beam path makes each block or file once and
+partitions the examples by split.
 
 Synthetic configs of other sizes are named ``synthetic_n<N>_s<SEED>``
 (:func:`synthetic_config`, as :func:`tfelg.data.make_builder` names them),
 and such a name is understood wherever TFDS takes a config name, e.g.
-``tfds build emission_lines/synthetic_n2000_s0``.
+``tfds build emission_lines/synthetic_n2000_s0`` (likewise
+``synthetic_wide_z_n<N>_s<SEED>``).
 """
 
 from __future__ import annotations
@@ -93,6 +100,9 @@ class EmissionLinesConfig(tfds.core.BuilderConfig):
       ew_convention: mpajhu only, sign convention of the catalogue's EQW
         columns (MPA-JHU: ``emission_negative``); stored EWs are always
         emission-positive.
+      redshift_range: synthetic only: None (the generator's default
+        redshift distribution) or (low, high), uniform redshifts
+        (``synthetic_wide_z``; see :func:`tfelg.synthetic.emission_lines.generate`).
     """
 
     source: str = "synthetic"
@@ -100,6 +110,7 @@ class EmissionLinesConfig(tfds.core.BuilderConfig):
     seed: int = 0
     with_spectrum: bool = True
     ew_convention: str = "emission_negative"
+    redshift_range: tuple[float, float] | None = None
 
 
 class ManualDataMissing(InputError):
@@ -110,10 +121,12 @@ class StaleManualDataset(InputError):
     """A prepared manual dataset was built from other files than those now present."""
 
 
-_SYNTHETIC_NAME = re.compile(r"synthetic_n(\d+)_s(\d+)")
+_SYNTHETIC_NAME = re.compile(r"(synthetic|synthetic_wide_z)_n(\d+)_s(\d+)")
 
 
-def synthetic_config(num_galaxies: int, seed: int) -> EmissionLinesConfig:
+def synthetic_config(
+    num_galaxies: int, seed: int, base_name: str = "synthetic"
+) -> EmissionLinesConfig:
     """The synthetic config of another size or seed, named ``synthetic_n<N>_s<SEED>``.
 
     The name carries what changes the bytes on disk, so samples of different
@@ -122,10 +135,10 @@ def synthetic_config(num_galaxies: int, seed: int) -> EmissionLinesConfig:
     """
     if num_galaxies < 10:
         raise ValueError(f"num_galaxies must be >= 10, got {num_galaxies}")
-    base = next(c for c in Builder.BUILDER_CONFIGS if c.name == "synthetic")
+    base = next(c for c in Builder.BUILDER_CONFIGS if c.name == base_name)
     return dataclasses.replace(
         base,
-        name=f"synthetic_n{num_galaxies}_s{seed}",
+        name=f"{base.name}_n{num_galaxies}_s{seed}",
         num_galaxies=num_galaxies,
         seed=seed,
         description=f"{base.description} [custom: {num_galaxies} galaxies, seed {seed}]",
@@ -295,6 +308,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             description="Seeded synthetic SDSS-like galaxies (20,000) with spectra.",
         ),
         EmissionLinesConfig(
+            name="synthetic_wide_z",
+            redshift_range=synthetic.WIDE_REDSHIFT_RANGE,
+            description=(
+                "The synthetic galaxies (20,000) at redshifts uniform in 0.02-0.39, "
+                "independent of the class."
+            ),
+        ),
+        EmissionLinesConfig(
             name="mpajhu",
             source="mpajhu",
             with_spectrum=False,
@@ -343,7 +364,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             if match:
                 # (Not through TFDS, which would log the whole config as a
                 # "custom data configuration" warning.)
-                return synthetic_config(int(match[1]), int(match[2]))
+                return synthetic_config(int(match[2]), int(match[3]), base_name=match[1])
         return super()._create_builder_config(builder_config, version=version)
 
     def download_and_prepare(self, *, download_dir=None, download_config=None, **kwargs):
@@ -479,8 +500,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                     num_galaxies=config.num_galaxies,
                     seed=config.seed,
                     with_spectrum=config.with_spectrum,
+                    redshift_range=config.redshift_range,
                 )
-            rows = self._synthetic_rows()
+            # Block by block, each split in its own pass (TFDS writes the splits
+            # one after another): memory stays that of one block whatever the
+            # size, at the price of drawing every block three times (~0.1 ms
+            # a galaxy, against ~1 ms for TFDS to encode and write it).
+            return {name: self._synthetic_split(name) for name, _ in SPLIT_FRACTIONS}
         elif config.source in ("mpajhu", "sdss_spec"):
             try:
                 root = epath.Path(dl_manager.manual_dir)
@@ -524,12 +550,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     # --- Sources: each returns (LineTable, true_class codes, spectrum, ivar). ---
 
-    def _synthetic_rows(self):
+    def _synthetic_split(self, split: str):
+        """The examples of one split, made block by block (the rows of synthetic.generate)."""
         config = self.builder_config
-        sample = synthetic.generate(
-            config.num_galaxies, config.seed, with_spectrum=config.with_spectrum
-        )
-        return sample.lines, sample.true_class, sample.spectrum, sample.spectrum_ivar
+        for block in range(synthetic.num_blocks(config.num_galaxies)):
+            for example_split, key, example in _block_examples(
+                block,
+                num_galaxies=config.num_galaxies,
+                seed=config.seed,
+                with_spectrum=config.with_spectrum,
+                redshift_range=config.redshift_range,
+            ):
+                if example_split == split:
+                    yield key, example
 
     def _mpajhu_rows(self, paths: list[epath.Path], record: dict, folder: epath.Path):
         line_path, info_path = paths
@@ -631,9 +664,26 @@ def _serialize_deterministically_in_this_process() -> None:
     cls.serialize_example = serialize_example
 
 
-def _synthetic_block_examples(block: int, *, num_galaxies: int, seed: int, with_spectrum: bool):
+def _synthetic_block_examples(
+    block: int, *, num_galaxies: int, seed: int, with_spectrum: bool, redshift_range=None
+):
     _serialize_deterministically_in_this_process()
-    sample = synthetic.generate_block(num_galaxies, seed, block, with_spectrum=with_spectrum)
+    yield from _block_examples(
+        block,
+        num_galaxies=num_galaxies,
+        seed=seed,
+        with_spectrum=with_spectrum,
+        redshift_range=redshift_range,
+    )
+
+
+def _block_examples(
+    block: int, *, num_galaxies: int, seed: int, with_spectrum: bool, redshift_range=None
+):
+    """(split, key, example) of one seed block: what both generation paths store."""
+    sample = synthetic.generate_block(
+        num_galaxies, seed, block, with_spectrum=with_spectrum, redshift_range=redshift_range
+    )
     labels = schemes.classify_table(sample.lines)
     yield from _examples(
         sample.lines,

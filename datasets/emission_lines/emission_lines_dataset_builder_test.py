@@ -234,6 +234,34 @@ class SyntheticConfigNameTest(tfds.testing.TestCase):
         ds = tfds.load("emission_lines/synthetic_n40_s3:2.0.0", split="test", data_dir=self.tmp_dir)
         self.assertEqual(len(ds), builder.info.splits["test"].num_examples)
 
+    def test_wide_redshift_config_by_name(self):
+        """synthetic_wide_z_n<N>_s<SEED>: the same galaxies as synthetic_n<N>_s<SEED>, other z."""
+        wide = tfds.builder("emission_lines/synthetic_wide_z_n40_s3", data_dir=self.tmp_dir)
+        self.assertEqual(wide.builder_config.redshift_range, synthetic.WIDE_REDSHIFT_RANGE)
+        made = data.make_builder(
+            "emission_lines/synthetic_wide_z", self.tmp_dir, num_galaxies=40, seed=3
+        )
+        self.assertEqual(made.builder_config.name, "synthetic_wide_z_n40_s3")
+        self.assertEqual(made.data_dir, wide.data_dir)
+        self.assertIsNone(
+            tfds.builder("emission_lines/synthetic_n40_s3").builder_config.redshift_range
+        )
+        wide.download_and_prepare()
+        expected = synthetic.generate(40, 3, redshift_range=synthetic.WIDE_REDSHIFT_RANGE)
+        ds = tfds.load(
+            "emission_lines/synthetic_wide_z_n40_s3", split="train", data_dir=self.tmp_dir
+        )
+        rows = {
+            ex["object_id"].decode(): (float(ex["redshift"]), int(ex["true_class"]))
+            for ex in tfds.as_numpy(ds)
+        }
+        self.assertNotEmpty(rows)
+        for i, object_id in enumerate(expected.lines.object_id):
+            if object_id in rows:
+                z, true_class = rows[object_id]
+                self.assertAlmostEqual(z, expected.lines.redshift[i], places=6)
+                self.assertEqual(true_class, expected.true_class[i])
+
     def test_too_small_sample_is_refused(self):
         with self.assertRaisesRegex(ValueError, "num_galaxies must be >= 10"):
             tfds.builder("emission_lines/synthetic_n5_s0", data_dir=self.tmp_dir)

@@ -273,5 +273,69 @@ class GenerateTest(parameterized.TestCase):
         self.assertGreater(np.mean(bpt == schemes.BPT["composite"]), 0.03)
 
 
+class WideRedshiftTest(parameterized.TestCase):
+    """``redshift_range``: uniform redshifts, the same galaxies, lines leaving the coverage."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.default = el.generate(2500, SEED)
+        cls.wide = el.generate(2500, SEED, redshift_range=el.WIDE_REDSHIFT_RANGE)
+
+    def test_redshifts_are_uniform_over_the_range_and_independent_of_the_class(self):
+        z = self.wide.lines.redshift
+        low, high = el.WIDE_REDSHIFT_RANGE
+        self.assertGreaterEqual(z.min(), low)
+        self.assertLessEqual(z.max(), high)
+        # Uniform: each fifth of the range holds a fifth of the galaxies
+        # (binomial std ~8 of 500); the default sample has most below 0.15.
+        counts, _ = np.histogram(z, bins=5, range=(low, high))
+        np.testing.assert_allclose(counts, 500, atol=60)
+        self.assertGreater(np.mean(self.default.lines.redshift < 0.15), 0.7)
+        for c in range(len(el.TRUE_CLASS_NAMES)):
+            chosen = self.wide.true_class == c
+            if chosen.sum() > 100:
+                self.assertBetween(float(np.median(z[chosen])), 0.17, 0.24)
+
+    def test_same_galaxies_at_other_redshifts(self):
+        np.testing.assert_array_equal(self.wide.true_class, self.default.true_class)
+        for key, value in self.default.truth.items():
+            np.testing.assert_array_equal(self.wide.truth[key], value, err_msg=key)
+        self.assertFalse(np.allclose(self.wide.lines.redshift, self.default.lines.redshift))
+
+    def test_halpha_stays_measured_and_sii_leaves_the_coverage(self):
+        z = self.wide.lines.redshift
+        for name in ("H_ALPHA", "NII_6584", "H_BETA", "OIII_5007"):
+            self.assertTrue(np.all(np.isfinite(_col(self.wide.lines.ew, name))), name)
+        sii_missing = np.isnan(_col(self.wide.lines.ew, "SII_6731"))
+        # [SII]6731 is outside 9,200 A observed above z = 9200 / 6732.7 - 1 = 0.3665.
+        self.assertTrue(np.all(sii_missing[z > 0.37]))
+        self.assertFalse(np.any(sii_missing[z < 0.36]))
+        self.assertGreater(int(sii_missing.sum()), 50)
+        self.assertTrue(np.all(np.isfinite(self.default.lines.ew)))
+
+    def test_red_end_of_the_spectrum_is_masked_at_high_redshift(self):
+        z = self.wide.lines.redshift
+        last_pixel_seen = self.wide.spectrum_ivar[:, -1] > 0
+        edge = 10.0 ** (REST_LOGLAM[-1] + (REST_LOGLAM[1] - REST_LOGLAM[0]) / 2)
+        np.testing.assert_array_equal(last_pixel_seen, edge * (1 + z) <= 9200.0)
+        self.assertGreater(int((~last_pixel_seen).sum()), 200)
+        self.assertTrue(np.all(self.default.spectrum_ivar[:, -1] > 0))
+
+    def test_blocks_match_the_whole_sample(self):
+        block = el.generate_block(2500, SEED, 1, redshift_range=el.WIDE_REDSHIFT_RANGE)
+        np.testing.assert_array_equal(block.lines.ew, self.wide.lines.ew[1000:2000])
+
+    @parameterized.parameters(
+        ((0.1,), "two numbers"),
+        ((0.2, 0.1), "0 <= low < high"),
+        ((-0.1, 0.2), "0 <= low < high"),
+        ((0.02, 0.45), "Halpha leave the observed range"),
+    )
+    def test_bad_range(self, redshift_range, message):
+        with self.assertRaisesRegex(ValueError, message):
+            el.generate(10, 0, redshift_range=redshift_range)
+
+
 if __name__ == "__main__":
     absltest.main()

@@ -84,6 +84,14 @@ OIII_4959_WAVELENGTH = 4960.30  # vacuum, Angstrom; rendered but not catalogued
 OBSERVED_BLUE_LIMIT = 3800.0
 OBSERVED_RED_LIMIT = 9200.0
 MIN_REDSHIFT, MAX_REDSHIFT = 0.02, 0.30
+# Above this redshift [NII]6584 leaves the observed range, and with it the
+# jointly fitted [NII] + Halpha group: WHAN and BPT lose Halpha.
+MAX_HALPHA_REDSHIFT = OBSERVED_RED_LIMIT / LINE_WAVELENGTHS["NII_6584"] - 1.0  # 0.397
+# ``redshift_range`` of the wide-redshift sample (TFDS config
+# ``synthetic_wide_z``): as far as Halpha stays measurable. [SII] leaves the
+# range above z = 0.366 (its lines are then missing, NaN) and the rest-frame
+# spectrum's red end (6,900 A) above z = 0.333 (those pixels get ivar 0).
+WIDE_REDSHIFT_RANGE = (0.02, 0.39)
 
 # Noise per rest-frame pixel: variance = continuum / GAIN + sky(lambda_obs)^2
 # with SKY_NOISE rising in the blue (falling throughput) and the far red (sky
@@ -279,12 +287,15 @@ def _class_fractions(class_fractions) -> np.ndarray:
     return p / p.sum()
 
 
-def _draw_parameters(rng: np.random.Generator, cls: np.ndarray) -> dict[str, np.ndarray]:
+def _draw_parameters(
+    rng: np.random.Generator, cls: np.ndarray, redshift_range=None
+) -> dict[str, np.ndarray]:
     """Every hidden property of every galaxy, vectorised over the sample.
 
     Each quantity is drawn for all galaxies at once (class-dependent
     parameters looked up by class code), so the draws do not depend on how
-    many galaxies of each class there are.
+    many galaxies of each class there are. ``redshift_range`` (lo, hi): see
+    :func:`generate`.
     """
     n = len(cls)
 
@@ -385,9 +396,16 @@ def _draw_parameters(rng: np.random.Generator, cls: np.ndarray) -> dict[str, np.
     # the continuum slope and the absorption lines.
     age = rng.beta(per_class(2.0, 4.0, 7.0, 12.0, 14.0), per_class(5.0, 4.0, 3.0, 2.0, 1.5))
     log_continuum = per_class(0.75, 1.0, 1.05, 1.1, 1.1) + 0.25 * normal()
-    redshift = MIN_REDSHIFT + (MAX_REDSHIFT - MIN_REDSHIFT) * rng.beta(
-        per_class(2.2, 2.6, 2.6, 2.6, 2.6), 5.0
-    )
+    z_shape = per_class(2.2, 2.6, 2.6, 2.6, 2.6)
+    z_draw = rng.beta(z_shape, 5.0)
+    if redshift_range is None:
+        redshift = MIN_REDSHIFT + (MAX_REDSHIFT - MIN_REDSHIFT) * z_draw
+    else:
+        # The same draw through its own CDF is uniform on [0, 1]: uniform in
+        # redshift and independent of the class, while every other parameter
+        # (drawn after it from the same stream) is the galaxy it was.
+        low, high = redshift_range
+        redshift = low + (high - low) * special.betainc(z_shape, 5.0, z_draw)
 
     return {
         "nii_ha": nii_ha,
@@ -604,6 +622,27 @@ def _check_size_and_seed(num_galaxies, seed) -> None:
         raise ValueError(f"seed must be >= 0, got {seed}")
 
 
+def _check_redshift_range(redshift_range) -> tuple[float, float] | None:
+    """None, or (low, high) as floats with 0 <= low < high <= MAX_HALPHA_REDSHIFT."""
+    if redshift_range is None:
+        return None
+    try:
+        low, high = (float(v) for v in redshift_range)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"redshift_range must be None or two numbers (low, high), got {redshift_range!r}"
+        ) from None
+    if not (np.isfinite(low) and np.isfinite(high) and 0.0 <= low < high):
+        raise ValueError(f"redshift_range must satisfy 0 <= low < high, got {redshift_range!r}")
+    if high > MAX_HALPHA_REDSHIFT:
+        raise ValueError(
+            f"redshift_range's high end {high:g} is above {MAX_HALPHA_REDSHIFT:.3f}, where "
+            f"[NII]6584 and with it Halpha leave the observed range ({OBSERVED_RED_LIMIT:g} A): "
+            "WHAN and BPT could not classify those galaxies"
+        )
+    return (low, high)
+
+
 def generate_block(
     num_galaxies: int,
     seed: int,
@@ -611,6 +650,7 @@ def generate_block(
     *,
     with_spectrum: bool = True,
     class_fractions: Mapping[str, float] | Sequence[float] | None = None,
+    redshift_range: tuple[float, float] | None = None,
 ) -> SyntheticSample:
     """Galaxies ``block * SEED_BLOCK`` up to the next block (or the end) of a sample.
 
@@ -621,6 +661,7 @@ def generate_block(
       ValueError: bad size or seed, or ``block`` outside ``range(num_blocks(num_galaxies))``.
     """
     _check_size_and_seed(num_galaxies, seed)
+    redshift_range = _check_redshift_range(redshift_range)
     if not 0 <= block < num_blocks(num_galaxies):
         raise ValueError(
             f"block {block} is outside the {num_blocks(num_galaxies)} blocks of "
@@ -629,7 +670,13 @@ def generate_block(
     start = block * SEED_BLOCK
     stop = min(start + SEED_BLOCK, int(num_galaxies))
     return _generate_rows(
-        block_rng(seed, block), start, stop, seed, _class_fractions(class_fractions), with_spectrum
+        block_rng(seed, block),
+        start,
+        stop,
+        seed,
+        _class_fractions(class_fractions),
+        with_spectrum,
+        redshift_range,
     )
 
 
@@ -639,6 +686,7 @@ def generate(
     *,
     with_spectrum: bool = True,
     class_fractions: Mapping[str, float] | Sequence[float] | None = None,
+    redshift_range: tuple[float, float] | None = None,
 ) -> SyntheticSample:
     """Draws ``num_galaxies`` synthetic emission-line galaxies.
 
@@ -658,15 +706,28 @@ def generate(
         {name: fraction} (missing names get 0) or a sequence in the order of
         ``TRUE_CLASS_NAMES``; normalised to sum 1. Default
         ``DEFAULT_CLASS_FRACTIONS``.
+      redshift_range: None (default): redshifts 0.02-0.30 from a
+        class-dependent beta distribution peaking near 0.1, as in SDSS's
+        main sample. (low, high): uniform in [low, high] and independent of
+        the class, every other property of each galaxy unchanged (same
+        random stream): a sample on which a representation that follows
+        redshift can be told apart from one that follows the classes
+        (:data:`WIDE_REDSHIFT_RANGE` keeps Halpha measurable). Redshift
+        changes what is observed only through the spectrograph's coverage
+        (lines and pixels outside 3,800-9,200 A observed are missing) and
+        the sky noise; the generator has no distance dimming.
 
     Returns:
       A :class:`SyntheticSample`; ``lines.object_id`` is ``"SYN-000000042"``.
     """
     _check_size_and_seed(num_galaxies, seed)
+    redshift_range = _check_redshift_range(redshift_range)
     n = int(num_galaxies)
     fractions = _class_fractions(class_fractions)
     if n <= SEED_BLOCK:
-        return _generate_rows(block_rng(seed, 0), 0, n, seed, fractions, with_spectrum)
+        return _generate_rows(
+            block_rng(seed, 0), 0, n, seed, fractions, with_spectrum, redshift_range
+        )
     # Filled block by block: no second copy of the spectra.
     num_pixels = len(REST_LOGLAM)
     true_class = np.empty(n, np.int8)
@@ -680,7 +741,9 @@ def generate(
     for block in range(num_blocks(n)):
         start = block * SEED_BLOCK
         stop = min(start + SEED_BLOCK, n)
-        part = _generate_rows(block_rng(seed, block), start, stop, seed, fractions, with_spectrum)
+        part = _generate_rows(
+            block_rng(seed, block), start, stop, seed, fractions, with_spectrum, redshift_range
+        )
         true_class[start:stop] = part.true_class
         for name, column in columns.items():
             column[start:stop] = getattr(part.lines, name)
@@ -716,11 +779,12 @@ def _generate_rows(
     seed: int,
     fractions: np.ndarray,
     with_spectrum: bool,
+    redshift_range: tuple[float, float] | None = None,
 ) -> SyntheticSample:
     """Galaxies ``start`` to ``stop`` (at most one block), every draw from ``rng``."""
     n = stop - start
     cls = rng.choice(len(TRUE_CLASS_NAMES), size=n, p=fractions).astype(np.int8)
-    p = _draw_parameters(rng, cls.astype(np.intp))
+    p = _draw_parameters(rng, cls.astype(np.intp), redshift_range)
     absorption_ew = _absorption_ews(p)
     line_flux = _true_line_fluxes(p)  # (n, 11)
     true_flux = line_flux[:, :NUM_LINES]  # the rendered lines start with LINE_NAMES
