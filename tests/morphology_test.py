@@ -152,7 +152,9 @@ class AsymmetryCentreTest(absltest.TestCase):
         """The 0.01-px asymmetry-centre search changes A by < 0.005 and no flag."""
         images = [_render("elliptical", seed=4), _render("late_disk", hlr=0.5, seed=5)]
         fast = [morphology.measure(im, sersic=False) for im in images]
-        with mock.patch.object(morphology, "_source_morphology", side_effect=lambda base: base):
+        with mock.patch.object(
+            morphology, "_source_morphology", side_effect=lambda base, skip=(): base
+        ):
             exact = [morphology.measure(im, sersic=False) for im in images]
         for a, b in zip(fast, exact, strict=True):
             self.assertAlmostEqual(a.asymmetry, b.asymmetry, delta=0.005)
@@ -166,6 +168,51 @@ class AsymmetryCentreTest(absltest.TestCase):
                 statmorph.SourceMorphology,
             )
         )
+
+
+class SkippedQuantitiesTest(absltest.TestCase):
+    """What tfelg does not read is not computed (the catalogue's cost per galaxy)."""
+
+    def _raising(self, name):
+        import statmorph
+        from astropy.utils import lazyproperty
+
+        def boom(self):
+            raise AssertionError(f"{name} was computed")
+
+        return mock.patch.object(statmorph.SourceMorphology, name, lazyproperty(boom))
+
+    def test_sersic_false_does_not_fit(self):
+        image = _render("elliptical", seed=2)
+        reference = morphology.measure(image, sersic=False)
+        with self._raising("_sersic_model"):
+            result = morphology.measure(image, sersic=False)
+        self.assertFalse(result.flags & F["STATMORPH_FAILED"], result.error)
+        self.assertTrue(np.isnan(result.sersic_n))
+        self.assertTrue(result.flags & F["SERSIC_BAD"])
+        self.assertFalse(result.trust_sersic)
+        self.assertTrue(result.trust_nonparametric)
+        self.assertEqual(result.gini, reference.gini)
+        with self._raising("_sersic_model"):  # the fit when asked for: statmorph fails
+            fitted = morphology.measure(image, sersic=True)
+        self.assertTrue(fitted.flags & F["STATMORPH_FAILED"])
+
+    def test_multimode_is_never_computed_and_changes_nothing(self):
+        image = _render("late_disk", hlr=0.5, seed=3)
+        with self._raising("multimode"):
+            result = morphology.measure(image, sersic=False)
+        self.assertFalse(result.flags & F["STATMORPH_FAILED"], result.error)
+        with mock.patch.object(
+            morphology, "_source_morphology", side_effect=lambda base, skip=(): base
+        ):
+            everything = morphology.measure(image, sersic=False)
+        self.assertEqual(result.values.keys(), everything.values.keys())
+        for name, value in everything.values.items():
+            if name != "asymmetry" and not name.endswith("_centroid"):
+                self.assertEqual(np.isnan(value), np.isnan(result.values[name]), name)
+        self.assertEqual(result.gini, everything.gini)
+        self.assertEqual(result.m20, everything.m20)
+        self.assertEqual(result.statmorph_flag, everything.statmorph_flag)
 
 
 class ColumnsTest(absltest.TestCase):

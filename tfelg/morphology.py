@@ -55,6 +55,7 @@ with Gini-M20 and C.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import warnings
 
 import numpy as np
@@ -286,7 +287,9 @@ def measure(
       detect_nsigma, min_area: detection threshold and minimum segment size.
       max_offset: how far (pixels) from (x, y) the nearest segment may be.
       deblend: split blended segments (photutils ``deblend_sources``).
-      sersic: fit the Sersic profile (the slowest part of statmorph).
+      sersic: fit the Sersic profile (with a PSF, ~0.06 s of the ~0.26 s a
+        64x64 stamp costs; measured by benchmarks/morphology_speed.py).
+        False: ``sersic_n`` and ``sersic_rhalf`` are NaN and SERSIC_BAD is set.
     """
     import statmorph
 
@@ -343,12 +346,12 @@ def measure(
         psf=psf,
         skybox_size=min(32, max(4, min(nx, ny) // 4)),
     )
-    if not sersic:
-        kwargs["sersic_maxiter"] = 0
+    skip = UNUSED_QUANTITIES if sersic else UNUSED_QUANTITIES | SERSIC_QUANTITIES
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            morph = _source_morphology(statmorph.SourceMorphology)(image_bs, segmap, 1, **kwargs)
+            source_morphology = _source_morphology(statmorph.SourceMorphology, skip=skip)
+            morph = source_morphology(image_bs, segmap, 1, **kwargs)
     except Exception as e:  # statmorph raises assorted errors on odd segments
         out = _empty(
             flags | FLAG_BITS["STATMORPH_FAILED"],
@@ -362,6 +365,9 @@ def measure(
     for name in MEASUREMENTS:
         if name in known:
             values[name] = known[name]
+            continue
+        if not sersic and name.startswith("sersic_"):
+            values[name] = np.nan  # not fitted (reading it would run the fit)
             continue
         source = {"x_centroid": "xc_centroid", "y_centroid": "yc_centroid"}.get(name, name)
         value = float(getattr(morph, source, np.nan))
@@ -391,10 +397,39 @@ def measure(
 
 _FAST_CLASSES: dict = {}
 ASYMMETRY_CENTRE_XTOL = 0.01  # pixels; statmorph 0.7.2 uses 1e-6
+#: statmorph quantities tfelg never reads and that set no flag: the MID multimode statistic
+#: (Freeman et al. 2013), ~30 % of statmorph's time on a 64x64 stamp. Intensity and deviation
+#: stay: they are cheap and deviation can set statmorph's flag.
+UNUSED_QUANTITIES = frozenset({"multimode"})
+#: The single-Sersic fit's quantities, skipped with ``measure(sersic=False)``.
+SERSIC_QUANTITIES = frozenset(
+    {
+        "sersic_amplitude",
+        "sersic_rhalf",
+        "sersic_n",
+        "sersic_xc",
+        "sersic_yc",
+        "sersic_ellip",
+        "sersic_theta",
+        "sersic_chi2_dof",
+        "sersic_aic",
+        "sersic_bic",
+    }
+)
 
 
-def _source_morphology(base):
-    """statmorph's SourceMorphology with a coarser asymmetry-centre search.
+def _source_morphology(base, skip: frozenset = frozenset()):
+    """statmorph's SourceMorphology with a coarser asymmetry-centre search, skipping `skip`.
+
+    statmorph evaluates every quantity it knows in its constructor
+    (``_calculate_morphology``); the quantities named in `skip` are set to
+    statmorph's invalid value (-99) instead of computed. Skipping the
+    multimode statistic (:data:`UNUSED_QUANTITIES`) changes nothing tfelg
+    stores, flags included (it sets none); skipping the Sersic fit
+    (:data:`SERSIC_QUANTITIES`) leaves every non-parametric quantity as it was,
+    since the fit only reads them for its starting point. (Passing
+    ``sersic_maxiter=0`` does not skip the fit: scipy's leastsq reads 0 as
+    its default budget.)
 
     statmorph finds the centre that minimises the asymmetry with a
     Nelder-Mead search to 1e-6 pixel, about half of its run time on a
@@ -407,11 +442,26 @@ def _source_morphology(base):
     """
     if not isinstance(base, type):
         return base
-    if base not in _FAST_CLASSES:
+    skip = frozenset(skip)
+    if (base, skip) not in _FAST_CLASSES:
         import scipy.optimize as opt
         from astropy.utils import lazyproperty
 
+        names = getattr(sys.modules.get(base.__module__), "_quantity_names", None)
+
         class FastSourceMorphology(base):
+            def _calculate_morphology(self):
+                if names is None:  # a statmorph without the list: compute everything
+                    return super()._calculate_morphology()
+                for q in names:
+                    if q in skip:
+                        setattr(self, q, -99.0)
+                    else:
+                        _ = self[q]
+                if getattr(self, "_include_doublesersic", False):
+                    return super()._calculate_morphology()
+                return None
+
             @lazyproperty
             def _asymmetry_center(self):
                 centroid = np.array([self._xc_stamp, self._yc_stamp])
@@ -442,8 +492,8 @@ def _source_morphology(base):
                     self.flag = 2
                 return center
 
-        _FAST_CLASSES[base] = FastSourceMorphology
-    return _FAST_CLASSES[base]
+        _FAST_CLASSES[base, skip] = FastSourceMorphology
+    return _FAST_CLASSES[base, skip]
 
 
 def _measure_star(args):

@@ -236,5 +236,26 @@ class SyntheticLabelsTest(tfds.testing.TestCase):
         self.assertLen(hst.BANDS, 3)
 
 
+class SersicOptionTest(tfds.testing.TestCase):
+    def test_sersic_is_fitted_only_when_asked_and_changes_nothing_else(self):
+        """Default: no Sersic fit (sersic_n NaN, untrusted); `sersic=True` fits it, same Gini."""
+        data_dir = self.create_tempdir().full_path
+        made = {}
+        for sersic in (False, True):
+            config = builder_lib.HstGalaxiesConfig(
+                name=f"synthetic_n10_sersic{int(sersic)}", num_galaxies=10, seed=1, sersic=sersic
+            )
+            builder = builder_lib.Builder(config=config, data_dir=data_dir)
+            made[sersic] = builder._morphology(builder._synthetic_rows())
+        self.assertTrue(np.all(np.isnan(made[False]["sersic_n"])))
+        self.assertFalse(made[False]["trust_sersic"].any())
+        self.assertGreater(np.isfinite(made[True]["sersic_n"]).sum(), 5)
+        for name in ("gini", "m20", "concentration", "rhalf_circ", "trust_nonparametric"):
+            np.testing.assert_array_equal(made[False][name], made[True][name], err_msg=name)
+        names = {c.name: c for c in builder_lib.Builder.BUILDER_CONFIGS}
+        self.assertFalse(names["synthetic"].sersic)
+        self.assertTrue(names["synthetic_sersic"].sersic)
+
+
 if __name__ == "__main__":
     tfds.testing.test_main()
