@@ -360,7 +360,7 @@ class FigureContentTest(absltest.TestCase):
             plots.plot_loss_history([])
 
     def test_analysis_names_line_ratio_axes_and_leaves_imputed_values_out(self):
-        from tfelg.analysis import analyze
+        from tfelg.analysis import figures
         from tfelg.analysis.embeddings import LINE_RATIO_FEATURES, Embeddings
 
         latent = self.latent.copy()
@@ -379,13 +379,13 @@ class FigureContentTest(absltest.TestCase):
                 info=info,
             )
 
-        axes = analyze._figure_axes(
+        axes = figures.figure_axes(
             embeddings("line_ratios", {"features": list(LINE_RATIO_FEATURES)})
         )
         self.assertEqual(axes["axis_names"], list(LINE_RATIO_FEATURES))
         np.testing.assert_array_equal(axes["missing"], latent == 0.0)
         self.assertEqual(axes["missing"].sum(), len(latent[::4]))
-        self.assertEqual(analyze._figure_axes(embeddings("vae", {"latent_dim": 5})), {})
+        self.assertEqual(figures.figure_axes(embeddings("vae", {"latent_dim": 5})), {})
 
     def test_trainer_loss_plot_uses_it(self):
         from tfelg.training import loop

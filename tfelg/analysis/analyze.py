@@ -14,6 +14,10 @@ posterior means, PCA, or the classical line ratios) this module:
 4. maps the galaxies with t-SNE, writes the TensorBoard projector, the
    value-added catalogue, the figures, and ``summary.json``.
 
+The schemes compared with live in :mod:`tfelg.analysis.views`, the figures
+and projector log in :mod:`tfelg.analysis.figures` (drawing only; the
+pipeline's components call them on saved results).
+
 :func:`analyze_workdir` (``tfelg-analyze``) writes one folder: a sub-folder
 per representation and ``training/`` (a copy of the run's TensorBoard
 training curves), so that one ``tensorboard --logdir <folder>`` shows each
@@ -42,12 +46,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tfelg import atomic, schemes
+from tfelg import atomic
 from tfelg.analysis.embeddings import Embeddings
 
-# Classes that are not classes: galaxies without a scheme class are left out
-# of the matching (and counted).
-IGNORED_CLASSES = ("low_sn", "unclassified", "unknown")
+# Re-exported: the scheme views and the figures were part of this module, and
+# the pipeline's components and the scripts call them as analyze.<name>.
+from tfelg.analysis.figures import write_figures, write_projector_log
+from tfelg.analysis.views import IGNORED_CLASSES, scheme_views
 
 #: The copy of the training run's TensorBoard curves in an analysis folder
 #: (the same name as in the pipeline's projector log).
@@ -122,35 +127,6 @@ def _seeded_rows(n: int, max_points: int, seed: int) -> np.ndarray:
     if n <= max_points:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
-
-
-def scheme_views(emb: Embeddings) -> dict[str, tuple[np.ndarray, list[str]]]:
-    """The class schemes clusters are compared with: codes and names.
-
-    Emission lines (embeddings with a ``whan`` label): WHAN, BPT in its
-    three-class form (star-forming, composite, AGN), as in the reference
-    work (Seyfert/LINER stay in the catalogue), and the true class of
-    synthetic data. Any other data (HST images: ``true_type``, ``uvj``,
-    ``gini_m20``): every label column, in the embeddings' order. A column
-    whose every galaxy is ``unknown``/``unclassified``/``low_sn`` (real
-    data without truth) is left out.
-    """
-    if "whan" not in emb.labels:
-        views = {}
-        for scheme, codes in emb.labels.items():
-            names = list(emb.class_names[scheme])
-            known = [i for i, n in enumerate(names) if n not in IGNORED_CLASSES]
-            if np.isin(codes, known).any():
-                views[scheme] = (codes, names)
-        return views
-    views = {"whan": (emb.labels["whan"], list(emb.class_names["whan"]))}
-    views["bpt"] = (schemes.bpt_coarse(emb.labels["bpt"]), list(schemes.BPT_COARSE_NAMES))
-    if "true_class" in emb.labels:
-        names = list(emb.class_names["true_class"])
-        codes = emb.labels["true_class"]
-        if "unknown" not in names or np.any(codes != names.index("unknown")):
-            views["true_class"] = (codes, names)
-    return views
 
 
 def _json_default(value):
@@ -311,144 +287,14 @@ def tsne_map(emb: Embeddings, config: AnalysisConfig, log: Callable[[str], None]
     return xy, rows, result
 
 
-def _figure_axes(emb: Embeddings) -> dict:
-    """Axis names and imputed values of a representation, for the latent-space figures.
+def write_value_added_catalogue(
+    emb, inference: ClassInference, tsne_xy, path, config, tsne_placed=None
+) -> str:
+    """The FITS catalogue: id, latent and t-SNE coordinates, cluster, probabilities, classes.
 
-    The line-ratio baseline's coordinates are named features, and a missing
-    ratio is imputed as exactly 0 (the training mean after scaling, see
-    ``embeddings.line_ratio_embeddings``): the figures name the axes by
-    their ratios and leave imputed values out instead of drawing them as
-    lines of points at 0.
+    ``tsne_placed``: (N,) bools, True where the map position was placed on a
+    map fitted on a subsample (column TSNE_PLACED); None: no such column.
     """
-    features = emb.info.get("features")
-    if not features or len(features) != emb.latent_dim:
-        return {}
-    axes = {"axis_names": list(features)}
-    if emb.representation == "line_ratios":
-        axes["missing"] = emb.latent == 0.0
-    return axes
-
-
-def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_dir, config):
-    """Every figure of one representation; returns {name: path}."""
-    from tfelg.outputs import analysis_plots as plots
-
-    os.makedirs(out_dir, exist_ok=True)
-    name = emb.representation
-    figures = {}
-    views = scheme_views(emb)
-    axes = _figure_axes(emb)
-    for scheme, result in inference.comparisons.items():
-        if "match" not in result:
-            continue
-        match = result["match"]
-        figures[f"contingency_{scheme}"] = plots.plot_contingency(
-            np.asarray(match["contingency"]),
-            match["cluster_names"],
-            match["class_names"],
-            os.path.join(out_dir, f"contingency_{scheme}.png"),
-            title=f"{name}: clusters vs {scheme} (test split)",
-            column_label=scheme,
-            left_out=match.get("ignored_counts"),
-        )
-    # The first two schemes (WHAN and BPT for emission lines) get latent corner plots,
-    # the first one (WHAN) the cluster and t-SNE maps.
-    first = next(iter(views))
-    for scheme in list(views)[:2]:
-        codes, names = views[scheme]
-        figures[f"latent_{scheme}"] = plots.plot_latent_pairs(
-            emb.latent,
-            codes,
-            names,
-            os.path.join(out_dir, f"latent_{scheme}.png"),
-            title=f"{name}: latent coordinates by {scheme.upper()} class",
-            class_label=scheme.upper(),
-            seed=config.seed,
-            **axes,
-        )
-    whan_codes, whan_names = views[first]
-    if emb.latent_dim >= 2:
-        figures[f"clusters_vs_{first}"] = plots.plot_clusters_and_classes(
-            emb.latent,
-            inference.cluster,
-            whan_codes,
-            whan_names,
-            os.path.join(out_dir, f"clusters_vs_{first}.png"),
-            class_label=first.upper(),
-            seed=config.seed,
-            **axes,
-        )
-    ks = np.asarray(selection["ks"])
-    chosen = selection["chosen_k"]
-    curve = lambda key: np.array([np.nan if v is None else v for v in selection[key]])  # noqa: E731
-    figures["bic"] = plots.plot_information_criteria(
-        ks,
-        curve("bic"),
-        chosen["bic"],
-        os.path.join(out_dir, "bic.png"),
-        aic=curve("aic"),
-        title=f"{name}: Gaussian mixture BIC/AIC (train split)",
-    )
-    figures["gap"] = plots.plot_gap_curve(
-        ks,
-        curve("gap"),
-        curve("gap_s"),
-        chosen["gap"],
-        os.path.join(out_dir, "gap.png"),
-        title=f"{name}: gap statistic, B = {selection['gap_references']} (train split)",
-    )
-    if len(ks) >= 2 and chosen.get("silhouette") is not None:
-        figures["silhouette"] = plots.plot_silhouette_curve(
-            ks[1:],
-            curve("silhouette")[1:],
-            chosen["silhouette"],
-            os.path.join(out_dir, "silhouette.png"),
-            title=f"{name}: mean silhouette (train split)",
-        )
-    mapped = np.all(np.isfinite(tsne_xy), axis=1)
-    figures[f"tsne_{first}"] = plots.plot_tsne_map(
-        tsne_xy[mapped],
-        whan_codes[mapped],
-        whan_names,
-        inference.cluster[mapped],
-        os.path.join(out_dir, f"tsne_{first}.png"),
-        class_label=first.upper(),
-        seed=config.seed,
-        title=f"{name}: t-SNE map",
-    )
-    return figures
-
-
-def write_projector_log(emb, cluster, logdir, config, sprite_images=None, figures=None) -> dict:
-    """TensorBoard projector (latent space + metadata + sprite) and figure images."""
-    from tfelg.outputs import analysis_plots as plots
-    from tfelg.outputs import colours, projector
-
-    views = scheme_views(emb)
-    labels = [k for k in emb.labels if k != "true_class" or k in views]
-    metadata = {"id": emb.object_id}
-    metadata.update({k: np.array(emb.class_names[k])[emb.labels[k]] for k in labels[:2]})
-    metadata.update({"cluster": cluster, "redshift": np.round(emb.redshift, 5), "split": emb.split})
-    metadata.update({k: np.array(emb.class_names[k])[emb.labels[k]] for k in labels[2:]})
-    # Each point's class colour in the figures (the projector picks its own).
-    metadata.update(colours.projector_colour_columns(metadata, columns=labels))
-    features = emb.info.get("features")
-    info = projector.write_projector(
-        logdir,
-        emb.latent,
-        metadata,
-        sprite_images=sprite_images,
-        column_names=features if features and len(features) == emb.latent_dim else None,
-        max_points=config.projector_max_points,
-        seed=config.seed,
-    )
-    for key, path in (figures or {}).items():
-        plots.log_png_to_tensorboard(path, logdir, f"{emb.representation}/{key}")
-    return {k: v for k, v in info.items() if k != "thumb_size"}
-
-
-def write_value_added_catalogue(emb, inference: ClassInference, tsne_xy, path, config) -> str:
-    """The FITS catalogue: id, latent and t-SNE coordinates, cluster, probabilities, classes."""
     from tfelg.outputs import catalogue
 
     return catalogue.write_catalogue(
@@ -456,6 +302,7 @@ def write_value_added_catalogue(emb, inference: ClassInference, tsne_xy, path, c
         object_id=emb.object_id,
         latent=emb.latent,
         tsne=tsne_xy,
+        tsne_placed=tsne_placed,
         cluster=inference.cluster,
         cluster_proba=inference.proba,
         whan=emb.labels.get("whan"),

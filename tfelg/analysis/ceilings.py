@@ -32,11 +32,11 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from tfelg.analysis import matching
+from tfelg.analysis.views import IGNORED_CLASSES
 
 METHODS = ("gbm", "mlp")
 #: (input, line_features) pairs the ceilings are computed for by default.
 DEFAULT_INPUTS = (("lines", "ew"), ("lines", "ew_and_ratios"), ("spectrum", "ew"))
-IGNORED_CLASSES = ("low_sn", "unclassified", "unknown")
 METRICS = ("accuracy", "accuracy_many_to_one", "ari", "nmi")
 
 
@@ -188,7 +188,7 @@ def supervised_scores(
 def scheme_targets(splits: Mapping[str, Mapping[str, np.ndarray]], true_class_names=None) -> dict:
     """scheme -> (split -> codes, names): WHAN, coarse BPT, and the true class if known.
 
-    The same views the clusters are compared with (``analyze.scheme_views``).
+    The same views the clusters are compared with (:func:`tfelg.analysis.views.scheme_views`).
     """
     from tfelg import schemes
 
