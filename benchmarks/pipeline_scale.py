@@ -1,8 +1,11 @@
-r"""How each component of the emission_lines pipeline grows with the number of galaxies.
+r"""How each component of a pipeline (emission_lines, hst_images) grows with the number of galaxies.
 
     python benchmarks/pipeline_scale.py                        # 10^3 and 10^4 galaxies
     python benchmarks/pipeline_scale.py --sizes=1000,10000,100000 --json=scale.json
     python benchmarks/pipeline_scale.py --param=epochs=50 --param=k_max=10
+    python benchmarks/pipeline_scale.py --pipeline=hst_images --sizes=1000,10000
+    python benchmarks/pipeline_scale.py --sizes=1000000 --json=n1e6.json   # one size alone
+    python benchmarks/pipeline_scale.py --from_json=n1e5.json,n1e6.json     # one table of both
 
 Runs the pipeline once per size into a fresh run root (a temporary folder
 unless --root is given) and, for every component, measures
@@ -13,6 +16,12 @@ unless --root is given) and, for every component, measures
   mark is reset before each component (Linux: ``/proc/self/clear_refs``) and
   read after it, so "peak MB" includes what earlier components left resident
   (TensorFlow, caches) and "+MB" is the rise above the RSS at the start.
+
+The benchmark holds none of the data itself (only the measurements): every
+component streams or subsamples what grows with N (issue 15), so 10^6
+galaxies run in bounded memory. Sizes can be run one process each (a
+million takes most of an hour) and their JSON files tabled together with
+--from_json.
 
 The components run in one process, in dependency order, through
 tfelg_components.runner.execute, exactly as run_pipeline runs them; the
@@ -39,10 +48,27 @@ _PARAM = flags.DEFINE_multi_string(
 )
 _ROOT = flags.DEFINE_string("root", None, "Keep the run roots here (default: a temporary folder).")
 _JSON = flags.DEFINE_string("json", None, "Also write the measurements here.")
+_PIPELINE = flags.DEFINE_enum(
+    "pipeline", "emission_lines", ["emission_lines", "hst_images"], "The pipeline measured."
+)
+_FROM_JSON = flags.DEFINE_list(
+    "from_json", [], "Run nothing: table the measurements of these --json files together."
+)
 
 # Defaults of the benchmark: the pipeline's own, but fewer epochs (training
 # time is linear in epochs; 10 show the per-epoch cost without dominating).
 DEFAULTS = {"epochs": 10}
+# hst_images: one GAN and one SimCLR epoch (the pipeline's own are 3 and 3; an epoch's cost is
+# linear in N and in epochs, and at 10^4 galaxies on two CPU cores each epoch is many minutes).
+PIPELINE_DEFAULTS = {
+    "emission_lines": DEFAULTS,
+    "hst_images": {"gan_epochs": 1, "feature_epochs": 1},
+}
+#: The schemes each pipeline's clusters are scored against (the quality table's columns).
+SCHEMES = {
+    "emission_lines": ("whan", "bpt", "true_class"),
+    "hst_images": ("true_type", "uvj", "gini_m20"),
+}
 
 
 def _memory_kib() -> tuple[int, int]:
@@ -54,16 +80,32 @@ def _memory_kib() -> tuple[int, int]:
     return peak, rss
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished child processes.
+
+    hst_images renders and measures galaxies in a process pool
+    (tfelg.process_pool); its workers' CPU time counts once the pool has
+    closed, which it does inside the component. (Their memory is not in "peak
+    MB", which is this process's.)
+    """
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def _reset_peak() -> None:
     with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
         f.write("5")
 
 
-def run_size(pipeline, n: int, root: str, overrides: dict) -> list[dict]:
+def run_size(pipeline, n: int, root: str, overrides: dict, on_row=None, quality=None) -> list[dict]:
     from tfelg_components import runner
     from tfelg_components.base import OutputRef
 
-    params = pipeline.resolve_params({**DEFAULTS, **overrides, "num_galaxies": n})
+    quality = {} if quality is None else quality
+    defaults = PIPELINE_DEFAULTS[pipeline.name]
+    params = pipeline.resolve_params({**defaults, **overrides, "num_galaxies": n})
     done, rows = {}, []
     for node in pipeline.nodes(params):
         inputs = {
@@ -72,11 +114,13 @@ def run_size(pipeline, n: int, root: str, overrides: dict) -> list[dict]:
         }
         _reset_peak()
         _, rss_start = _memory_kib()
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter(), _cpu_seconds()
         execution = runner.execute(node.component, root, inputs, node.params, node=node.id)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        wall, cpu = time.perf_counter() - wall, _cpu_seconds() - cpu
         peak, _ = _memory_kib()
         done[node.id] = execution
+        if node.id == "reporter":  # the summary quality: chosen K, agreement with the schemes
+            quality[n] = execution.outputs["report"].properties.get("results")
         rows.append(
             {
                 "n": n,
@@ -86,11 +130,15 @@ def run_size(pipeline, n: int, root: str, overrides: dict) -> list[dict]:
                 "cpu_seconds": cpu,
                 "peak_mb": peak / 1024,
                 "rise_mb": (peak - rss_start) / 1024,
+                "load_after": os.getloadavg()[0],
             }
         )
+        if on_row is not None:  # e.g. save what finished so far (a long run may be stopped)
+            on_row(rows)
         print(
             f"  N={n:>7d} {node.id:<20s} {wall:8.1f} s  cpu {cpu:8.1f} s  "
-            f"peak {peak / 1024:7.0f} MB (+{(peak - rss_start) / 1024:.0f})",
+            f"peak {peak / 1024:7.0f} MB (+{(peak - rss_start) / 1024:.0f})  "
+            f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     return rows
@@ -142,6 +190,29 @@ def table(rows: list[dict], sizes: list[int]) -> str:
     return "\n".join(lines)
 
 
+def quality_text(quality: dict, schemes=SCHEMES["emission_lines"]) -> str:
+    """Chosen K (BIC) and ARI against each scheme (test split, ± bootstrap std) per size."""
+    lines = [
+        "",
+        "| N | representation | K (BIC) | " + " | ".join(f"ARI vs {s}" for s in schemes) + " |",
+    ]
+    lines.append("|---" * (3 + len(schemes)) + "|")
+    for n in sorted(quality):
+        for row in quality[n] or []:
+            cells = [f"{n:,}", row["representation"], str(row.get("k_bic"))]
+            for scheme in schemes:
+                value, error = row.get(f"{scheme}_ari"), row.get(f"{scheme}_ari_err")
+                cells.append(
+                    "–" if value is None else f"{value:.3f}" + (f" ± {error:.3f}" if error else "")
+                )
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _loads_text(loads: dict) -> str:
+    return ", ".join(f"N={n:,}: {v:.1f}" for n, v in sorted(loads.items()))
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -149,6 +220,25 @@ def main(argv):
     from absl import logging
 
     logging.set_verbosity(logging.ERROR)
+    if _FROM_JSON.value:
+        rows, loads, saved_all = [], {}, []
+        for path in _FROM_JSON.value:
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+            saved_all.append(saved)
+            rows += saved["rows"]
+            loads.update({int(n): v for n, v in saved.get("load_after", {}).items()})
+        sizes = sorted({r["n"] for r in rows})
+        print(table(rows, sizes))
+        if loads:
+            print("\nload average after each size: " + _loads_text(loads))
+        print(
+            quality_text(
+                {int(n): q for f in saved_all for n, q in f.get("quality", {}).items()},
+                SCHEMES[_PIPELINE.value],
+            )
+        )
+        return 0
     sizes = sorted(int(s) for s in _SIZES.value)
     start = time.perf_counter()
     import tensorflow as tf  # noqa: F401  (timed apart from the first component)
@@ -156,33 +246,44 @@ def main(argv):
     import_seconds = time.perf_counter() - start
     from tfelg_pipelines import registry
 
-    pipeline = registry.get_pipeline("emission_lines")
+    pipeline = registry.get_pipeline(_PIPELINE.value)
     overrides = pipeline.parse_params(_PARAM.value)
     if "num_galaxies" in overrides:
         raise app.UsageError("give sizes with --sizes, not --param=num_galaxies")
     print(
         f"tensorflow import {import_seconds:.1f} s; {os.cpu_count()} CPUs; "
         f"load average before: {os.getloadavg()[0]:.1f}; parameters: "
-        + json.dumps({**DEFAULTS, **overrides}),
+        + json.dumps({"pipeline": pipeline.name, **PIPELINE_DEFAULTS[pipeline.name], **overrides}),
         flush=True,
     )
-    rows, loads = [], {}
+    rows, loads, quality = [], {}, {}
+
+    def save(size_rows=()):
+        if _JSON.value:
+            with open(_JSON.value, "w", encoding="utf-8") as f:
+                json.dump(
+                    {
+                        "import_seconds": import_seconds,
+                        "params": overrides,
+                        "rows": rows + list(size_rows),
+                        "load_after": loads,
+                        "quality": quality,
+                    },
+                    f,
+                    indent=2,
+                )
+
     with tempfile.TemporaryDirectory() as scratch:
         for n in sizes:
             root = os.path.join(_ROOT.value or scratch, f"n{n}")
-            rows += run_size(pipeline, n, root, overrides)
+            rows += run_size(pipeline, n, root, overrides, on_row=save, quality=quality)
             loads[n] = os.getloadavg()[0]
+            print(f"  N={n:,}: load average {loads[n]:.1f}", flush=True)
     print()
     print(table(rows, sizes))
-    print(
-        "\nload average after each size: "
-        + ", ".join(f"N={n:,}: {v:.1f}" for n, v in loads.items())
-    )
-    if _JSON.value:
-        with open(_JSON.value, "w", encoding="utf-8") as f:
-            json.dump(
-                {"import_seconds": import_seconds, "params": overrides, "rows": rows}, f, indent=2
-            )
+    print("\nload average after each size: " + _loads_text(loads))
+    print(quality_text(quality, SCHEMES[pipeline.name]))
+    save()
     return 0
 
 

@@ -117,7 +117,7 @@ def clusterer(
         clusters.properties[name] = inference.n_clusters
 
 
-@component(version="2")
+@component(version="3")  # 3: place_rest (galaxies outside the subsample placed)
 def tsne(
     embeddings: Input[Embeddings],
     tsne_map: Output[TSNEMap],
@@ -128,10 +128,20 @@ def tsne(
     exaggeration: Annotated[float, Range(gt=0)] = 1.0,
     initialization: Annotated[str, OneOf(*TSNE_INITIALIZATIONS)] = "pca",
     method: Annotated[str, OneOf(*TSNE_METHODS)] = "auto",
+    place_rest: bool = True,
     seed: Annotated[int, SEED] = 0,
 ):
-    """A t-SNE map (openTSNE) per representation; galaxies outside a subsample get NaN."""
+    """A t-SNE map (openTSNE) per representation, fitted on at most `max_points` galaxies.
+
+    Above `max_points` the map is fitted on a seeded subsample and, with
+    `place_rest`, every other galaxy is placed on the finished map by
+    openTSNE's transform (tfelg.analysis.tsne.place_points: ~1 ms a galaxy,
+    so a million galaxies get map positions in minutes where fitting them
+    would take hours); `rows` in the npz lists the fitted galaxies, so the
+    catalogue can flag the placed ones. Without `place_rest` they get NaN.
+    """
     from tfelg.analysis import analyze
+    from tfelg.analysis import tsne as tsne_lib
 
     config = _analysis_config(
         tsne_perplexity=perplexity,
@@ -144,15 +154,26 @@ def tsne(
         seed=seed,
     )
     for name in representations(embeddings):
-        xy, rows, result = analyze.tsne_map(load_embeddings(embeddings, name), config)
+        emb = load_embeddings(embeddings, name)
+        xy, rows, result = analyze.tsne_map(emb, config)
+        n_placed = 0
+        if place_rest and len(rows) < len(emb):
+            rest = np.setdiff1d(np.arange(len(emb)), rows)
+            xy[rest] = tsne_lib.place_points(result, emb.latent[rest], log=_say(name))
+            n_placed = len(rest)
         with open(tsne_map.path(f"{name}.npz"), "wb") as f:
             np.savez(f, xy=xy, rows=rows)
         params = {k: v for k, v in result.params.items() if "second" not in k}  # stable bytes
         _write_json(
             tsne_map.path(f"{name}.json"),
-            {"n_points": len(rows), "kl": result.kl_divergence, "params": params},
+            {"n_points": len(rows), "kl": result.kl_divergence, "params": params}
+            | ({"n_placed": n_placed} if n_placed else {}),
         )
-        print(f"  {name}: t-SNE of {len(rows)} galaxies, KL {result.kl_divergence:.3f}", flush=True)
+        print(
+            f"  {name}: t-SNE of {len(rows)} galaxies, KL {result.kl_divergence:.3f}"
+            + (f"; {n_placed} placed on it" if n_placed else ""),
+            flush=True,
+        )
 
 
 COMPONENTS = (model_selector, clusterer, tsne)

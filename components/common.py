@@ -87,13 +87,42 @@ def data_config(dataset: Dataset, input: str = "lines", line_features: str = "ew
     )
 
 
+#: Features only the spectrum input reads (2 x 1,383 float32: 11 kB of a galaxy's ~12 kB).
+SPECTRUM_FEATURES = ("spectrum", "spectrum_ivar")
+
+
 def load_dataset(dataset: Dataset, input: str = "lines"):
-    """(builder, {split: arrays}) of a Dataset artifact, read without writing to it."""
+    """(builder, {split: arrays}) of a Dataset artifact, read without writing to it.
+
+    With ``input="lines"`` the spectra are not parsed: every other feature is
+    a few numbers per galaxy, so a million galaxies fit in a few hundred MB
+    (with the spectra they would take 11 GB).
+    """
     from tfelg import data as tfelg_data
     from tfelg.training import loop
 
     builder = loop.open_dataset(data_config(dataset, input))
-    return builder, {s: tfelg_data.load_split_arrays(builder, s) for s in SPLITS}
+    features = None
+    if input == "lines":
+        features = [k for k in builder.info.features.keys() if k not in SPECTRUM_FEATURES]
+    return builder, {s: tfelg_data.load_split_arrays(builder, s, features=features) for s in SPLITS}
+
+
+def load_dataset_rows(dataset: Dataset, rows, features=None):
+    """(builder, {split: arrays}) of only the galaxies `rows` (None: all), streamed.
+
+    `rows` are sorted row numbers in the order of the embeddings (train,
+    validation, test, as load_dataset reads them); `features` the feature
+    names to parse, or a function of the builder giving them (None: all).
+    Memory grows with len(rows), not with the dataset (tfelg.data.load_rows).
+    """
+    from tfelg import data as tfelg_data
+    from tfelg.training import loop
+
+    builder = loop.open_dataset(data_config(dataset))
+    if callable(features):
+        features = features(builder)
+    return builder, tfelg_data.load_rows(builder, SPLITS, rows, features=features)
 
 
 def representations(embeddings: Embeddings) -> list[str]:

@@ -32,7 +32,7 @@ import dataclasses
 import importlib
 from collections.abc import Callable, Mapping
 
-from tfelg_components.base import Dataset, ParameterError
+from tfelg_components.base import Dataset
 
 #: Dataset NAME -> the module that registers its Domain (imported when asked for).
 DOMAIN_MODULES = {
@@ -57,6 +57,9 @@ class Domain:
       thumbnails: (builder, splits) -> (N, h, w[, 3]) images, rows in the
         order train, validation, test.
       schemes: label keys clusters are compared with.
+      thumbnail_features: builder -> the feature names `thumbnails` reads
+        (None: all); the projector parses only these, and only for the
+        galaxies it shows (a million spectra do not fit in memory).
     """
 
     name: str
@@ -64,27 +67,18 @@ class Domain:
     baselines: Mapping[str, Callable]
     thumbnails: Callable
     schemes: tuple[str, ...]
+    thumbnail_features: Callable = lambda builder: None
 
     def chosen_baselines(self, names: list[str] | None) -> list[str]:
-        """`names` in this domain's order (None: all of them).
-
-        The exporter's `baselines` parameter can only be checked against the
-        union of every domain's names when a pipeline is built (the domain
-        is known once the dataset is): here it is checked against this
-        domain's, before any data are read.
-
-        Raises:
-          ParameterError: naming the parameter, the first name that is not
-            this domain's, and this domain's names.
-        """
+        """`names` in this domain's order (None: all of them); ValueError for another domain's."""
         if names is None:
             return list(self.baselines)
-        for i, name in enumerate(names):
-            if name not in self.baselines:
-                raise ParameterError(
-                    f"'baselines' item {i} must be one of the {self.name} baselines: "
-                    f"{', '.join(self.baselines) or '(none)'}, got {name!r}"
-                )
+        unknown = [n for n in names if n not in self.baselines]
+        if unknown:
+            raise ValueError(
+                f"baseline {', '.join(map(repr, unknown))} is not one of {self.name}'s: "
+                f"{', '.join(self.baselines) or '(none)'}"
+            )
         return [n for n in self.baselines if n in names]
 
 

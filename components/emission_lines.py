@@ -142,6 +142,11 @@ def thumbnails(builder, splits) -> np.ndarray:
     return sprites.render_feature_glyphs(features)
 
 
+def thumbnail_features(builder) -> list[str] | None:
+    """The spectra only, where there are spectra; the line features (all) otherwise."""
+    return ["spectrum"] if "spectrum" in builder.info.features else None
+
+
 DOMAIN = domains.register_domain(
     domains.Domain(
         name="emission_lines",
@@ -149,6 +154,7 @@ DOMAIN = domains.register_domain(
         baselines={"pca": pca_baseline, "line_ratios": line_ratio_baseline},
         thumbnails=thumbnails,
         schemes=SCHEMES,
+        thumbnail_features=thumbnail_features,
     )
 )
 

@@ -51,6 +51,7 @@ from tfelg_components.base import (
 from tfelg_components.common import (
     COMPARISON_JSON,
     DATASET_JSON,
+    EMBEDDINGS_JSON,
     FIGURES_DIR,
     LOSS_PLOT,
     RESULTS_MD,
@@ -58,7 +59,7 @@ from tfelg_components.common import (
     SPLITS,
     SUMMARY_JSON,
     TRAINING_LOGDIR,
-    load_dataset,
+    load_dataset_rows,
     load_embeddings,
     load_tsne,
     representations,
@@ -79,7 +80,7 @@ from tfelg_components.common import write_json as _write_json
 PROJECTOR_MAX_POINTS = 100_000
 
 
-@component(version="1")
+@component(version="2")  # 2: TSNE_PLACED where galaxies were placed on the map
 def catalog_writer(
     embeddings: Input[Embeddings],
     clusters: Input[Clusters],
@@ -87,18 +88,27 @@ def catalog_writer(
     catalogue: Output[Catalogue],
     seed: Annotated[int, SEED] = 0,
 ):
-    """The value-added FITS catalogue per representation: ids, latent and map coordinates,
-    cluster and probabilities, WHAN, BPT (and true class)."""
+    """The value-added FITS catalogue per representation: ids, latent and map coordinates
+    (TSNE_PLACED: placed on a map fitted on a subsample), cluster and probabilities, WHAN,
+    BPT (and true class)."""
     from tfelg.analysis import analyze
 
     config = _analysis_config(seed=seed)
     for name in representations(embeddings):
+        xy = load_tsne(tsne_map, name)
+        with np.load(tsne_map.path(f"{name}.npz")) as z:
+            fitted = z["rows"]
+        # Galaxies with map coordinates that were not fitted were placed on the
+        # map (the tsne component's place_rest); flagged only where there are any.
+        placed = np.all(np.isfinite(xy), axis=1)
+        placed[fitted] = False
         analyze.write_value_added_catalogue(
             load_embeddings(embeddings, name),
             analyze.ClassInference.load(clusters.path(name)),
-            load_tsne(tsne_map, name),
+            xy,
             catalogue.path(f"{name}.fits"),
             config,
+            tsne_placed=placed if placed.any() else None,
         )
 
 
@@ -192,7 +202,7 @@ def reporter(
     report.properties["results"] = rows
 
 
-@component(version="3")  # 3: thumbnails from the dataset's domain
+@component(version="4")  # 4: thumbnails of the shown subsample only, streamed
 def projector_writer(
     dataset: Input[Dataset],
     model: Input[Model],
@@ -214,10 +224,17 @@ def projector_writer(
     looks in runs). Tensors of fewer than 3 columns are padded with zeros.
     """
     from tfelg.analysis import analyze
+    from tfelg.outputs.projector import subsample_rows
 
     config = _analysis_config(projector_max_points=max_points, seed=seed)
-    builder, splits = load_dataset(dataset)
-    thumbs = domains.domain_of(dataset).thumbnails(builder, splits)  # train, validation, test
+    # Thumbnails of only the galaxies the projector shows (write_projector's own
+    # seeded subsample), their features streamed from the dataset: rendering a
+    # million spectra would take 3 GB of thumbnails and 11 GB of spectra.
+    n_total = _read_json(embeddings.path(EMBEDDINGS_JSON))["n_galaxies"]
+    rows = subsample_rows(n_total, max_points, seed)
+    domain = domains.domain_of(dataset)
+    builder, splits = load_dataset_rows(dataset, rows, domain.thumbnail_features)
+    thumbs = domain.thumbnails(builder, splits)  # train, validation, test
     del splits
     runs = {}
     for name in representations(embeddings):

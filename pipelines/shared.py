@@ -38,7 +38,13 @@ ANALYSIS_PARAMETERS = [
         analysis.tsne,
         "max_points",
         "tsne_max_points",
-        help="Galaxies in the t-SNE map (seeded subsample).",
+        help="Galaxies the t-SNE map is fitted on (seeded subsample).",
+    ),
+    feeds(
+        analysis.tsne,
+        "place_rest",
+        "tsne_place_rest",
+        help="Place the galaxies outside the t-SNE subsample on the map (else NaN).",
     ),
     feeds(
         analysis.tsne,
@@ -122,6 +128,7 @@ def analysis_nodes(
         exaggeration=params["tsne_exaggeration"],
         initialization=params["tsne_initialization"],
         method=params["tsne_method"],
+        place_rest=params["tsne_place_rest"],
         seed=seed,
     )
     catalogued = outputs.catalog_writer(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -137,12 +138,15 @@ def prepare(builder, manual_dir: str | None = None, *, beam_flags: list[str] | N
     return builder
 
 
-def load_split_arrays(builder, split: str, batch_size: int = 4096) -> dict[str, np.ndarray]:
-    """Every feature of one split as NumPy arrays (object ids as str).
+def split_batches(
+    builder, split: str, batch_size: int = 4096, features=None
+) -> Iterator[dict[str, np.ndarray]]:
+    """One split as NumPy batches, in the stored order (the order of :func:`load_split_arrays`).
 
-    Batched reading keeps decoding off the critical path (DESIGN.md: TFDS
-    per-example decoding is ~15k spectra/s; batching before parsing is ~3x
-    faster).
+    What a reader whose memory must not grow with the dataset iterates over
+    (a million spectra are 11 GB). ``features``: the feature names to parse
+    (TFDS's PartialDecoding: the others, e.g. the spectra when only the lines
+    are wanted, are not even parsed); None: all of them.
     """
     import tensorflow_datasets as tfds
 
@@ -151,13 +155,69 @@ def load_split_arrays(builder, split: str, batch_size: int = 4096) -> dict[str, 
             f"{builder.info.full_name} has no split {split!r}; splits: "
             f"{', '.join(builder.info.splits.keys())}"
         )
-    ds = builder.as_dataset(split=split, batch_size=batch_size, shuffle_files=False)
-    chunks: dict[str, list[np.ndarray]] = {}
+    decoders = None
+    if features is not None:
+        known = builder.info.features.keys()
+        unknown = sorted(set(features) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{builder.info.full_name} has no feature {', '.join(map(repr, unknown))}; "
+                f"features: {', '.join(sorted(known))}"
+            )
+        decoders = tfds.decode.PartialDecoding({k: builder.info.features[k] for k in features})
+    ds = builder.as_dataset(
+        split=split, batch_size=batch_size, shuffle_files=False, decoders=decoders
+    )
     for batch in tfds.as_numpy(ds):
+        if "object_id" in batch:
+            batch["object_id"] = batch["object_id"].astype(str)
+        yield batch
+
+
+def load_split_arrays(
+    builder, split: str, batch_size: int = 4096, features=None
+) -> dict[str, np.ndarray]:
+    """Every feature (or the named ``features``) of one split as NumPy arrays (object ids as str).
+
+    Batched reading keeps decoding off the critical path (DESIGN.md: TFDS
+    per-example decoding is ~15k spectra/s; batching before parsing is ~3x
+    faster). Leave the spectra out (``features``) where they are not used:
+    they are 11 kB per galaxy.
+    """
+    chunks: dict[str, list[np.ndarray]] = {}
+    for batch in split_batches(builder, split, batch_size, features):
         for key, value in batch.items():
             chunks.setdefault(key, []).append(value)
     if not chunks:
         raise ValueError(f"split {split!r} of {builder.info.full_name} is empty")
-    arrays = {key: np.concatenate(parts) for key, parts in chunks.items()}
-    arrays["object_id"] = arrays["object_id"].astype(str)
-    return arrays
+    return {key: np.concatenate(parts) for key, parts in chunks.items()}
+
+
+def load_rows(builder, splits, rows, batch_size: int = 4096, features=None):
+    """Only the galaxies ``rows`` of ``splits`` read one after another, as {split: arrays}.
+
+    ``rows``: sorted row numbers into the splits concatenated in the order
+    given (the order the embeddings are in); None: every row. Each split is
+    streamed in batches and only the chosen rows kept, so memory grows with
+    ``len(rows)``, not with the dataset (the projector's sprite of 100,000
+    thumbnails from a million spectra). A split none of whose rows are
+    chosen gives zero-length arrays.
+    """
+    rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+    out, offset = {}, 0
+    for split in splits:
+        chunks: dict[str, list[np.ndarray]] = {}
+        for batch in split_batches(builder, split, batch_size, features):
+            n = len(next(iter(batch.values())))
+            if rows is None:
+                keep = slice(None)
+            else:
+                lo, hi = np.searchsorted(rows, [offset, offset + n])
+                keep = rows[lo:hi] - offset
+            for key, value in batch.items():
+                chunks.setdefault(key, []).append(value[keep])
+            offset += n
+        if not chunks:
+            raise ValueError(f"split {split!r} of {builder.info.full_name} is empty")
+        out[split] = {key: np.concatenate(parts) for key, parts in chunks.items()}
+    return out

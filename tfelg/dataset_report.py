@@ -45,7 +45,11 @@ def describe_dataset(builder, plot_dir: str | None = None) -> str:
     """Counts per split, true-vs-scheme tables, and (optionally) diagrams."""
     from tfelg import data
 
-    per_split = {s: data.load_split_arrays(builder, s) for s in builder.info.splits.keys()}
+    # The lines and classes only: the spectra (11 kB a galaxy) are not parsed.
+    features = [k for k in builder.info.features.keys() if k not in ("spectrum", "spectrum_ivar")]
+    per_split = {
+        s: data.load_split_arrays(builder, s, features=features) for s in builder.info.splits.keys()
+    }
     true_names = builder.info.features["true_class"].names
     out = [
         f"{builder.info.full_name}: "

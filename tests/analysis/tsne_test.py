@@ -152,5 +152,40 @@ class ProgressTest(absltest.TestCase):
         self.assertEqual(stderr.getvalue(), "")
 
 
+class PlacePointsTest(absltest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        x, cls.labels = _blobs(n_per_cluster=60, dims=4)
+        fitted = np.arange(len(x)) % 3 != 0  # two thirds fitted, one third placed
+        cls.x, cls.fitted = x, fitted
+        cls.result = tsne.run_tsne(x[fitted], seed=1, **_FAST)
+
+    def test_chunks_do_not_change_positions(self):
+        rest = self.x[~self.fitted]
+        whole = tsne.place_points(self.result, rest, chunk_size=len(rest))
+        chunked = tsne.place_points(self.result, rest, chunk_size=7)
+        self.assertEqual(whole.shape, (len(rest), 2))
+        self.assertEqual(whole.dtype, np.float32)
+        np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-4)
+
+    def test_placed_points_land_among_their_class(self):
+        placed = tsne.place_points(self.result, self.x[~self.fitted])
+        ref, ref_labels = self.result.embedding, self.labels[self.fitted]
+        d2 = ((placed[:, None, :] - ref[None, :, :]) ** 2).sum(-1)
+        nearest = ref_labels[np.argmin(d2, axis=1)]
+        self.assertGreater(float(np.mean(nearest == self.labels[~self.fitted])), 0.95)
+
+    def test_bad_input(self):
+        with self.assertRaisesRegex(ValueError, r"must be \(n, 4\)"):
+            tsne.place_points(self.result, self.x[:5, :3])
+        bad = self.x[:5].copy()
+        bad[2, 1] = np.nan
+        with self.assertRaisesRegex(ValueError, "NaN"):
+            tsne.place_points(self.result, bad)
+        with self.assertRaisesRegex(ValueError, "no openTSNE embedding"):
+            tsne.place_points(tsne.TSNEResult(self.result.embedding, 1.0, {"n_dims": 4}), self.x)
+
+
 if __name__ == "__main__":
     absltest.main()

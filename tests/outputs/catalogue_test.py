@@ -46,6 +46,30 @@ class WriteCatalogueTest(absltest.TestCase):
         with self.assertRaisesRegex(InputError, "TSNE.*row 2"):
             catalogue.write_catalogue(path + "2", **inputs)
 
+    def test_placed_galaxies_are_flagged(self):
+        path = os.path.join(self.create_tempdir().full_path, "vac.fits")
+        inputs = _inputs()
+        tsne = np.array(inputs["tsne"], dtype=np.float64)
+        tsne[1] = np.nan
+        placed = np.zeros(12, bool)
+        placed[[3, 7]] = True
+        catalogue.write_catalogue(path, **{**inputs, "tsne": tsne}, tsne_placed=placed)
+        table = Table.read(path, hdu=1)
+        np.testing.assert_array_equal(np.asarray(table["TSNE_PLACED"]), placed)
+        self.assertFalse(table["TSNE_MAPPED"][1])
+        with fits.open(path) as hdul:
+            comments = [v for k, v in hdul[1].header.items() if k.startswith("TCOMM")]
+        self.assertTrue(any("openTSNE transform" in c for c in comments))
+        placed[1] = True  # no coordinates, yet "placed"
+        with self.assertRaisesRegex(InputError, "TSNE_PLACED.*row 1"):
+            catalogue.write_catalogue(path, **{**inputs, "tsne": tsne}, tsne_placed=placed)
+        with self.assertRaisesRegex(InputError, "TSNE_PLACED.*11 rows"):
+            catalogue.write_catalogue(path, **{**inputs, "tsne": tsne}, tsne_placed=placed[:11])
+        with self.assertRaisesRegex(InputError, "TSNE_PLACED.*without t-SNE"):
+            catalogue.write_catalogue(path, **{**inputs, "tsne": None}, tsne_placed=placed)
+        catalogue.write_catalogue(path + "2", **inputs)  # no flags given: no column
+        self.assertNotIn("TSNE_PLACED", Table.read(path + "2", hdu=1).colnames)
+
     def test_round_trip(self):
         path = os.path.join(self.create_tempdir().full_path, "vac.fits")
         inputs = _inputs()

@@ -139,6 +139,29 @@ class WriteProjectorTest(tf.test.TestCase):
         sprite = np.asarray(Image.open(info["sprite_path"]))
         np.testing.assert_array_equal(sprite[:8, :8], thumbs[rows[0]])
 
+    def test_thumbnails_of_the_subsample_only_give_the_same_sprite(self):
+        # What the projector component does with a million galaxies: it renders
+        # only the thumbnails of subsample_rows(N, max_points, seed).
+        embeddings, metadata, thumbs = _sample(n=50)
+        rows = projector.subsample_rows(50, 20, 4)
+        sprites = []
+        for name, images in (("all", thumbs), ("subsample", thumbs[rows])):
+            logdir = os.path.join(self.get_temp_dir(), "presub", name)
+            info = projector.write_projector(
+                logdir, embeddings, metadata, sprite_images=images, max_points=20, seed=4
+            )
+            sprites.append(np.asarray(Image.open(info["sprite_path"])))
+        np.testing.assert_array_equal(sprites[0], sprites[1])
+        logdir = os.path.join(self.get_temp_dir(), "presub", "bad")
+        with self.assertRaisesRegex(ValueError, "19 thumbnails for 50 embeddings.*the 20"):
+            projector.write_projector(
+                logdir, embeddings, metadata, sprite_images=thumbs[:19], max_points=20, seed=4
+            )
+        with self.assertRaisesRegex(ValueError, "20 thumbnails for 50 embeddings"):
+            projector.write_projector(  # all 50 shown: all 50 thumbnails needed
+                logdir, embeddings, metadata, sprite_images=thumbs[:20], max_points=50, seed=4
+            )
+
     def test_rewrite_replaces_checkpoint_and_stale_assets(self):
         logdir = self.get_temp_dir() + "/rewrite"
         embeddings, metadata, thumbs = _sample(n=30)

@@ -150,6 +150,8 @@ class TSNEResult:
     embedding: np.ndarray
     kl_divergence: float
     params: dict
+    #: openTSNE's TSNEEmbedding (what :func:`place_points` adds points to); not saved.
+    model: object = dataclasses.field(default=None, repr=False, compare=False)
 
 
 def effective_perplexity(n: int, perplexity: float) -> float:
@@ -298,4 +300,58 @@ def run_tsne(
         "neighbors": tsne.neighbors,
         "seconds": seconds,
     }
-    return TSNEResult(embedding=coords, kl_divergence=float(embedding.kl_divergence), params=params)
+    return TSNEResult(
+        embedding=coords,
+        kl_divergence=float(embedding.kl_divergence),
+        params=params,
+        model=embedding,
+    )
+
+
+#: Points placed per openTSNE transform call (bounds memory; each point is
+#: placed against the fixed map alone, so the chunking does not change where).
+PLACE_CHUNK = 20_000
+
+
+def place_points(
+    result: TSNEResult,
+    x,
+    *,
+    chunk_size: int = PLACE_CHUNK,
+    log: Callable[[str], None] | None = None,
+) -> np.ndarray:
+    """Places points that were not fitted onto a finished map (openTSNE's ``transform``).
+
+    A map of a million points would take hours and gigabytes; a map of a
+    seeded subsample plus the others placed on it gives every galaxy a map
+    position. openTSNE (Poličar et al. 2024, section "embedding new
+    samples") puts each new point at the median of its nearest fitted
+    neighbours in the input space and optimises it against the fixed map
+    (openTSNE's defaults: perplexity 5, 25 neighbours, 250 iterations): the
+    map itself does not move, and a new point feels only the fitted points,
+    so the result does not depend on how the new points are chunked (tested)
+    and memory grows with ``chunk_size``, not with the number placed.
+
+    Returns:
+      (len(x), 2) float32 map coordinates.
+    """
+    if result.model is None:
+        raise ValueError("this t-SNE result has no openTSNE embedding (was it loaded from disk?)")
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != result.params["n_dims"]:
+        raise ValueError(
+            f"points to place must be (n, {result.params['n_dims']}), got shape {x.shape}"
+        )
+    if not np.isfinite(x).all():
+        raise ValueError("points to place have NaN or infinite values")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    out = np.empty((len(x), 2), dtype=np.float32)
+    start = time.perf_counter()
+    for lo in range(0, len(x), chunk_size):
+        hi = min(lo + chunk_size, len(x))
+        placed = result.model.transform(np.ascontiguousarray(x[lo:hi], dtype=np.float64))
+        out[lo:hi] = np.asarray(placed, dtype=np.float32)
+        if log is not None:
+            log(f"t-SNE: placed {hi} of {len(x)} points ({time.perf_counter() - start:.0f} s)")
+    return out

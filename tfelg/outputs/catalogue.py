@@ -21,6 +21,9 @@ Columns:
   Z                redshift (if given)
   LATENT           (d,) vector: latent coordinates (posterior means)
   TSNE_1, TSNE_2   t-SNE map (if given)
+  TSNE_MAPPED      True where the galaxy has map coordinates
+  TSNE_PLACED      True where its position was placed on a map fitted on a
+                   subsample (openTSNE transform) rather than fitted (if given)
   CLUSTER          cluster index (0-based)
   CLUSTER_PROB     (K,) vector: posterior probability of each cluster
   WHAN, WHAN_CODE  WHAN class name and code (``tfelg.schemes.WHAN_NAMES``), if given
@@ -106,6 +109,7 @@ def write_catalogue(
     tsne,
     cluster,
     cluster_proba,
+    tsne_placed=None,
     whan=None,
     bpt=None,
     redshift=None,
@@ -124,6 +128,9 @@ def write_catalogue(
       latent: (N, d) latent coordinates.
       tsne: (N, 2) t-SNE map coordinates, or None; a row of two NaN marks a
         galaxy left out of a subsampled map (column TSNE_MAPPED says which).
+      tsne_placed: (N,) bools, or None (no column): True where the map
+        position was placed on a map fitted on a subsample
+        (:func:`tfelg.analysis.tsne.place_points`), written as TSNE_PLACED.
       cluster: (N,) cluster indices in [0, K).
       cluster_proba: (N, K) cluster membership probabilities: fractions in
         [0, 1], each row summing to 1.
@@ -239,6 +246,22 @@ def write_catalogue(
         descriptions["TSNE_MAPPED"] = (
             "True if the galaxy is on the t-SNE map; False: left out of a subsampled map"
         )
+        if tsne_placed is not None:
+            placed = _array(tsne_placed, "TSNE_PLACED", path, ndim=1, n=n, dtype_kind="b")
+            if (placed & unmapped).any():
+                raise InputError(
+                    "marks a galaxy without map coordinates as placed",
+                    path=path,
+                    column="TSNE_PLACED",
+                    row=int(np.flatnonzero(placed & unmapped)[0]),
+                )
+            columns["TSNE_PLACED"] = placed
+            descriptions["TSNE_PLACED"] = (
+                "True: placed on a map fitted on a subsample (openTSNE transform); "
+                "False: fitted in the map (or not on it)"
+            )
+    elif tsne_placed is not None:
+        raise InputError("given without t-SNE coordinates", path=path, column="TSNE_PLACED")
     columns["CLUSTER"] = cluster
     columns["CLUSTER_PROB"] = cluster_proba.astype(np.float32)
     descriptions["CLUSTER"] = f"most probable mixture component, 0-based, of {k}"

@@ -163,7 +163,11 @@ def write_projector(
         than codes. None or empty: no metadata file.
       sprite_images: optional (N, h, w, 3) thumbnails, uint8 or floats in
         [0, 1] (e.g. from :mod:`tfelg.outputs.sprites`), in the rows of
-        ``embeddings``; shrunk to fit an 8192 x 8192 sprite.
+        ``embeddings``; shrunk to fit an 8192 x 8192 sprite. When there are
+        more than ``max_points`` rows they may instead be the thumbnails of the
+        subsample only (``subsample_rows(N, max_points, seed)``, in that
+        order): a caller with a million galaxies renders 100,000 thumbnails,
+        not a million.
       column_names: names of the d columns (default ``z1``, ``z2``, ...),
         written to ``projector_columns.txt``. Fewer than three columns are
         padded with zeros (see the module docstring); the padding is named
@@ -212,9 +216,12 @@ def write_projector(
             )
     if sprite_images is not None:
         sprite_images = sprites.to_uint8_images(sprite_images)
-        if len(sprite_images) != n_total:
+        if len(sprite_images) != n_total and not (
+            n_total > max_points and len(sprite_images) == max_points
+        ):
             raise ValueError(
                 f"sprite_images has {len(sprite_images)} thumbnails for {n_total} embeddings"
+                + (f" (or the {max_points} of the subsample)" if n_total > max_points else "")
             )
         # Leave at least 4x4 pixels per thumbnail in the 8192-pixel sprite.
         min_side = 4
@@ -247,8 +254,13 @@ def write_projector(
             ROWS_FILENAME,
         )
         embeddings = embeddings[rows]
-        if sprite_images is not None:
+        if sprite_images is not None and len(sprite_images) == n_total:
             sprite_images = sprite_images[rows]
+        elif sprite_images is not None and len(sprite_images) != len(rows):
+            raise ValueError(  # max_points was lowered to fit the sprite: all are needed
+                f"sprite_images has the {len(sprite_images)} thumbnails of a subsample, but "
+                f"{len(rows)} points are written; give all {n_total} thumbnails"
+            )
 
     embeddings, n_padding = pad_columns(np.asarray(embeddings, dtype=np.float32))
     if n_padding:
