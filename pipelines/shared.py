@@ -44,7 +44,8 @@ ANALYSIS_PARAMETERS = [
         analysis.tsne,
         "place_rest",
         "tsne_place_rest",
-        help="Place the galaxies outside the t-SNE subsample on the map (else NaN).",
+        help="Galaxies outside the t-SNE subsample: median (of 25 fitted neighbours), "
+        "transform (openTSNE's), none (NaN).",
     ),
     feeds(
         analysis.tsne,

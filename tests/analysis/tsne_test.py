@@ -161,30 +161,55 @@ class PlacePointsTest(absltest.TestCase):
         cls.x, cls.fitted = x, fitted
         cls.result = tsne.run_tsne(x[fitted], seed=1, **_FAST)
 
+    def place(self, points, method, **kwargs):
+        return tsne.place_points(self.result, points, self.x[self.fitted], method=method, **kwargs)
+
     def test_chunks_do_not_change_positions(self):
         rest = self.x[~self.fitted]
-        whole = tsne.place_points(self.result, rest, chunk_size=len(rest))
-        chunked = tsne.place_points(self.result, rest, chunk_size=7)
-        self.assertEqual(whole.shape, (len(rest), 2))
-        self.assertEqual(whole.dtype, np.float32)
-        np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-4)
+        for method in tsne.PLACE_METHODS:
+            with self.subTest(method):
+                whole = self.place(rest, method, chunk_size=len(rest))
+                chunked = self.place(rest, method, chunk_size=7)
+                self.assertEqual(whole.shape, (len(rest), 2))
+                self.assertEqual(whole.dtype, np.float32)
+                np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-4)
 
-    def test_placed_points_land_among_their_class(self):
-        placed = tsne.place_points(self.result, self.x[~self.fitted])
+    def test_placed_points_land_among_their_class_in_the_maps_frame(self):
         ref, ref_labels = self.result.embedding, self.labels[self.fitted]
-        d2 = ((placed[:, None, :] - ref[None, :, :]) ** 2).sum(-1)
-        nearest = ref_labels[np.argmin(d2, axis=1)]
-        self.assertGreater(float(np.mean(nearest == self.labels[~self.fitted])), 0.95)
+        span = np.ptp(ref, axis=0).max()
+        for method in tsne.PLACE_METHODS:
+            with self.subTest(method):
+                placed = self.place(self.x[~self.fitted], method)
+                d2 = ((placed[:, None, :] - ref[None, :, :]) ** 2).sum(-1)
+                nearest = ref_labels[np.argmin(d2, axis=1)]
+                self.assertGreater(float(np.mean(nearest == self.labels[~self.fitted])), 0.95)
+                # A fitted point placed again lands near its own position (no shift
+                # of frame: openTSNE's transform re-centres the map in place).
+                again = self.place(self.x[self.fitted][:50], method)
+                distance = np.linalg.norm(again - ref[:50], axis=1)
+                self.assertLess(float(np.median(distance)), 0.02 * span)
+
+    def test_median_is_the_median_of_the_nearest_fitted_neighbours(self):
+        point = self.x[~self.fitted][:1]
+        d = np.linalg.norm(self.x[self.fitted] - point, axis=1)
+        nearest = np.argsort(d)[: tsne.PLACE_NEIGHBOURS]
+        expected = np.median(self.result.embedding[nearest], axis=0)
+        np.testing.assert_allclose(self.place(point, "median")[0], expected, rtol=1e-6)
 
     def test_bad_input(self):
         with self.assertRaisesRegex(ValueError, r"must be \(n, 4\)"):
-            tsne.place_points(self.result, self.x[:5, :3])
+            self.place(self.x[:5, :3], "median")
         bad = self.x[:5].copy()
         bad[2, 1] = np.nan
         with self.assertRaisesRegex(ValueError, "NaN"):
-            tsne.place_points(self.result, bad)
+            self.place(bad, "transform")
+        with self.assertRaisesRegex(ValueError, "method must be one of"):
+            self.place(self.x[:5], "nearest")
+        with self.assertRaisesRegex(ValueError, "needs fitted_x"):
+            tsne.place_points(self.result, self.x[:5], self.x[:5])
+        loaded = tsne.TSNEResult(self.result.embedding, 1.0, {"n_dims": 4})
         with self.assertRaisesRegex(ValueError, "no openTSNE embedding"):
-            tsne.place_points(tsne.TSNEResult(self.result.embedding, 1.0, {"n_dims": 4}), self.x)
+            tsne.place_points(loaded, self.x[:5], method="transform")
 
 
 if __name__ == "__main__":

@@ -128,6 +128,16 @@ class TrainedComponentsTest(absltest.TestCase):
             "'baselines' item 0 must be one of pca, line_ratios, pixel_pca, morphology, got 'umap'",
         ):
             runner.execute(training.embedding_exporter, self.root, inputs, {"baselines": ["umap"]})
+        # An image baseline passes the parameter's check (every domain's names);
+        # the dataset's domain refuses it, naming the parameter and its own names.
+        with self.assertRaisesRegex(
+            runner.ComponentError,
+            "ParameterError: 'baselines' item 0 must be one of the emission_lines baselines: "
+            "pca, line_ratios, got 'pixel_pca'",
+        ):
+            runner.execute(
+                training.embedding_exporter, self.root, inputs, {"baselines": ["pixel_pca"]}
+            )
         # None: every baseline of the dataset's domain, in the domain's order.
         every = runner.execute(training.embedding_exporter, self.root, inputs, {})
         self.assertEqual(
@@ -144,14 +154,24 @@ class TrainedComponentsTest(absltest.TestCase):
         builder, splits = common.load_dataset(self.dataset)
         names = el.DOMAIN.class_names(builder)
         self.assertEqual(names["true_class"], builder.info.features["true_class"].names)
+        # input=lines (the default) does not parse the spectra: 11 kB a galaxy.
+        self.assertNotIn("spectrum", splits["train"])
+        self.assertIn("ew", splits["train"])
         # The sprite's thumbnails: one rendered spectrum per galaxy, in the
-        # embeddings' row order (train, validation, test).
+        # embeddings' row order (train, validation, test), from the spectra
+        # alone (the domain's thumbnail_features), as the projector reads them.
+        builder, splits = common.load_dataset_rows(self.dataset, None, el.DOMAIN.thumbnail_features)
+        self.assertEqual(set(splits["train"]), {"spectrum"})
         thumbs = el.DOMAIN.thumbnails(builder, splits)
         self.assertLen(thumbs, N)
         spectra = np.concatenate([splits[s]["spectrum"] for s in common.SPLITS])
         from tfelg.outputs import sprites
 
         np.testing.assert_array_equal(thumbs[-1:], sprites.render_spectra(spectra[-1:]))
+        # Only some galaxies (the projector's subsample): the same thumbnails.
+        rows = np.array([0, 5, N - 1])
+        _, chosen = common.load_dataset_rows(self.dataset, rows, el.DOMAIN.thumbnail_features)
+        np.testing.assert_array_equal(el.DOMAIN.thumbnails(builder, chosen), thumbs[rows])
 
 
 class RealCatalogueInputTest(absltest.TestCase):

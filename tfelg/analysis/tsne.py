@@ -308,50 +308,90 @@ def run_tsne(
     )
 
 
-#: Points placed per openTSNE transform call (bounds memory; each point is
-#: placed against the fixed map alone, so the chunking does not change where).
+#: Points placed per step (bounds memory; each point is placed against the
+#: fixed map alone, so the chunking does not change where).
 PLACE_CHUNK = 20_000
+#: How galaxies outside a fitted map are placed on it (see :func:`place_points`).
+PLACE_METHODS = ("median", "transform")
+#: Nearest fitted neighbours whose map positions place a point (openTSNE's k).
+PLACE_NEIGHBOURS = 25
 
 
 def place_points(
     result: TSNEResult,
     x,
+    fitted_x=None,
     *,
+    method: str = "median",
     chunk_size: int = PLACE_CHUNK,
     log: Callable[[str], None] | None = None,
 ) -> np.ndarray:
-    """Places points that were not fitted onto a finished map (openTSNE's ``transform``).
+    """Places points that were not fitted onto a finished map.
 
     A map of a million points would take hours and gigabytes; a map of a
     seeded subsample plus the others placed on it gives every galaxy a map
-    position. openTSNE (Poličar et al. 2024, section "embedding new
-    samples") puts each new point at the median of its nearest fitted
-    neighbours in the input space and optimises it against the fixed map
-    (openTSNE's defaults: perplexity 5, 25 neighbours, 250 iterations): the
-    map itself does not move, and a new point feels only the fitted points,
-    so the result does not depend on how the new points are chunked (tested)
-    and memory grows with ``chunk_size``, not with the number placed.
+    position. Two ways, both openTSNE's (Poličar et al. 2024, "embedding new
+    samples"), neither moving the map:
+
+    * ``median`` (default): the median map position of the point's
+      ``PLACE_NEIGHBOURS`` nearest fitted points in the input space (exact
+      neighbours, scipy's cKDTree on ``fitted_x``, the rows the map was
+      fitted on). This is where openTSNE's ``transform`` starts each point
+      before optimising it; measured on 20,000 points placed on a
+      20,000-point map of six 2-D blobs (2026-12-02, load ~10): 0.37 ms a
+      point for transform's neighbours and affinities alone, 0.69 ms with its
+      250 optimisation steps, which moved the points by a median 0.38 on a
+      map 225 wide. The tree query costs microseconds a point, so a
+      million galaxies in three representations are placed in about a
+      minute instead of ~35 CPU minutes.
+    * ``transform``: openTSNE's ``TSNEEmbedding.transform`` with its
+      defaults (perplexity 5, 25 neighbours from the map's own approximate
+      index, 250 iterations against the fixed map).
+
+    A new point feels only the fitted points, so the result does not depend
+    on how the points are chunked (tested), and memory grows with
+    ``chunk_size``, not with the number placed.
 
     Returns:
-      (len(x), 2) float32 map coordinates.
+      (len(x), 2) float32 map coordinates, in the frame of ``result.embedding``.
     """
-    if result.model is None:
+    if method not in PLACE_METHODS:
+        raise ValueError(f"method must be one of {PLACE_METHODS}, got {method!r}")
+    if method == "transform" and result.model is None:
         raise ValueError("this t-SNE result has no openTSNE embedding (was it loaded from disk?)")
     x = np.asarray(x)
-    if x.ndim != 2 or x.shape[1] != result.params["n_dims"]:
-        raise ValueError(
-            f"points to place must be (n, {result.params['n_dims']}), got shape {x.shape}"
-        )
+    dims = result.params["n_dims"]
+    if x.ndim != 2 or x.shape[1] != dims:
+        raise ValueError(f"points to place must be (n, {dims}), got shape {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError("points to place have NaN or infinite values")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     out = np.empty((len(x), 2), dtype=np.float32)
     start = time.perf_counter()
+    if method == "median":
+        from scipy.spatial import cKDTree
+
+        if fitted_x is None or np.shape(fitted_x) != (len(result.embedding), dims):
+            raise ValueError(
+                f"method 'median' needs fitted_x, the ({len(result.embedding)}, {dims}) points "
+                f"the map was fitted on, got shape {np.shape(fitted_x)}"
+            )
+        tree = cKDTree(np.asarray(fitted_x, dtype=np.float64))
+        k = min(PLACE_NEIGHBOURS, len(result.embedding))
     for lo in range(0, len(x), chunk_size):
         hi = min(lo + chunk_size, len(x))
-        placed = result.model.transform(np.ascontiguousarray(x[lo:hi], dtype=np.float64))
-        out[lo:hi] = np.asarray(placed, dtype=np.float32)
+        chunk = np.ascontiguousarray(x[lo:hi], dtype=np.float64)
+        if method == "median":
+            _, neighbours = tree.query(chunk, k=k)
+            neighbours = neighbours.reshape(len(chunk), k)
+            out[lo:hi] = np.median(result.embedding[neighbours], axis=1)
+        else:
+            placed = np.asarray(result.model.transform(chunk), dtype=np.float32)
+            # transform re-centres the map in place (openTSNE's
+            # prepare_interpolation_grid): back to the frame of result.embedding.
+            shift = np.asarray(result.model[0], dtype=np.float32) - result.embedding[0]
+            out[lo:hi] = placed - shift
         if log is not None:
             log(f"t-SNE: placed {hi} of {len(x)} points ({time.perf_counter() - start:.0f} s)")
     return out
