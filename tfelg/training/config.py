@@ -35,6 +35,8 @@ DATA_INPUTS = (*INPUTS, IMAGE_INPUT)
 # the weights far outside any useful range (inf or 1e300 overflow at once),
 # so such a rate is a typo, refused before the data are loaded.
 MAX_LEARNING_RATE = 1.0
+# Feature extractors of the per-epoch quality monitor (tfelg.metrics.monitor.FEATURES).
+QUALITY_FEATURES = ("pixel_pca", "small_resnet")
 # Sections whose change changes the result (see the module docstring).
 RESULT_SECTIONS = ("data", "model", "trainer")
 
@@ -112,6 +114,20 @@ class RuntimeConfig:
         machine a measured choice (benchmarks/train_throughput.py).
       progress_bar: show a bar within each epoch when stderr is a terminal.
       keep_checkpoints: number of backup checkpoints kept.
+      quality_every: for a model that generates images (the GAN): FID, KID,
+        precision/recall and colour distances against the validation split
+        every this many epochs and at the last, as ``quality/...`` scalars
+        in TensorBoard and the last values in ``metrics.json``
+        (:mod:`tfelg.metrics.monitor`); 0: off. Default 5, the GAN's default
+        sample-grid cadence. A monitor: it reads the generator, never
+        changes what is trained.
+      quality_per_class: validation images (and as many generated) per
+        class that the quality is measured on.
+      quality_features: feature extractors of FID/KID/precision/recall:
+        ``pixel_pca`` and/or ``small_resnet`` (random, seeded).
+      quality_morphology: images per class measured with statmorph for the
+        morphology distances (0: off; ~0.4 s of CPU an image, per
+        evaluation; at least 5 for a distance).
     """
 
     strategy: str = "default"
@@ -119,6 +135,10 @@ class RuntimeConfig:
     jit_compile: bool = False
     progress_bar: bool = True
     keep_checkpoints: int = 2
+    quality_every: int = 5
+    quality_per_class: int = 32
+    quality_features: list[str] = dataclasses.field(default_factory=lambda: ["pixel_pca"])
+    quality_morphology: int = 0
 
 
 @dataclasses.dataclass
@@ -236,6 +256,19 @@ class ExperimentConfig:
 
         _choice(self.runtime.strategy, STRATEGIES, "runtime.strategy")
         _integer(self.runtime.keep_checkpoints, "runtime.keep_checkpoints", minimum=1)
+        _integer(self.runtime.quality_every, "runtime.quality_every", minimum=0)
+        _integer(self.runtime.quality_per_class, "runtime.quality_per_class", minimum=2)
+        _integer(self.runtime.quality_morphology, "runtime.quality_morphology", minimum=0)
+        features = self.runtime.quality_features
+        if (
+            not isinstance(features, (list, tuple))
+            or not features
+            or any(f not in QUALITY_FEATURES for f in features)
+        ):
+            raise ValueError(
+                f"runtime.quality_features must be a non-empty list of {', '.join(QUALITY_FEATURES)}"
+                f", got {features!r}"
+            )
 
 
 def _choice(value, choices, name: str) -> None:

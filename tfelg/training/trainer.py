@@ -25,6 +25,13 @@ TensorBoard). An image model's class says ``INPUT_KIND = "image"`` and may
 name a label column (classmethod ``label_column(options)``); the trainer
 then passes ``image_shape``, ``latent_dim``, ``seed`` and ``class_names`` to
 its constructor. :mod:`tfelg.models.gan` is the worked example.
+
+A model that generates images (``generate(labels, seed=...)``, the GAN) is
+also judged while it trains: every ``runtime.quality_every`` epochs and at
+the last, :mod:`tfelg.metrics.monitor` measures FID, KID, precision/recall
+and colour distances of its samples against a fixed validation subset,
+written as ``quality/...`` scalars next to the validation losses, into the
+epoch's ``history.json`` record, and (the kept epoch's) into ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -72,7 +79,14 @@ SELECTION_LOSS = "loss"
 PLOT_INTERVAL_SECONDS = 60.0
 
 # Arguments the trainer sets itself, never model.options.
-RESERVED_OPTIONS = ("seed", "num_features", "latent_dim", "image_shape", "class_names")
+RESERVED_OPTIONS = (
+    "seed",
+    "num_features",
+    "latent_dim",
+    "image_shape",
+    "class_names",
+    "image_stretch",
+)
 
 
 def all_models() -> dict:
@@ -224,6 +238,7 @@ class Trainer:
             self.close()
             raise
         self.model = None
+        self._monitor = None  # the sample-quality monitor, built at its first evaluation
         self.preprocessor: Preprocessor | None = None
         self.optimizers: dict = {}
 
@@ -324,6 +339,8 @@ class Trainer:
         kwargs = dict(cfg.model.options)
         if self.preprocessor.classes is not None:
             kwargs["class_names"] = list(self.preprocessor.classes)
+        if getattr(model_class(cfg.model.name), "USES_IMAGE_STRETCH", False):
+            kwargs["image_stretch"] = list(self.preprocessor.stretch)
         return model_class(cfg.model.name)(
             image_shape=self.preprocessor.image_shape,
             latent_dim=cfg.model.latent_dim,
@@ -569,6 +586,9 @@ class Trainer:
                     self._best_weights, self.model.get_weights(), strict=True
                 ):
                     variable.assign(value)
+            quality = self._measure_quality(epoch + 1, final=epoch + 1 == epochs)
+            if quality is not None:
+                record["quality"], record["quality_seconds"] = quality
             self._epoch.assign(epoch + 1)
             self._history.assign(json.dumps(history))
             self._manager.save(checkpoint_number=epoch + 1)
@@ -578,6 +598,13 @@ class Trainer:
                     for name, value in values.items():
                         tf.summary.scalar(name, value)
                 writers[split].flush()
+            if quality is not None:
+                # Measured against validation images: next to the validation losses.
+                with writers["validation"].as_default(step=epoch + 1):
+                    for tag, value in quality[0].items():
+                        if value is not None:
+                            tf.summary.scalar(tag, value)
+                writers["validation"].flush()
             if hasattr(self.model, "write_epoch_summaries"):
                 with writers["train"].as_default(step=epoch + 1):
                     self.model.write_epoch_summaries(epoch + 1, final=epoch + 1 == epochs)
@@ -587,6 +614,8 @@ class Trainer:
                 f"validation: {_format_losses(validation)}{'  *' if improved else ''}  "
                 f"{seconds:.1f} s ({record['train_samples_per_second']:.0f} samples/s)"
             )
+            if quality is not None:
+                self.log(f"epoch {epoch + 1}/{epochs}  {_format_quality(*quality)}")
             write_json(os.path.join(self.output_dir, HISTORY_FILE), history)
             if time.monotonic() - last_plot > PLOT_INTERVAL_SECONDS:
                 self._plot(history)
@@ -594,6 +623,42 @@ class Trainer:
         for writer in writers.values():
             writer.close()
         self.history = history
+
+    # -- sample quality (a model that generates images) ------------------------------------
+    def _quality_every(self) -> int:
+        """Epochs between quality evaluations; 0 when off or the model does not generate."""
+        if not (self.image and callable(getattr(self.model, "generate", None))):
+            return 0
+        return self.config.runtime.quality_every
+
+    def _measure_quality(self, epoch: int, final: bool):
+        """``(scalars, seconds)`` of :mod:`tfelg.metrics.monitor` at this epoch, or None.
+
+        Every ``runtime.quality_every`` epochs and at the last; NaN values
+        (not computable at this sample size) as None. The monitor (extractors
+        fitted on training images, the fixed validation sample measured) is
+        built at the first evaluation.
+        """
+        every = self._quality_every()
+        if every == 0 or not (final or epoch % every == 0):
+            return None
+        from tfelg.metrics import monitor as monitor_lib
+
+        start = time.process_time()
+        if self._monitor is None:
+            runtime = self.config.runtime
+            self._monitor = monitor_lib.QualityMonitor.from_splits(
+                self._arrays["validation"],
+                self._arrays["train"],
+                self.preprocessor.classes,
+                self.preprocessor.inverse,
+                per_class=runtime.quality_per_class,
+                features=list(runtime.quality_features),
+                morphology_per_class=runtime.quality_morphology,
+                seed=self.config.trainer.seed,
+            )
+        values = monitor_lib.json_values(self._monitor.evaluate(self.model))
+        return values, time.process_time() - start
 
     def _diverged(self, losses: Mapping[str, float]) -> str | None:
         """The model's own reason to stop (e.g. an exploding discriminator loss), if any."""
@@ -622,6 +687,17 @@ class Trainer:
             f"{cfg.model.name} d={cfg.model.latent_dim} on {cfg.data.dataset} ({cfg.data.input})"
         )
         write_loss_plot(history, os.path.join(self.output_dir, PLOT_FILE), title=title)
+
+    def _final_quality(self, best_epoch: int) -> dict | None:
+        """The kept epoch's quality for ``metrics.json`` (measured now if it never was)."""
+        if self._quality_every() == 0:
+            return None
+        record = next((h for h in self.history if h["epoch"] == best_epoch), None)
+        if record is not None and "quality" in record and self._monitor is not None:
+            values = record["quality"]
+        else:  # not measured at that epoch (a model selecting on a loss), or a re-opened run
+            values, _ = self._measure_quality(best_epoch, final=True)
+        return {"epoch": best_epoch, **self._monitor.describe(), "values": values}
 
     # -- the end ----------------------------------------------------------------------------
     def _finish(self, start_epoch: int) -> dict:
@@ -665,6 +741,9 @@ class Trainer:
                 "strategy": cfg.runtime.strategy,
             }
         )
+        quality = self._final_quality(best_epoch)
+        if quality is not None:
+            metrics["quality"] = quality
         write_json(os.path.join(self.output_dir, METRICS_FILE), metrics)
         self._plot(history)
         if "reconstruction_error" in metrics:
@@ -678,6 +757,16 @@ class Trainer:
         if not self.is_chief:
             _remove_scratch(self.output_dir)
         return metrics
+
+
+def _format_quality(values: Mapping[str, float | None], seconds: float) -> str:
+    """The all-classes quality scalars of one evaluation (tags with two slashes), for the log."""
+    cells = [
+        f"{tag.split('/', 1)[1]} {'n/a' if value is None else format(value, '.4g')}"
+        for tag, value in values.items()
+        if tag.count("/") == 2
+    ]
+    return f"quality ({seconds:.1f} s CPU): " + " ".join(cells)
 
 
 def _num_rows(arrays) -> int:
