@@ -7,27 +7,36 @@ r"""docs/analysis_results.md from one command: sweep, seed ensembles, ceilings, 
 --selection_max_points=2000 --gap_references=3`` added, to fit a loaded
 2-core machine; the command it names is the one that made it.)
 
-What it does, in order (every step resumes: finished runs and analyses are
-reused when their settings match):
+The document has several *parts* (``--parts``): one data config and input
+each, e.g. the default synthetic sample with the equivalent widths, with
+the widths and line ratios, with the spectra, and the wide-redshift sample
+(``emission_lines/synthetic_wide_z``). For each part, in order (every step
+resumes: finished runs and analyses are reused when their settings match):
 
 1. ``tfelg-latent-sweep``'s library (:func:`tfelg.training.latent_sweep.run_latent_sweep`)
-   trains every autoencoder (and ``vae_mog``, the VAE with the learnable
+   trains the part's models (``vae_mog``: the VAE with the learnable
    mixture prior) at every latent dimension with ``--seeds`` training seeds.
 2. Each representation is analysed as ``tfelg-analyze`` does it, without the
-   figures and t-SNE: the K scan on train (BIC/AIC/gap/silhouette), a
-   mixture with K = ``--n_clusters`` (5; 0: the BIC choice) fitted on
-   train, matched on test against
-   WHAN, BPT (three classes) and the true classes, bootstrap errors.
-   Representations: each autoencoder's posterior means; PCA and the line
-   ratios (deterministic, once); the mixture-prior VAE read as a classifier
-   (its prior components as classes, ``VAE.prior_component_probabilities``);
-   DEC (:mod:`tfelg.analysis.dec`) fine-tuned from each dense AE with K = 5
-   (the number of WHAN classes, as the reference work's K).
-3. Supervised ceilings (:mod:`tfelg.analysis.ceilings`) for the inputs.
-4. Redshift: mutual information and R^2 between the latents and redshift
-   (:mod:`tfelg.analysis.redshift`), and the true-class ARI in redshift bins.
-5. Seed ensembles aggregated (:mod:`tfelg.analysis.ensembles`): mean ± std
-   over seeds [bootstrap error], marks against PCA at the same d.
+   figures and t-SNE: the K scan on train (BIC/AIC/gap/silhouette; parts
+   with the ``kscan`` option), a mixture with K = ``--n_clusters`` (5; 0:
+   the BIC choice) fitted on train, matched on test against WHAN, BPT
+   (three classes) and the true classes, bootstrap errors.
+   Representations: each autoencoder's posterior means; PCA of the part's
+   input and, in ``lines/ew`` parts, the line ratios (deterministic, once);
+   the mixture-prior VAE read as a classifier (its prior components as
+   classes, ``VAE.prior_component_probabilities``); DEC
+   (:mod:`tfelg.analysis.dec`, option ``dec``) fine-tuned from each dense AE
+   with K = 5 (the number of WHAN classes, as the reference work's K).
+3. Redshift: mutual information and R^2 between the latents and redshift,
+   the share of the latent variance that redshift explains
+   (:mod:`tfelg.analysis.redshift`; the trees' R^2 with option ``ztrees``),
+   and the true-class ARI in redshift bins.
+
+Then the supervised ceilings (:mod:`tfelg.analysis.ceilings`) of the inputs
+of the parts with option ``ceilings``, per data config, and the seed
+ensembles aggregated per part (:mod:`tfelg.analysis.ensembles`): mean ± std
+over seeds [bootstrap error], marks against PCA at the same d of the same
+part.
 
 The tables are regenerated; the hand-written reading is not: everything
 from a line ``## Reading`` on in an existing output file is kept (re-read it
@@ -53,14 +62,29 @@ from tfelg.training import latent_sweep, loop
 _WORKDIR = flags.DEFINE_string("workdir", "runs/analysis_sweep", "Sweep and analysis folder.")
 _OUTPUT = flags.DEFINE_string("output", "docs/analysis_results.md", "Markdown file to write.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
-_DATASET = flags.DEFINE_string("dataset", "emission_lines/synthetic", "NAME/CONFIG.")
 _NUM_GALAXIES = flags.DEFINE_integer("num_galaxies", None, "Synthetic sample size.")
 _DATASET_SEED = flags.DEFINE_integer("dataset_seed", None, "Synthetic generator seed.")
-_LINE_FEATURES = flags.DEFINE_enum("line_features", "ew", ["ew", "ew_and_ratios"], "Inputs.")
-_EPOCHS = flags.DEFINE_integer("epochs", 40, "Training epochs.")
+_PARTS = flags.DEFINE_list(
+    "parts",
+    [
+        "synthetic:lines/ew:ae+cae+vae+cvae+aae+vae_mog:dec+kscan+ztrees+ceilings",
+        "synthetic:lines/ew_and_ratios:ae+vae:ceilings",
+        "synthetic:spectrum:ae:epochs=20+ceilings",
+        "synthetic_wide_z:lines/ew:ae+vae:ztrees+ceilings",
+        "synthetic_wide_z:spectrum:ae:epochs=20+ztrees",
+    ],
+    "What is trained and analysed, one part per entry: CONFIG:INPUT:MODELS[:OPTIONS] with "
+    "CONFIG an emission_lines config (synthetic, synthetic_wide_z), INPUT lines/ew, "
+    "lines/ew_and_ratios or spectrum, MODELS '+'-joined sweep models, OPTIONS '+'-joined "
+    "among dec (DEC from each ae run), kscan (the K scan of every representation), ztrees "
+    "(the gradient-boosted redshift regression), ceilings (supervised ceilings of this "
+    "input on this config) and epochs=N (default --epochs). Each part has its own folder "
+    "<workdir>/<CONFIG>_<INPUT>; PCA of the same input is in every part, the line ratios "
+    "in every lines/ew part.",
+)
+_EPOCHS = flags.DEFINE_integer("epochs", 40, "Training epochs (parts without epochs=N).")
 _SEED = flags.DEFINE_integer("seed", 0, "Base training seed (members: seed + i * 1000).")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Training seeds per model.", lower_bound=1)
-_MODELS = flags.DEFINE_list("models", ["ae", "cae", "vae", "cvae", "aae", "vae_mog"], "Models.")
 _DIMS = flags.DEFINE_list("latent_dims", ["2", "4"], "Latent dimensions.")
 _K_MAX = flags.DEFINE_integer("k_max", 10, "Largest K of the K scan.")
 _N_CLUSTERS = flags.DEFINE_integer(
@@ -75,7 +99,6 @@ _SELECTION_POINTS = flags.DEFINE_integer(
     "selection_max_points", 5000, "Training galaxies used to choose K (seeded subsample)."
 )
 _N_BOOT = flags.DEFINE_integer("n_bootstrap", 100, "Bootstrap resamples of the test split.")
-_DEC = flags.DEFINE_bool("dec", True, "DEC from each dense AE run.")
 _DEC_STEPS = flags.DEFINE_integer("dec_max_steps", 4000, "DEC's largest number of steps.")
 _CEILING_METHODS = flags.DEFINE_list("ceiling_methods", list(ceilings.METHODS), "Classifiers.")
 _CEILING_INPUTS = flags.DEFINE_list(
@@ -92,6 +115,79 @@ _OPENMP_THREADS = flags.DEFINE_integer(
 
 METRICS = results_tables.METRICS
 N_CLASSES_DEC = 5  # WHAN's five classes (star-forming, strong/weak AGN, retired, passive)
+INPUTS = ("lines/ew", "lines/ew_and_ratios", "spectrum")
+PART_OPTIONS = ("dec", "kscan", "ztrees", "ceilings")
+
+
+@dataclasses.dataclass
+class Part:
+    """One data config and input of the document: its sweep, analyses and folder."""
+
+    config: str
+    input: str
+    models: list
+    epochs: int
+    options: frozenset
+
+    @property
+    def dataset(self) -> str:
+        return f"emission_lines/{self.config}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.config} · {self.input}"
+
+    @property
+    def folder(self) -> str:
+        return f"{self.config}_{self.input.replace('/', '_')}"
+
+    def data_config(self, data_dir, num_galaxies, dataset_seed) -> config_lib.DataConfig:
+        input, _, features = self.input.partition("/")
+        return config_lib.DataConfig(
+            dataset=self.dataset,
+            data_dir=data_dir,
+            num_galaxies=num_galaxies,
+            dataset_seed=dataset_seed,
+            input=input,
+            line_features=features or "ew",
+        )
+
+    def record_part(self) -> dict:
+        return {"label": self.label, "dataset": self.dataset, "input": self.input}
+
+
+def parse_part(text: str, default_epochs: int) -> Part:
+    """``CONFIG:INPUT:MODELS[:OPTIONS]`` (see --parts) -> Part; ValueError naming the entry."""
+    fields = text.split(":")
+    if len(fields) not in (3, 4):
+        raise ValueError(f"--parts entry {text!r}: expected CONFIG:INPUT:MODELS[:OPTIONS]")
+    config, input, models = fields[:3]
+    if input not in INPUTS:
+        raise ValueError(f"--parts entry {text!r}: input {input!r} is not one of {INPUTS}")
+    models = [m for m in models.split("+") if m]
+    known = set(latent_sweep.DEFAULT_MODELS) | set(latent_sweep.MODEL_VARIANTS)
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise ValueError(
+            f"--parts entry {text!r}: unknown models {unknown}; known: {sorted(known)}"
+        )
+    epochs, options = default_epochs, set()
+    for option in fields[3].split("+") if len(fields) == 4 else []:
+        if option.startswith("epochs="):
+            try:
+                epochs = int(option[len("epochs=") :])
+            except ValueError:
+                raise ValueError(f"--parts entry {text!r}: {option!r} is not an integer") from None
+        elif option in PART_OPTIONS:
+            options.add(option)
+        elif option:
+            raise ValueError(
+                f"--parts entry {text!r}: unknown option {option!r}; known: "
+                f"{', '.join(PART_OPTIONS)}, epochs=N"
+            )
+    if "dec" in options and "ae" not in models:
+        raise ValueError(f"--parts entry {text!r}: dec needs the ae model in the part")
+    return Part(config, input, models, epochs, frozenset(options))
 
 
 def _log(message: str) -> None:
@@ -122,10 +218,18 @@ def _scores(cluster_test, emb, n_clusters, config) -> dict:
     return out
 
 
-def _redshift(emb, cluster_all, n_clusters, n_bins, seed) -> dict:
+def _redshift(emb, cluster_all, n_clusters, n_bins, seed, trees=True) -> dict:
     train, test = emb.split == "train", emb.split == "test"
     dependence = redshift.redshift_dependence(
-        emb.latent[train], emb.redshift[train], emb.latent[test], emb.redshift[test], seed=seed
+        emb.latent[train],
+        emb.redshift[train],
+        emb.latent[test],
+        emb.redshift[test],
+        seed=seed,
+        gbm=trees,
+    )
+    share = redshift.latent_variance_share(
+        emb.latent[train], emb.redshift[train], emb.latent[test], emb.redshift[test]
     )
     bins = []
     views = analyze.scheme_views(emb)
@@ -141,28 +245,36 @@ def _redshift(emb, cluster_all, n_clusters, n_bins, seed) -> dict:
             ignore=analyze.IGNORED_CLASSES,
             n_clusters=n_clusters,
         )
-    return {"dependence": dependence, "bins": bins}
+    return {"dependence": dependence, "bins": bins, "variance_share": share}
 
 
-def analyse_mixture(emb, config, n_bins) -> dict:
-    """K choice, BIC mixture and its scores, redshift measures of one representation."""
-    selection = analyze.choose_k(emb, config)
-    inference = analyze.infer_classes(emb, selection.chosen_k, config, log=_log)
+def analyse_mixture(emb, config, n_bins, kscan=True, trees=True) -> dict:
+    """K choice (``kscan``), the mixture and its scores, redshift measures of one representation."""
+    if kscan:
+        selection = analyze.choose_k(emb, config)
+        chosen_k = {k: (None if v is None else int(v)) for k, v in selection.chosen_k.items()}
+    else:  # the scored mixture has the fixed K
+        if not config.n_clusters:
+            raise ValueError("a part without kscan needs --n_clusters > 0")
+        chosen_k = {"fixed": int(config.n_clusters)}
+    inference = analyze.infer_classes(emb, chosen_k, config, log=_log)
     test = emb.split == "test"
     return {
-        "chosen_k": {k: (None if v is None else int(v)) for k, v in selection.chosen_k.items()},
+        "chosen_k": chosen_k,
         "scores": _scores(inference.cluster[test], emb, inference.n_clusters, config),
-        "redshift": _redshift(emb, inference.cluster, inference.n_clusters, n_bins, config.seed),
+        "redshift": _redshift(
+            emb, inference.cluster, inference.n_clusters, n_bins, config.seed, trees
+        ),
     }
 
 
-def analyse_partition(emb, cluster_all, n_clusters, config, n_bins) -> dict:
+def analyse_partition(emb, cluster_all, n_clusters, config, n_bins, trees=True) -> dict:
     """Scores and redshift measures of a fixed partition (prior components, DEC)."""
     test = emb.split == "test"
     return {
         "chosen_k": {"fixed": int(n_clusters)},
         "scores": _scores(cluster_all[test], emb, n_clusters, config),
-        "redshift": _redshift(emb, cluster_all, n_clusters, n_bins, config.seed),
+        "redshift": _redshift(emb, cluster_all, n_clusters, n_bins, config.seed, trees),
     }
 
 
@@ -209,16 +321,38 @@ def _dec_classes(run_dir, splits, seed, max_steps):
     return cluster, codes, result.steps, result.converged
 
 
-def analyse_all(base, workdir, splits, class_names, config, seeds) -> list[dict]:
-    """One record per (representation, d, seed)."""
+#: AnalysisConfig fields that say how an analysis runs, not what it computes:
+#: left out of the cache keys, so that a new such field does not redo every analysis.
+EXECUTION_SETTINGS = ("num_threads",)
+
+
+def _result_settings(config) -> dict:
+    settings = dataclasses.asdict(config)
+    for name in EXECUTION_SETTINGS:
+        settings.pop(name, None)
+    return settings
+
+
+def analyse_all(part, base, workdir, splits, class_names, config, seeds) -> list[dict]:
+    """One record per (representation, d, seed) of one part."""
     records = []
     table_dir = os.path.join(workdir, "table")
     os.makedirs(table_dir, exist_ok=True)
-    key_base = {"analysis": dataclasses.asdict(config), "redshift_bins": _Z_BINS.value}
+    kscan, trees = "kscan" in part.options, "ztrees" in part.options
+    key_base = {"analysis": _result_settings(config), "redshift_bins": _Z_BINS.value}
+    # (Keys of the first document's analyses, which had both, stay as they were.)
+    if not kscan:
+        key_base["kscan"] = False
+    if not trees:
+        key_base["redshift_trees"] = False
+    n_bins = _Z_BINS.value
+    tag = part.record_part()
     for d in sorted(int(v) for v in _DIMS.value):
         for rep in ("pca", "line_ratios"):
-            if rep == "line_ratios" and d != min(int(v) for v in _DIMS.value):
-                continue  # the same at every d
+            if rep == "line_ratios" and (
+                part.input != "lines/ew" or d != min(int(v) for v in _DIMS.value)
+            ):
+                continue  # lines/ew parts only, the same at every d
 
             def compute(rep=rep, d=d):
                 _log(f"analysing {rep} d={d}")
@@ -232,13 +366,15 @@ def analyse_all(base, workdir, splits, class_names, config, seeds) -> list[dict]
                     )
                 else:
                     emb = emb_lib.line_ratio_embeddings(splits, class_names)
-                return analyse_mixture(emb, config, _Z_BINS.value)
+                return analyse_mixture(emb, config, n_bins, kscan, trees)
 
             key = {**key_base, "data": base.to_dict()["data"], "rep": rep, "d": d}
             result = _cached(os.path.join(table_dir, f"{rep}_d{d}.json"), key, compute)
             dim = len(emb_lib.LINE_RATIO_FEATURES) if rep == "line_ratios" else d
-            records.append({"representation": rep, "latent_dim": dim, "seed": None, **result})
-        for model in _MODELS.value:
+            records.append(
+                {"representation": rep, "latent_dim": dim, "seed": None, "part": tag, **result}
+            )
+        for model in part.models:
             for seed in seeds:
                 name = latent_sweep.run_name(model, d, seed, base.trainer.seed)
                 run_dir = os.path.join(workdir, "runs", name)
@@ -252,18 +388,20 @@ def analyse_all(base, workdir, splits, class_names, config, seeds) -> list[dict]
 
                 def compute_mixture(name=name, embeddings=embeddings):
                     _log(f"analysing {name}")
-                    return analyse_mixture(embeddings(), config, _Z_BINS.value)
+                    return analyse_mixture(embeddings(), config, n_bins, kscan, trees)
 
                 key = {**key_base, "run": run_config}
                 result = _cached(os.path.join(table_dir, f"{name}.json"), key, compute_mixture)
-                records.append({"representation": model, "latent_dim": d, "seed": seed, **result})
+                records.append(
+                    {"representation": model, "latent_dim": d, "seed": seed, "part": tag, **result}
+                )
                 if model.endswith("_mog"):
 
                     def compute_prior(run_dir=run_dir, name=name):
                         _log(f"analysing {name}: prior components as classes")
                         emb = embeddings()
                         cluster, k = _prior_classes(run_dir, splits)
-                        return analyse_partition(emb, cluster, k, config, _Z_BINS.value)
+                        return analyse_partition(emb, cluster, k, config, n_bins, trees)
 
                     result = _cached(
                         os.path.join(table_dir, f"{name}_prior.json"), key, compute_prior
@@ -273,10 +411,11 @@ def analyse_all(base, workdir, splits, class_names, config, seeds) -> list[dict]
                             "representation": f"{model} prior",
                             "latent_dim": d,
                             "seed": seed,
+                            "part": tag,
                             **result,
                         }
                     )
-                if model == "ae" and _DEC.value:
+                if model == "ae" and "dec" in part.options:
 
                     def compute_dec(run_dir=run_dir, name=name, seed=seed):
                         _log(f"DEC from {name}")
@@ -285,7 +424,7 @@ def analyse_all(base, workdir, splits, class_names, config, seeds) -> list[dict]
                         )
                         # DEC's own codes: its fine-tuned encoder is what may encode redshift.
                         emb = dataclasses.replace(embeddings(), latent=codes)
-                        out = analyse_partition(emb, cluster, N_CLASSES_DEC, config, _Z_BINS.value)
+                        out = analyse_partition(emb, cluster, N_CLASSES_DEC, config, n_bins, trees)
                         out["dec"] = {"steps": steps, "converged": converged}
                         return out
 
@@ -294,9 +433,31 @@ def analyse_all(base, workdir, splits, class_names, config, seeds) -> list[dict]
                         os.path.join(table_dir, f"{name}_dec.json"), dec_key, compute_dec
                     )
                     records.append(
-                        {"representation": "dec (ae)", "latent_dim": d, "seed": seed, **result}
+                        {
+                            "representation": "dec (ae)",
+                            "latent_dim": d,
+                            "seed": seed,
+                            "part": tag,
+                            **result,
+                        }
                     )
     return records
+
+
+def _ceiling_inputs(parts_of_config) -> list[tuple[str, str]]:
+    """(input, line_features) of the ceilings of one config, in --ceiling_inputs order."""
+    wanted = set()
+    for part in parts_of_config:
+        if "ceilings" in part.options:
+            wanted.add(part.input)
+            if part.input == "lines/ew":
+                wanted.add("lines/ew_and_ratios")  # the line ratios' ceiling
+    out = []
+    for name in _CEILING_INPUTS.value:
+        if name in wanted:
+            input, _, features = name.partition("/")
+            out.append((input, features or "ew"))
+    return out
 
 
 def main(argv):
@@ -306,36 +467,15 @@ def main(argv):
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(_OPENMP_THREADS.value, user_api="openmp")
-    base = config_lib.ExperimentConfig(
-        data=config_lib.DataConfig(
-            dataset=_DATASET.value,
-            data_dir=_DATA_DIR.value,
-            num_galaxies=_NUM_GALAXIES.value,
-            dataset_seed=_DATASET_SEED.value,
-            line_features=_LINE_FEATURES.value,
-        ),
-        trainer=config_lib.TrainerConfig(epochs=_EPOCHS.value, seed=_SEED.value),
-        runtime=config_lib.RuntimeConfig(progress_bar=False),
-    )
+    parts = [parse_part(text, _EPOCHS.value) for text in _PARTS.value]
+    labels = [p.label for p in parts]
+    if len(set(labels)) != len(labels):
+        raise app.UsageError(f"--parts names a config and input twice: {labels}")
     command = "python scripts/make_analysis_table.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
-    workdir = _WORKDIR.value
-    builder = loop.open_dataset(base.data)
-    splits = loop.load_splits(base.data, builder)
-    class_names = emb_lib.default_class_names(builder.info.features["true_class"].names)
-    dims = [int(d) for d in _DIMS.value]
-    sweep_rows = latent_sweep.run_latent_sweep(
-        base,
-        workdir,
-        models=_MODELS.value,
-        latent_dims=dims,
-        seeds=_SEEDS.value,
-        splits=splits,
-        command=command,
-        log=_log,
-    )
     seeds = latent_sweep.ensemble_seeds(_SEED.value, _SEEDS.value)
+    dims = [int(d) for d in _DIMS.value]
     config = analyze.AnalysisConfig(
         k_max=_K_MAX.value,
         gap_references=_GAP_REFS.value,
@@ -344,42 +484,99 @@ def main(argv):
         n_clusters=_N_CLUSTERS.value or None,
         seed=0,
     )
-    records = analyse_all(base, workdir, splits, class_names, config, seeds)
-
-    inputs = []
-    for name in _CEILING_INPUTS.value:
-        input, _, features = name.partition("/")
-        inputs.append((input, features or "ew"))
-    ceiling_key = {
-        "data": base.to_dict()["data"],
-        "inputs": inputs,
-        "methods": _CEILING_METHODS.value,
-        "n_bootstrap": _N_BOOT.value,
-    }
-
-    def compute_ceilings():
-        return ceilings.compute_ceilings(
-            splits,
-            inputs=inputs,
-            methods=_CEILING_METHODS.value,
-            true_class_names=class_names["true_class"],
-            n_bootstrap=_N_BOOT.value,
+    records, ceiling_rows, sweep_rows, part_docs = [], [], [], []
+    loaded: dict[str, tuple] = {}  # dataset -> (builder, {input: splits})
+    for part in parts:
+        _log(f"part {part.label}")
+        t0, c0 = time.time(), time.process_time()
+        base = config_lib.ExperimentConfig(
+            data=part.data_config(_DATA_DIR.value, _NUM_GALAXIES.value, _DATASET_SEED.value),
+            trainer=config_lib.TrainerConfig(epochs=part.epochs, seed=_SEED.value),
+            runtime=config_lib.RuntimeConfig(progress_bar=False),
+        )
+        builder = loop.open_dataset(base.data)
+        splits = loop.load_splits(base.data, builder)
+        class_names = emb_lib.default_class_names(builder.info.features["true_class"].names)
+        workdir = os.path.join(_WORKDIR.value, part.folder)
+        rows = latent_sweep.run_latent_sweep(
+            base,
+            workdir,
+            models=part.models,
+            latent_dims=dims,
+            seeds=_SEEDS.value,
+            splits=splits,
+            command=command,
             log=_log,
         )
+        sweep_rows += rows
+        records += analyse_all(part, base, workdir, splits, class_names, config, seeds)
+        loaded[part.dataset] = (base, splits, class_names)
+        part_docs.append(
+            {
+                "label": part.label,
+                "dataset": part.dataset,
+                "input": part.input,
+                "models": part.models,
+                "epochs": part.epochs,
+                "n_galaxies": {s: len(splits[s]["object_id"]) for s in emb_lib.SPLITS},
+                "best_epochs": [r["best_epoch"] for r in rows if r["model"] != "pca"],
+            }
+        )
+        _log(
+            f"part {part.label} done: {time.time() - t0:.0f} s wall, "
+            f"{time.process_time() - c0:.0f} s CPU (this process)"
+        )
 
-    ceiling_rows = _cached(os.path.join(workdir, "ceilings.json"), ceiling_key, compute_ceilings)
+    for dataset in dict.fromkeys(p.dataset for p in parts):
+        inputs = _ceiling_inputs([p for p in parts if p.dataset == dataset])
+        if not inputs:
+            continue
+        base, splits, class_names = loaded[dataset]
+        # The lines/ew data config: the ceilings read every input from the same splits.
+        data = dataclasses.replace(base.data, input="lines", line_features="ew")
+        folder = os.path.join(_WORKDIR.value, dataset.partition("/")[2])
+        os.makedirs(folder, exist_ok=True)
+        found = []
+        for input, features in inputs:  # cached one input at a time
+            ceiling_key = {
+                "data": dataclasses.asdict(data),
+                "inputs": [[input, features]],
+                "methods": _CEILING_METHODS.value,
+                "n_bootstrap": _N_BOOT.value,
+            }
+
+            def compute_ceilings(splits=splits, input=input, features=features, names=class_names):
+                return ceilings.compute_ceilings(
+                    splits,
+                    inputs=[(input, features)],
+                    methods=_CEILING_METHODS.value,
+                    true_class_names=names["true_class"],
+                    n_bootstrap=_N_BOOT.value,
+                    log=_log,
+                )
+
+            name = input if input == "spectrum" else f"{input}_{features}"
+            path = os.path.join(folder, f"ceilings_{name}.json")
+            found += _cached(path, ceiling_key, compute_ceilings)
+        ceiling_rows += [{**row, "dataset": dataset} for row in found]
+
     rows = results_tables.aggregate_records(records)
-    n_galaxies = {s: len(splits[s]["object_id"]) for s in emb_lib.SPLITS}
+    first = parts[0]
+    base = config_lib.ExperimentConfig(
+        data=first.data_config(_DATA_DIR.value, _NUM_GALAXIES.value, _DATASET_SEED.value),
+        trainer=config_lib.TrainerConfig(epochs=first.epochs, seed=_SEED.value),
+    )
     text = results_tables.document(
         command,
         base,
         seeds,
-        n_galaxies,
+        part_docs[0]["n_galaxies"],
         rows,
         ceiling_rows,
         sweep_rows,
         N_CLASSES_DEC,
         _N_CLUSTERS.value or None,
+        parts=part_docs,
     )
     reading = ""
     if os.path.exists(_OUTPUT.value):

@@ -80,5 +80,43 @@ class AgreementInBinsTest(absltest.TestCase):
             redshift.redshift_bins(np.zeros(10), 2)
 
 
+class LatentVarianceShareTest(absltest.TestCase):
+    def test_a_latent_that_is_redshift_and_one_that_is_not(self):
+        train, z_train = latents(3000, 0)
+        test, z_test = latents(1000, 1)
+        only_z = redshift.latent_variance_share(train[:, :1], z_train, test[:, :1], z_test)
+        self.assertGreater(only_z, 0.99)
+        self.assertEqual(redshift.redshift_verdict(only_z), "mostly redshift")
+        noise = redshift.latent_variance_share(train[:, 1:], z_train, test[:, 1:], z_test)
+        self.assertLess(abs(noise), 0.02)
+        self.assertEqual(redshift.redshift_verdict(noise), "no")
+        # Both: the redshift dimension's variance is 0.84**2 * 0.0065 = small against the
+        # noise's 1, so the share is that dimension's part of the total variance.
+        both = redshift.latent_variance_share(train, z_train, test, z_test)
+        expected = np.var(test[:, 0]) / (np.var(test[:, 0]) + np.var(test[:, 1]))
+        self.assertAlmostEqual(both, expected, delta=0.02)
+
+    def test_non_monotonic_dependence_counts(self):
+        rng = np.random.default_rng(5)
+        z = rng.uniform(0.02, 0.4, 4000)
+        latent = np.stack([np.cos(2 * np.pi * z / 0.38), 0.5 * rng.normal(size=4000)], axis=1)
+        share = redshift.latent_variance_share(latent[:3000], z[:3000], latent[3000:], z[3000:])
+        # cos has variance 0.5, the noise 0.25: redshift explains about two thirds.
+        self.assertAlmostEqual(share, 0.5 / 0.75, delta=0.05)
+        self.assertEqual(redshift.redshift_verdict(share), "mostly redshift")
+        self.assertEqual(redshift.redshift_verdict(0.3), "partly redshift")
+        self.assertEqual(redshift.redshift_verdict(None), "–")
+
+    def test_bad_input(self):
+        with self.assertRaisesRegex(ValueError, "n_bins must be >= 1"):
+            redshift.latent_variance_share(
+                np.zeros((20, 1)), np.arange(20.0), np.zeros((20, 1)), np.arange(20.0), n_bins=0
+            )
+        with self.assertRaisesRegex(ValueError, "train has d = 2, test d = 1"):
+            redshift.latent_variance_share(
+                np.zeros((20, 2)), np.arange(20.0), np.zeros((20, 1)), np.arange(20.0)
+            )
+
+
 if __name__ == "__main__":
     absltest.main()

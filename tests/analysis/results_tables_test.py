@@ -97,7 +97,10 @@ class ResultsTablesTest(absltest.TestCase):
         self.assertEqual(_row(k, "ae")[2:], ["9, 10, 9", "10, 11, 10", "2, 2, 2", "2, 2, 2"])
         z = results_tables.redshift_table(self.rows)
         self.assertIn("ARI z 0.000–0.100", z)
-        self.assertEqual(_row(z, "vae")[2:], ["0.400", "0.200", "0.400", "0.500", "0.400"])
+        # No variance share in these records: not measured, no verdict.
+        self.assertEqual(
+            _row(z, "vae")[2:], ["0.400", "0.200", "0.400", "0.500", "0.400", "–", "–"]
+        )
 
     def test_document(self):
         base = ExperimentConfig(trainer=TrainerConfig(epochs=7))
@@ -117,6 +120,81 @@ class ResultsTablesTest(absltest.TestCase):
         self.assertIn("best epochs 5–7", text)
         self.assertIn("## WHAN", text)
         self.assertNotIn("## True classes", text)  # no record scored it
+
+
+def in_part(r, label, dataset, input_name, share=None):
+    out = {**r, "part": {"label": label, "dataset": dataset, "input": input_name}}
+    out["redshift"] = {**r["redshift"], "variance_share": share}
+    return out
+
+
+class PartsTest(absltest.TestCase):
+    """Several data/input parts in one document: marks and ceilings within a part."""
+
+    def setUp(self):
+        super().setUp()
+        lines = ("narrow · lines/ew", "emission_lines/narrow", "lines/ew")
+        wide = ("wide · spectrum", "emission_lines/wide", "spectrum")
+        self.records = [
+            in_part(record("pca", None, 0.5), *lines, share=0.01),
+            in_part(record("ae", 0, 0.6), *lines, share=0.02),
+            in_part(record("ae", 1000, 0.6), *lines, share=0.04),
+            in_part(record("pca", None, 0.7), *wide, share=0.3),
+            # The same numbers as the lines part's ae: level with this part's PCA (0.7) would
+            # be a "-" mark; against the other part's PCA (0.5) it would be "+".
+            in_part(record("ae", 0, 0.6), *wide, share=0.8),
+            in_part(record("ae", 1000, 0.6), *wide, share=0.6),
+        ]
+        self.ceilings = [{**c, "dataset": "emission_lines/narrow"} for c in CEILINGS] + [
+            {**CEILINGS[0], "input": "spectrum", "ari": 0.6, "dataset": "emission_lines/wide"}
+        ]
+        self.rows = results_tables.aggregate_records(self.records)
+
+    def test_rows_grouped_per_part(self):
+        self.assertLen(self.rows, 4)
+        self.assertEqual([r["n"] for r in self.rows], [1, 2, 1, 2])
+
+    def test_marks_and_ceilings_within_the_part(self):
+        table = results_tables.scheme_table(self.rows, "whan", self.ceilings)
+        ae_rows = [
+            [c.strip() for c in line.strip("|").split("|")]
+            for line in table.splitlines()
+            if "| ae |" in line
+        ]
+        narrow, wide = ae_rows
+        self.assertEqual(narrow[0], "narrow · lines/ew")
+        self.assertTrue(narrow[6].endswith("+"), narrow)
+        self.assertEqual(narrow[8], "0.75")  # 0.6 / 0.8 (lines/ew on narrow)
+        self.assertEqual(wide[0], "wide · spectrum")
+        self.assertTrue(wide[6].endswith("−"), wide)
+        self.assertEqual(wide[8], "1.00")  # 0.6 / 0.6 (spectrum on wide)
+
+    def test_redshift_share_and_verdict(self):
+        wide = [r for r in self.rows if r["part"]["dataset"] == "emission_lines/wide"]
+        z = results_tables.redshift_table(wide)
+        cells = _row(z, "wide · spectrum")  # the first (PCA) row
+        self.assertEqual(cells[-2:], ["0.30", "partly redshift"])
+        ae = [line for line in z.splitlines() if "| ae |" in line][0]
+        self.assertIn("| 0.70 | mostly redshift |", ae)
+
+    def test_document_lists_parts_and_one_redshift_table_per_dataset(self):
+        base = ExperimentConfig()
+        parts = [
+            {"label": "narrow · lines/ew", "dataset": "emission_lines/narrow",
+             "input": "lines/ew", "models": ["ae"], "epochs": 40,
+             "n_galaxies": {"train": 80, "validation": 10, "test": 10}, "best_epochs": [39, 40]},
+            {"label": "wide · spectrum", "dataset": "emission_lines/wide", "input": "spectrum",
+             "models": ["ae"], "epochs": 20,
+             "n_galaxies": {"train": 80, "validation": 10, "test": 10}, "best_epochs": [20]},
+        ]  # fmt: skip
+        text = results_tables.document(
+            "cmd", base, [0, 1000], parts[0]["n_galaxies"], self.rows, self.ceilings, [], 5, 5,
+            parts=parts,
+        )  # fmt: skip
+        self.assertIn("input `spectrum`; models ae, 20 epochs (best epochs 20–20)", text)
+        self.assertIn("### `emission_lines/narrow`", text)
+        self.assertIn("### `emission_lines/wide`", text)
+        self.assertIn("| data | input | classifier |", text)
 
 
 if __name__ == "__main__":

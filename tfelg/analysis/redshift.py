@@ -16,6 +16,12 @@ is redshift:
   (``HistGradientBoostingRegressor``) on all of them. R^2 near 1: the
   latent space determines the redshift; near 0 (or below): it does not.
 
+Those say whether redshift can be *read off* the latent space. Whether a
+representation *mostly is* redshift is the converse question: the share of
+the latent space's variance that redshift explains
+(:func:`latent_variance_share`), which :func:`redshift_verdict` turns into
+the words of the results table.
+
 And one measure of what redshift does to the classes: the agreement of
 the clusters with a scheme in redshift bins (:func:`agreement_in_bins`).
 """
@@ -111,6 +117,63 @@ def redshift_dependence(
         trees.fit(x_train, y_train)
         result["r2_gbm"] = _r2(y_test, trees.predict(x_test))
     return result
+
+
+#: Share of the latent variance explained by redshift from which a
+#: representation is said to encode mostly redshift (more than all else
+#: together), and from which it partly does.
+MOSTLY_REDSHIFT = 0.5
+PARTLY_REDSHIFT = 0.2
+
+
+def latent_variance_share(latent_train, z_train, latent_test, z_test, *, n_bins: int = 20) -> float:
+    """Fraction of the latent space's variance that redshift explains (test split).
+
+    Each latent coordinate is predicted by its mean in ``n_bins`` equal-count
+    redshift bins of the training split (a step function of redshift: any
+    monotonic or not dependence, no fitted form); the share is
+    ``1 - sum of residual variances / sum of variances`` over the
+    coordinates, on the test split. Coordinates count with their own
+    variance, as the mixture fitted on them sees them. 1: the latent space
+    is a function of redshift; 0: redshift says nothing about where a galaxy
+    lies. Negative values (a test split's noise) are returned as they are.
+    """
+    x_train, y_train = _check(latent_train, z_train, "train")
+    x_test, y_test = _check(latent_test, z_test, "test")
+    if x_train.shape[1] != x_test.shape[1]:
+        raise ValueError(f"train has d = {x_train.shape[1]}, test d = {x_test.shape[1]}")
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    edges = np.unique(np.quantile(y_train, np.linspace(0.0, 1.0, n_bins + 1)))
+    inner = edges[1:-1]
+    train_bin = np.searchsorted(inner, y_train, side="right")
+    test_bin = np.searchsorted(inner, y_test, side="right")
+    n_used = len(inner) + 1
+    counts = np.bincount(train_bin, minlength=n_used)
+    means = (
+        np.stack(
+            [
+                np.bincount(train_bin, weights=x_train[:, j], minlength=n_used)
+                for j in range(x_train.shape[1])
+            ],
+            axis=1,
+        )
+        / np.maximum(counts, 1)[:, None]
+    )
+    residual = np.sum((x_test - means[test_bin]) ** 2)
+    total = np.sum((x_test - x_test.mean(axis=0)) ** 2)
+    return float(1.0 - residual / total) if total > 0 else float("nan")
+
+
+def redshift_verdict(share) -> str:
+    """Words for :func:`latent_variance_share`: mostly / partly / not redshift."""
+    if share is None or not np.isfinite(share):
+        return "–"
+    if share >= MOSTLY_REDSHIFT:
+        return "mostly redshift"
+    if share >= PARTLY_REDSHIFT:
+        return "partly redshift"
+    return "no"
 
 
 def redshift_bins(z, n_bins: int = 3) -> np.ndarray:
