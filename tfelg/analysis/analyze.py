@@ -47,6 +47,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tfelg import atomic
+from tfelg.analysis import threads
 from tfelg.analysis.embeddings import Embeddings
 
 # Re-exported: the scheme views and the figures were part of this module, and
@@ -85,6 +86,10 @@ class AnalysisConfig:
       tsne_initialization: "pca", "spectral" or "random"; PCA falls back to
         random for a 1-D latent space (PCA has nothing to take).
       projector_max_points: TensorBoard loads at most 100,000 points.
+      num_threads: BLAS/OpenMP threads and openTSNE's ``n_jobs`` for the
+        model selection, the mixture and the t-SNE (None: ``$TFELG_NUM_THREADS``,
+        else the CPUs this process may use; 1 on a machine shared with other
+        work, see :mod:`tfelg.analysis.threads`).
       seed: seeds every random choice above.
     """
 
@@ -104,6 +109,7 @@ class AnalysisConfig:
     tsne_initialization: str = "pca"
     tsne_method: str = "auto"
     projector_max_points: int = 100_000
+    num_threads: int | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -120,6 +126,8 @@ class AnalysisConfig:
         # would drop every comparison instead of failing.
         if self.n_bootstrap < 2:
             raise ValueError(f"n_bootstrap must be >= 2, got {self.n_bootstrap}")
+        if self.num_threads is not None:
+            threads.resolve(self.num_threads)  # ValueError below 1
 
 
 def _seeded_rows(n: int, max_points: int, seed: int) -> np.ndarray:
@@ -202,15 +210,16 @@ def choose_k(emb: Embeddings, config: AnalysisConfig):
         raise ValueError(f"{emb.representation}: the training split has {len(train)} galaxies")
     rows = _seeded_rows(len(train), config.selection_max_points, config.seed)
     k_max = min(config.k_max, len(rows) - 1)
-    return model_selection.select_k(
-        train.latent[rows],
-        k_max,
-        covariance_type=config.covariance_type,
-        gap_references=config.gap_references,
-        gap_n_init=config.gap_n_init,
-        seed=config.seed,
-        silhouette_sample=config.silhouette_sample,
-    )
+    with threads.limited(config.num_threads):
+        return model_selection.select_k(
+            train.latent[rows],
+            k_max,
+            covariance_type=config.covariance_type,
+            gap_references=config.gap_references,
+            gap_n_init=config.gap_n_init,
+            seed=config.seed,
+            silhouette_sample=config.silhouette_sample,
+        )
 
 
 def infer_classes(emb: Embeddings, chosen_k: dict, config: AnalysisConfig, log=print):
@@ -220,8 +229,11 @@ def infer_classes(emb: Embeddings, chosen_k: dict, config: AnalysisConfig, log=p
     emb.check_finite()
     k = int(config.n_clusters or chosen_k["bic"])
     train = emb.for_split("train")
-    mixture = gmm.fit_gmm(train.latent, k, covariance_type=config.covariance_type, seed=config.seed)
-    proba = gmm.predict_proba(mixture, emb.latent)
+    with threads.limited(config.num_threads):
+        mixture = gmm.fit_gmm(
+            train.latent, k, covariance_type=config.covariance_type, seed=config.seed
+        )
+        proba = gmm.predict_proba(mixture, emb.latent)
     cluster = np.argmax(proba, axis=1).astype(np.int32)
     test_rows = emb.split == "test"
     if not test_rows.any():
@@ -266,22 +278,24 @@ def tsne_map(emb: Embeddings, config: AnalysisConfig, log: Callable[[str], None]
 
     emb.check_finite()
     rows = _seeded_rows(len(emb), config.tsne_max_points, config.seed)
-    result = tsne.run_tsne(
-        emb.latent[rows],
-        perplexity=config.tsne_perplexity,
-        n_iter=config.tsne_n_iter,
-        exaggeration=config.tsne_exaggeration,
-        early_exaggeration_iter=config.tsne_early_exaggeration_iter,
-        negative_gradient_method=config.tsne_method,
-        seed=config.seed,
-        # PCA initialisation needs two dimensions to take.
-        initialization=(
-            "random"
-            if config.tsne_initialization == "pca" and emb.latent_dim < 2
-            else config.tsne_initialization
-        ),
-        log=log,
-    )
+    with threads.limited(config.num_threads) as n_jobs:
+        result = tsne.run_tsne(
+            emb.latent[rows],
+            perplexity=config.tsne_perplexity,
+            n_iter=config.tsne_n_iter,
+            exaggeration=config.tsne_exaggeration,
+            early_exaggeration_iter=config.tsne_early_exaggeration_iter,
+            negative_gradient_method=config.tsne_method,
+            seed=config.seed,
+            n_jobs=n_jobs,
+            # PCA initialisation needs two dimensions to take.
+            initialization=(
+                "random"
+                if config.tsne_initialization == "pca" and emb.latent_dim < 2
+                else config.tsne_initialization
+            ),
+            log=log,
+        )
     xy = np.full((len(emb), 2), np.nan, dtype=np.float32)
     xy[rows] = result.embedding
     return xy, rows, result

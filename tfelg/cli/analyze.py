@@ -43,6 +43,14 @@ _TSNE_INIT = flags.DEFINE_enum(
 _TSNE_METHOD = flags.DEFINE_enum(
     "tsne_method", "auto", ["auto", "fft", "bh"], "t-SNE repulsion (auto: Barnes-Hut < 20k points)."
 )
+_NUM_THREADS = flags.DEFINE_integer(
+    "num_threads",
+    None,
+    "BLAS/OpenMP threads and t-SNE jobs of the model selection, mixture and map (default: "
+    "$TFELG_NUM_THREADS, else every CPU). Use 1 on a machine shared with other work: "
+    "waiting threads spin and compete with the work (tfelg.analysis.threads).",
+    lower_bound=1,
+)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
 
 flags.mark_flags_as_required(["workdir"])
@@ -77,6 +85,7 @@ def main(argv):
             tsne_exaggeration=_TSNE_EXAGGERATION.value,
             tsne_initialization=_TSNE_INIT.value,
             tsne_method=_TSNE_METHOD.value,
+            num_threads=_NUM_THREADS.value,
             seed=_SEED.value,
         )
         summary = analyze.analyze_workdir(

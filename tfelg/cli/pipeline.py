@@ -14,6 +14,7 @@ Exit status: 0 done, 1 a component failed (run again to resume), 2 bad flags.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from absl import app, flags
@@ -35,6 +36,14 @@ _EXPORT = flags.DEFINE_enum(
     "parameters' defaults (see tfelg_pipelines.kfp_export).",
 )
 _IMAGE = flags.DEFINE_string("image", None, "--export: the container image of every step.")
+_NUM_THREADS = flags.DEFINE_integer(
+    "num_threads",
+    None,
+    "BLAS/OpenMP threads and t-SNE jobs of the analysis components: sets $TFELG_NUM_THREADS "
+    "(tfelg.analysis.threads), which is no parameter and so no part of any cache key. "
+    "Default: every CPU; 1 on a machine shared with other work.",
+    lower_bound=1,
+)
 _OUTPUT = define_path("output", None, "--export: the spec file to write (.yaml).")
 
 
@@ -57,6 +66,10 @@ def main(argv):
         params = pipeline.parse_params(_PARAM.value)
         if _EXPORT.value:
             return _export(pipeline, params)
+        if _NUM_THREADS.value is not None:
+            from tfelg.analysis import threads
+
+            os.environ[threads.ENV_VAR] = str(_NUM_THREADS.value)
         result = run_pipeline(pipeline, _ROOT.value, params)
     except (ParameterError, PipelineError, InputError) as e:
         print(f"tfelg-pipeline: error: {e}", file=sys.stderr)
