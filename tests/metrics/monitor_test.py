@@ -240,6 +240,35 @@ class TrainerHookTest(absltest.TestCase):
             any(t.startswith("quality/") for t in event_scalars(workdir, "validation"))
         )
 
+    def test_command_line_flags(self):
+        from absl import flags
+
+        from tfelg.cli import (
+            train,  # noqa: F401  (defines tfelg-train's flags)
+            training_flags,
+        )
+
+        values = flags.FLAGS
+        try:
+            values(
+                [
+                    "tfelg-train",
+                    "--workdir=unused",
+                    "--dataset=hst_galaxies/synthetic",
+                    "--quality_every=3",
+                    "--quality_per_class=10",
+                    "--quality_features=pixel_pca,small_resnet",
+                    "--quality_morphology=6",
+                ]
+            )
+            runtime = training_flags.experiment_config(values, "gan", None).runtime
+        finally:
+            values.unparse_flags()
+        self.assertEqual(runtime.quality_every, 3)
+        self.assertEqual(runtime.quality_per_class, 10)
+        self.assertEqual(runtime.quality_features, ["pixel_pca", "small_resnet"])
+        self.assertEqual(runtime.quality_morphology, 6)
+
     def test_config_checks(self):
         for runtime, message in (
             ({"quality_every": -1}, "runtime.quality_every must be >= 0"),

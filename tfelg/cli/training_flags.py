@@ -63,6 +63,25 @@ def define_data_trainer_runtime_flags() -> None:
     flags.DEFINE_string("tpu", _RUNTIME.tpu, "strategy=tpu: TPU name or address.")
     flags.DEFINE_bool("jit_compile", _RUNTIME.jit_compile, "Compile the step with XLA.")
     flags.DEFINE_bool("progress_bar", _RUNTIME.progress_bar, "Progress bar on a terminal.")
+    flags.DEFINE_integer(
+        "quality_every",
+        _RUNTIME.quality_every,
+        "GAN: FID/KID/precision/recall/colour distances against validation images every N "
+        "epochs and at the last, in TensorBoard (quality/...) and metrics.json; 0: off.",
+    )
+    flags.DEFINE_integer(
+        "quality_per_class", _RUNTIME.quality_per_class, "Images per class of that measurement."
+    )
+    flags.DEFINE_list(
+        "quality_features",
+        _RUNTIME.quality_features,
+        f"Its feature extractors: {', '.join(config_lib.QUALITY_FEATURES)}.",
+    )
+    flags.DEFINE_integer(
+        "quality_morphology",
+        _RUNTIME.quality_morphology,
+        "Galaxies per class also measured with statmorph for morphology distances (0: off).",
+    )
 
 
 def define_model_option_flags() -> None:
@@ -149,5 +168,9 @@ def experiment_config(values, model: str, latent_dim: int | None) -> config_lib.
             tpu=values.tpu,
             jit_compile=values.jit_compile,
             progress_bar=values.progress_bar,
+            quality_every=values.quality_every,
+            quality_per_class=values.quality_per_class,
+            quality_features=list(values.quality_features),
+            quality_morphology=values.quality_morphology,
         ),
     )
