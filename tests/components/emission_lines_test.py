@@ -261,6 +261,7 @@ class ConstraintsAgreeWithTheLibraryTest(absltest.TestCase):
         self.assertEqual(analysis.COVARIANCE_TYPES, gmm.COVARIANCE_TYPES)
         self.assertEqual(analysis.TSNE_INITIALIZATIONS, tsne.INITIALIZATIONS)
         self.assertEqual(analysis.TSNE_METHODS, tsne.NEGATIVE_GRADIENT_METHODS)
+        self.assertEqual(analysis.TSNE_PLACE_METHODS, (*tsne.PLACE_METHODS, "none"))
         self.assertEqual(outputs.PROJECTOR_MAX_POINTS, projector.PROJECTOR_MAX_POINTS)
         self.assertEqual(analysis.GAP_N_INIT, model_selection.GAP_N_INIT)
 

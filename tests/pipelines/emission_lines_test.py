@@ -307,6 +307,10 @@ class BuildTest(absltest.TestCase):
                 "'projector_max_points' must be >= 1 and <= 100000",
             ),
             ({"tsne_method": "exact"}, "'tsne_method' must be one of auto, fft, bh"),
+            (
+                {"tsne_place_rest": "nearest"},
+                "'tsne_place_rest' must be one of median, transform, none",
+            ),
             ({"dataset": "hst/x"}, "'dataset' must be NAME or NAME/CONFIG with NAME one of"),
             ({"num_galaxies": 5}, "'num_galaxies' must be >= 10, got 5"),
             ({"seed": -1}, "'seed' must be >= 0, got -1"),
