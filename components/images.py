@@ -104,6 +104,19 @@ MORPHOLOGY_COLUMNS = (
     "u_minus_v",
     "v_minus_j",
 )
+#: hst_galaxies configs without labels: the Hubble Deep Field's stamps (an 8-bit display stretch of
+#: other filters). Nothing to condition a GAN on, no colours, and morphology measured on a JPEG is
+#: no reference, so the pipeline makes clusters and maps only (issue 14 item 4).
+UNLABELLED_CONFIGS = ("hubble_deep_field",)
+#: What can be computed from such stamps: the trained features, random CNN features, pixel PCA.
+UNLABELLED_REPRESENTATIONS = ("simclr", "small_resnet", "pixel_pca")
+
+
+def is_unlabelled(dataset_name: str) -> bool:
+    """Whether `dataset_name` (``hst_galaxies/CONFIG``) is an unlabelled display-image config."""
+    return dataset_name.partition("/")[2] in UNLABELLED_CONFIGS
+
+
 # What the trainer copies from its work folder (not backup/: resumption state).
 RUN_FILES = ("config.json", "model.keras", "preprocessing.json", "metrics.json", "history.json")
 
@@ -376,6 +389,14 @@ def _calibrated(builder) -> bool:
     return getattr(builder.builder_config, "source", "") != "hubble_deep_field"
 
 
+def _unlabelled(emb):
+    """`emb` without scheme labels: nothing is matched to classes the stamps do not have."""
+    import dataclasses
+
+    info = {**emb.info, "labels": "none (unlabelled display-image stamps)"}
+    return dataclasses.replace(emb, labels={}, class_names={}, info=info)
+
+
 DOMAIN = domains.register_domain(
     domains.Domain(
         name="hst_galaxies",
@@ -406,15 +427,28 @@ def image_embedding_exporter(
     PCA fitted on the training split to `reduce_dim` dimensions (a
     full-covariance mixture cannot be fitted in 256 dimensions from a few
     hundred galaxies); pixel PCA keeps `reduce_dim` components. None: every
-    representation.
+    representation (on the Hubble Deep Field's display stamps: simclr,
+    small_resnet and pixel_pca, and the embeddings carry no labels, so the
+    clusters are compared with nothing).
     """
     from tfelg.analysis import image_embeddings as ie
+    from tfelg.errors import InputError
 
-    chosen = list(REPRESENTATIONS) if representations is None else list(representations)
+    builder, splits = load_dataset(dataset, "image")
+    labelled = _calibrated(builder)
+    if representations is None:
+        chosen = list(REPRESENTATIONS if labelled else UNLABELLED_REPRESENTATIONS)
+    else:
+        chosen = list(representations)
+    if not labelled and set(chosen) - set(UNLABELLED_REPRESENTATIONS):
+        raise InputError(
+            f"representations {sorted(set(chosen) - set(UNLABELLED_REPRESENTATIONS))} need "
+            f"labels, colours or calibrated flux, which {builder.info.full_name} (display-"
+            f"stretched stamps) does not have; choose among {', '.join(UNLABELLED_REPRESENTATIONS)}"
+        )
     if "simclr" in chosen:  # the trained feature model's representation first
         chosen.remove("simclr")
         chosen.insert(0, "simclr")
-    builder, splits = load_dataset(dataset, "image")
     names = class_names(builder)
     made, skipped = [], {}
     for rep in chosen:
@@ -436,6 +470,8 @@ def image_embedding_exporter(
                 batch_size=batch_size,
             )
             emb = ie.image_embeddings(splits, names, config)
+        if not labelled:
+            emb = _unlabelled(emb)
         emb.check_finite()
         emb.save(embeddings.path(f"{emb.representation}.npz"))
         made.append(emb)
@@ -470,7 +506,9 @@ def image_figures(
     galaxy_features.jpg, without overplotting); `map_by_class.png`: the map
     coloured by true type, UVJ class, Gini-M20 class and cluster;
     `uvj_by_cluster.png`: the UVJ diagram coloured by cluster. Galaxies
-    outside the t-SNE subsample are left out of the maps.
+    outside the t-SNE subsample are left out of the maps. Unlabelled stamps
+    (the Hubble Deep Field) get the thumbnail map and the map by cluster
+    only: no classes, and no colours for a UVJ diagram.
     """
     from tfelg.analysis import analyze
     from tfelg.outputs import thumbnail_map
@@ -512,6 +550,9 @@ def image_figures(
             seed=seed,
             title=f"{what}; clusters: the Gaussian mixture",
         )
+        if not np.isfinite(columns["u_minus_v"]).any():
+            made[name] = sorted(os.listdir(folder))
+            continue
         thumbnail_map.plot_uvj_by_cluster(
             columns["u_minus_v"],
             columns["v_minus_j"],

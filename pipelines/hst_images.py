@@ -41,6 +41,15 @@ table (`comparison`): the answer to "does the GAN library help?" at the
 pipeline's size. The representations that do not depend on the feature
 model are computed in the first chain only.
 
+Unlabelled stamps (`--param=dataset=hst_galaxies/hubble_deep_field`: the
+Hubble Deep Field's stamps, an 8-bit display stretch of other filters, no
+classes, no colours) run without the GAN and its library (there is nothing
+to condition on, and `gan_*`, `per_class` and `num_galaxies` do not apply);
+SimCLR trains on the real stamps, the representations are simclr,
+small_resnet and pixel_pca, and the clusters are compared with no scheme:
+the outputs are the clusters, the t-SNE maps (thumbnails, by cluster), the
+catalogue and the projector (issue 14 item 4).
+
 The defaults are small so that the demo runs on two CPU cores in a few
 minutes (400 galaxies, 3 GAN and 3 SimCLR epochs with narrow networks);
 they show the pipeline working, not converged models.
@@ -155,14 +164,37 @@ PARAMETERS = [
 ]
 
 
+def _check_unlabelled(params) -> None:
+    """The choices that need labels or calibrated flux, refused for unlabelled stamps."""
+    from tfelg.errors import InputError
+
+    sweep = params["train_on_sweep"] or [params["train_on"]]
+    wanted = params["representations"] or []
+    problems = []
+    if "real_and_generated" in sweep:
+        problems.append("train_on real_and_generated (there is no GAN library without classes)")
+    problems += [
+        f"representation {r!r}" for r in wanted if r not in images.UNLABELLED_REPRESENTATIONS
+    ]
+    if problems:
+        raise InputError(
+            f"{params['dataset']} has no labels, colours or calibrated flux: "
+            + "; ".join(problems)
+            + f" cannot run on it (representations: {', '.join(images.UNLABELLED_REPRESENTATIONS)})"
+        )
+
+
 def build(params) -> list:
     raw = Files(os.path.expanduser(params["manual_dir"])) if params["manual_dir"] else None
     seed = params["seed"]
+    unlabelled = images.is_unlabelled(params["dataset"])
+    if unlabelled:
+        _check_unlabelled(params)
     data = images.hst_dataset_gen(
         raw=raw,
         dataset_name=params["dataset"],
-        num_galaxies=params["num_galaxies"],
-        seed=params["dataset_seed"],
+        num_galaxies=None if unlabelled else params["num_galaxies"],
+        seed=None if unlabelled else params["dataset_seed"],
     ).with_id("dataset_gen")
     dataset = data.outputs["dataset"]
     gan_options = {**dict(params["gan_options"] or {}), "label": params["label"]}
@@ -181,10 +213,12 @@ def build(params) -> list:
     ).with_id("library_generator")
     sweep = params["train_on_sweep"]
     choices = sweep if sweep is not None else [params["train_on"]]
-    nodes = [data, gan]
+    nodes = [data] if unlabelled else [data, gan]
     if "real_and_generated" in choices:
         nodes.append(library)
     wanted = params["representations"]
+    if wanted is None and unlabelled:
+        wanted = list(images.UNLABELLED_REPRESENTATIONS)
     previous = None
     for i, train_on in enumerate(choices):
         suffix = "" if sweep is None else f"_{train_on}"
@@ -205,7 +239,7 @@ def build(params) -> list:
         exported = images.image_embedding_exporter(
             dataset=dataset,
             model=trained.outputs["model"],
-            gan=gan.outputs["model"],
+            gan=None if unlabelled else gan.outputs["model"],
             representations=reps,
             reduce_dim=params["reduce_dim"],
             seed=seed,

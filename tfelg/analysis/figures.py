@@ -63,8 +63,9 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
             left_out=match.get("ignored_counts"),
         )
     # The first two schemes (WHAN and BPT for emission lines) get latent corner plots,
-    # the first one (WHAN) the cluster and t-SNE maps.
-    first = next(iter(views))
+    # the first one (WHAN) the cluster and t-SNE maps. Unlabelled galaxies (the Hubble
+    # Deep Field's stamps) have no scheme: only the model-selection curves are drawn.
+    first = next(iter(views), None)
     for scheme in list(views)[:2]:
         codes, names = views[scheme]
         figures[f"latent_{scheme}"] = plots.plot_latent_pairs(
@@ -77,8 +78,8 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
             seed=config.seed,
             **axes,
         )
-    whan_codes, whan_names = views[first]
-    if emb.latent_dim >= 2:
+    whan_codes, whan_names = views[first] if first is not None else (None, None)
+    if emb.latent_dim >= 2 and first is not None:
         figures[f"clusters_vs_{first}"] = plots.plot_clusters_and_classes(
             emb.latent,
             inference.cluster,
@@ -116,6 +117,8 @@ def write_figures(emb, selection: dict, inference: ClassInference, tsne_xy, out_
             os.path.join(out_dir, "silhouette.png"),
             title=f"{name}: mean silhouette (train split)",
         )
+    if first is None:
+        return figures
     mapped = np.all(np.isfinite(tsne_xy), axis=1)
     figures[f"tsne_{first}"] = plots.plot_tsne_map(
         tsne_xy[mapped],
