@@ -42,15 +42,15 @@ What one evaluation computes, against a **fixed** real sample:
   M20, concentration, asymmetry and half-light radius
   (:func:`tfelg.metrics.physics.measure_images`, in this process) on the
   first ``morphology_per_class`` images of each class of both samples, W/std
-  per class. About 0.3-0.5 s of CPU a galaxy: 8 per class x 6 classes adds
-  ~20 s per evaluation for the generated images.
+  per class. About 0.1-0.3 s of CPU a galaxy (toy stamps): 8 per class x 6
+  classes adds 5-15 s per evaluation for the generated images.
 
-Cost (measured 2026-12-02 on the shared 2-core machine at load ~3, GAN with
-base_filters 32, 6 classes x 32 per class = 192 images each side,
-``benchmarks/quality_monitor.py``): see docs/gan.md, section "Quality
-while training". The one-time set-up (PCA fit on 512 training images, the
-real sample's features and colours) costs a few CPU seconds; each
-evaluation, dominated by generating the 192 images, about one CPU second.
+Cost (``benchmarks/quality_monitor.py``, measured 2026-12-02 on the shared
+2-core machine at load 11-19, CPU seconds; GAN base_filters 32, 6 classes x
+32 images a side): set-up once per run (PCA fit on 512 training images, the
+real sample's features and colours) 2.2 s; each evaluation 1.5 s, about 0.6
+of one GAN training step at batch 64 (3.5 s with the small ResNet added;
+statmorph adds 0.1-0.3 s a galaxy-like image). Details in docs/gan.md.
 
 Scalars (:meth:`QualityMonitor.evaluate`), tag -> value:
 

@@ -126,7 +126,7 @@ class RuntimeConfig:
       quality_features: feature extractors of FID/KID/precision/recall:
         ``pixel_pca`` and/or ``small_resnet`` (random, seeded).
       quality_morphology: images per class measured with statmorph for the
-        morphology distances (0: off; ~0.4 s of CPU an image, per
+        morphology distances (0: off; ~0.1-0.3 s of CPU an image, per
         evaluation; at least 5 for a distance).
     """
 
