@@ -176,6 +176,11 @@ class PartsTest(absltest.TestCase):
         self.assertEqual(cells[-2:], ["0.30", "partly redshift"])
         ae = [line for line in z.splitlines() if "| ae |" in line][0]
         self.assertIn("| 0.70 | mostly redshift |", ae)
+        # Without the trees' regression (r2_gbm None) its cell is empty, not an error.
+        for r in wide:
+            for m in r["members"]:
+                m["redshift"]["dependence"]["r2_gbm"] = None
+        self.assertEqual(_row(results_tables.redshift_table(wide), "wide · spectrum")[5], "–")
 
     def test_document_lists_parts_and_one_redshift_table_per_dataset(self):
         base = ExperimentConfig()

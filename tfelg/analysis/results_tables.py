@@ -216,8 +216,9 @@ def redshift_table(rows) -> str:
         dep = [m["redshift"]["dependence"] for m in r["members"]]
         mi = np.mean([max(x["mutual_information"]) for x in dep])
         lin = np.mean([x["r2_linear"] for x in dep])
-        gbm = np.mean([x["r2_gbm"] for x in dep])
-        cells = [f"{mi:.3f}", f"{lin:.3f}", f"{gbm:.3f}"]
+        trees = [x["r2_gbm"] for x in dep]
+        gbm = "–" if None in trees else f"{np.mean(trees):.3f}"  # None: trees not fitted
+        cells = [f"{mi:.3f}", f"{lin:.3f}", gbm]
         for i in range(len(bin_names)):
             values = [m["redshift"]["bins"][i].get("ari") for m in r["members"]]
             values = [v for v in values if v is not None]
