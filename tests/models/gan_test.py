@@ -19,7 +19,13 @@ import tensorflow as tf
 from absl.testing import absltest
 
 from tfelg.errors import InputError
-from tfelg.models.gan import GAN, ConditionalGenerator, diff_augment
+from tfelg.models.gan import (
+    GAN,
+    ConditionalGenerator,
+    MinibatchStddev,
+    add_sky_noise,
+    diff_augment,
+)
 from tfelg.models.vae import ReplicaSeedGenerator
 from tfelg.training import loop
 from tfelg.training.config import (
@@ -114,6 +120,62 @@ class DiffAugmentTest(tf.test.TestCase):
         self.assertGreater(float(tf.reduce_sum(tf.abs(gradient))), 0.0)
 
 
+class DiscriminatorHeadTest(tf.test.TestCase):
+    def test_minibatch_stddev_tells_a_collapsed_batch_from_a_varied_one(self):
+        rng = np.random.default_rng(0)
+        varied = rng.normal(0.0, 1.0, (8, 4, 4, 5)).astype(np.float32)
+        collapsed = np.repeat(varied[:1], 8, axis=0)
+        out_varied = MinibatchStddev()(varied).numpy()
+        out_collapsed = MinibatchStddev()(collapsed).numpy()
+        self.assertEqual(out_varied.shape, (8, 4, 4, 6))
+        np.testing.assert_array_equal(out_varied[..., :5], varied)
+        self.assertAllClose(out_collapsed[..., 5], np.full((8, 4, 4), 1e-4), atol=1e-6)
+        expected = np.sqrt(varied.var(axis=0) + 1e-8).mean()
+        self.assertAllClose(out_varied[..., 5], np.full((8, 4, 4), expected), rtol=1e-5)
+
+    def test_logit_sees_where_the_light_is(self):
+        """A centred and an off-centre blob differ in logit (the flattening head), not only at edges."""
+        model = GAN(image_shape=(16, 16, 1), base_filters=4, class_names=None, seed=3)
+        yy, xx = np.mgrid[:16, :16]
+        centred = np.exp(-((xx - 7.5) ** 2 + (yy - 7.5) ** 2) / 4.0)
+        shifted = np.exp(-((xx - 3.5) ** 2 + (yy - 7.5) ** 2) / 4.0)
+        images = np.stack([centred, shifted])[..., None].astype(np.float32)
+        labels = np.zeros(2, np.int32)
+        logits = model.discriminator(images, labels).numpy()
+        summed = model.discriminator.features(images).numpy()
+        self.assertGreater(abs(logits[0] - logits[1]), 1e-4)
+        # The exported features (sum over pixels) do not depend on the rest of the batch.
+        self.assertAllClose(model.discriminator.features(images[:1]).numpy()[0], summed[0])
+
+
+class SkyNoiseTest(tf.test.TestCase):
+    def test_noise_is_unit_gaussian_in_flux_and_kept_by_generate(self):
+        stretch = np.array([6.0, 6.5, 7.5])
+        rng = np.random.default_rng(1)
+        clean = rng.uniform(-0.2, 0.9, (64, 16, 16, 3)).astype(np.float32)
+        noisy = add_sky_noise(clean, stretch, keras.random.SeedGenerator(4)).numpy()
+        # In flux units (sky sigma = 1: the stretch's scale s_b) the difference is N(0, 1).
+        eps = np.sinh(stretch * noisy.astype(np.float64)) - np.sinh(stretch * clean)
+        self.assertAllClose(eps.mean(axis=(0, 1, 2)), np.zeros(3), atol=0.03)
+        self.assertAllClose(eps.std(axis=(0, 1, 2)), np.ones(3), atol=0.03)
+
+        model = GAN(image_shape=(16, 16, 3), base_filters=4, image_stretch=stretch, seed=2)
+        self.assertTrue(model.noise_model)
+        observed = model.generate([0, 0], seed=7).astype(np.float64)
+        noiseless = model.generate([0, 0], seed=7, noiseless=True).astype(np.float64)
+        eps = np.sinh(stretch * observed) - np.sinh(stretch * noiseless)
+        self.assertGreater(eps.std(), 0.8)
+        self.assertLess(eps.std(), 1.2)
+        self.assertFalse(
+            GAN(
+                image_shape=(16, 16, 3), base_filters=4, sky_noise=False, image_stretch=stretch
+            ).noise_model
+        )
+        self.assertFalse(GAN(image_shape=(16, 16, 3), base_filters=4).noise_model)
+        with self.assertRaisesRegex(ValueError, "image_stretch must be 3 positive numbers"):
+            GAN(image_shape=(16, 16, 3), image_stretch=[1.0, -2.0, 3.0])
+
+
 class GanModelTest(tf.test.TestCase):
     def test_save_load_generate_and_bad_arguments(self):
         model = GAN(image_shape=(32, 32, 3), latent_dim=4, class_names=["a", "b"], base_filters=4)
@@ -159,8 +221,10 @@ class GanTrainingTest(absltest.TestCase):
             prep.inverse(prep.scale_images(images)), images, rtol=1e-4, atol=1e-4
         )
         self.assertLessEqual(np.abs(prep.scale_images(image_splits()["train"]["image"])).max(), 1.0)
-        # The saved model is the EMA generator of the last epoch.
+        # The saved model is the EMA generator of the last epoch, with the data's noise model.
         trained = loop.load_trained(workdir)
+        self.assertTrue(trained.model.noise_model)
+        np.testing.assert_allclose(trained.model.get_config()["image_stretch"], prep.stretch)
         np.testing.assert_array_equal(
             trained.model.generate([0, 1], seed=1), trainer.model.generate([0, 1], seed=1)
         )
@@ -219,9 +283,13 @@ class GanTrainingTest(absltest.TestCase):
                 return super()._train_epoch_batches(epoch)
 
         workdir = self.create_tempdir().full_path
-        defaults = ConditionalGenerator.__init__.__defaults__
-        with mock.patch.object(ConditionalGenerator.__init__, "__defaults__", (0, False)):
-            self.assertEqual(len(defaults), 2)
+        original = ConditionalGenerator.__init__
+
+        def without_batchnorm(self, *args, **kwargs):
+            kwargs["batchnorm"] = False
+            original(self, *args, **kwargs)
+
+        with mock.patch.object(ConditionalGenerator, "__init__", without_batchnorm):
             with self.assertRaises(KeyboardInterrupt):
                 train(gan_config(epochs=2), workdir, trainer_class=Killed)
         with self.assertRaisesRegex(

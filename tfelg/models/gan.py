@@ -5,9 +5,10 @@ generates a balanced library, every class equally represented. With a few
 thousand training galaxies a plain GAN overfits its discriminator and
 collapses, so this one takes the standard remedies for small data:
 
-* **Spectral normalisation** of every discriminator weight
-  (``keras.layers.SpectralNormalization``, Miyato et al. 2018): the
-  discriminator stays ~1-Lipschitz, its gradients stay informative.
+* **Spectral normalisation** of every discriminator weight (Miyato et al.
+  2018; :mod:`tfelg.models.spectral`, not Keras's wrapper, whose gradient
+  skips sigma): the discriminator stays ~1-Lipschitz, its gradients stay
+  informative.
 * **Hinge loss** (Lim & Ye 2017; the SN-GAN / BigGAN loss): the
   discriminator minimises ``relu(1 - D(real)) + relu(1 + D(fake))``, the
   generator ``-D(fake)``.
@@ -58,6 +59,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from tfelg.models.base import positive_int
+from tfelg.models.spectral import SNConv2D, SNDense
 from tfelg.models.vae import ReplicaSeedGenerator
 
 IMAGE_KEY = "image"
@@ -160,44 +162,100 @@ class ConditionalGenerator(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tfelg")
-class ProjectionDiscriminator(layers.Layer):
-    """Image and class to a logit, every weight spectrally normalised.
+class MinibatchStddev(layers.Layer):
+    """Appends the batch's mean per-feature standard deviation as one more channel.
 
-    3x3 conv, then 4x4 stride-2 convs down to 4x4, LeakyReLU, a sum over
-    pixels (the ``features``, the penultimate representation), a linear
-    logit plus the projection ``<embed(class), features>`` (the embedding is
-    not spectrally normalised; it starts small, std 0.02).
+    Karras et al. (2018)'s remedy for mode collapse: a discriminator that
+    sees one image at a time cannot tell a generator that draws the same
+    galaxy for every noise vector from one that draws a varied population;
+    with this channel a collapsed batch (std near 0) is recognisable at a
+    glance. The statistic is over this replica's batch (at least 2 images
+    for a meaningful value; a batch of one gets ~0).
+    """
+
+    def call(self, x):
+        std = ops.sqrt(ops.var(x, axis=0) + 1e-8)
+        channel = ops.ones_like(x[..., :1]) * ops.mean(std)
+        return ops.concatenate([x, channel], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
+@keras.saving.register_keras_serializable(package="tfelg")
+class ProjectionDiscriminator(layers.Layer):
+    """Image and class to a logit, every weight spectrally normalised (:mod:`tfelg.models.spectral`).
+
+    3x3 conv, then 4x4 stride-2 convs down to 4x4 (LeakyReLU), then the head:
+    the minibatch standard deviation channel (:class:`MinibatchStddev`), a
+    3x3 conv, **flatten** and a dense layer, whose output ``h`` gives the
+    logit ``dense(h) + <embed(class), h>`` (projection; the embedding is not
+    spectrally normalised, it starts small, std 0.02).
+
+    Why a flattening head, not SN-GAN's sum over pixels: a sum over the 4x4
+    map makes the logit nearly blind to *where* the light is (only the
+    zero-padded borders leak position), and on hst_galaxies, whose galaxies
+    sit at the stamp's centre, a 750-step run converged to one blob 21 px
+    off-centre for every noise vector and class. Flattening keeps the 4x4
+    positions apart; the minibatch channel penalises drawing one galaxy.
+
+    :meth:`features` (the representation tfelg exports, ``tfelg-embed``)
+    is the conv stack's output summed over pixels: it does not depend on the
+    other images of the batch, unlike the head's input.
     """
 
     def __init__(self, size, bands, num_classes, filters, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.size, self.bands = int(size), int(bands)
         self.num_classes, self.filters, self.seed = int(num_classes), tuple(filters), int(seed)
-        sn = layers.SpectralNormalization
         stack = [
-            sn(
-                layers.Conv2D(
-                    self.filters[-1], 3, padding="same", kernel_initializer=_init(seed, 40)
-                )
+            SNConv2D(
+                self.filters[-1],
+                3,
+                padding="same",
+                kernel_initializer=_init(seed, 40),
+                power_seed=seed * 1009 + 80,
             ),
             layers.LeakyReLU(LEAKY_SLOPE),
         ]
         for i, f in enumerate(reversed(self.filters)):
             stack += [
-                sn(
-                    layers.Conv2D(
-                        f, 4, strides=2, padding="same", kernel_initializer=_init(seed, 50 + i)
-                    )
+                SNConv2D(
+                    f,
+                    4,
+                    strides=2,
+                    padding="same",
+                    kernel_initializer=_init(seed, 50 + i),
+                    power_seed=seed * 1009 + 81 + i,
                 ),
                 layers.LeakyReLU(LEAKY_SLOPE),
             ]
         self.stack = keras.Sequential(stack, name="stack")
-        self.logit = sn(layers.Dense(1, kernel_initializer=_init(seed, 60)), name="logit")
-        # Not wrapped: SpectralNormalization casts a layer's output to its
-        # input's dtype, which for an Embedding is the integer class index.
+        width = self.filters[0]
+        self.head = keras.Sequential(
+            [
+                MinibatchStddev(name="minibatch_stddev"),
+                SNConv2D(
+                    width,
+                    3,
+                    padding="same",
+                    kernel_initializer=_init(seed, 70),
+                    power_seed=seed * 1009 + 90,
+                ),
+                layers.LeakyReLU(LEAKY_SLOPE),
+                layers.Flatten(),
+                SNDense(width, kernel_initializer=_init(seed, 71), power_seed=seed * 1009 + 91),
+                layers.LeakyReLU(LEAKY_SLOPE),
+            ],
+            name="head",
+        )
+        self.logit = SNDense(
+            1, kernel_initializer=_init(seed, 60), power_seed=seed * 1009 + 92, name="logit"
+        )
+        # Not normalised (as in Miyato & Koyama 2018's projection).
         self.embedding = layers.Embedding(
             max(self.num_classes, 1),
-            self.filters[0],
+            width,
             embeddings_initializer=keras.initializers.RandomNormal(
                 stddev=0.02, seed=seed * 1009 + 61
             ),
@@ -207,6 +265,8 @@ class ProjectionDiscriminator(layers.Layer):
     def build(self, input_shape=None):
         if not self.stack.built:
             self.stack.build((None, self.size, self.size, self.bands))
+        if not self.head.built:
+            self.head.build((None, 4, 4, self.filters[0]))
         if not self.logit.built:
             self.logit.build((None, self.filters[0]))
         if not self.embedding.built:
@@ -214,11 +274,11 @@ class ProjectionDiscriminator(layers.Layer):
         self.built = True
 
     def features(self, images, training=False):
-        """The penultimate representation (batch, filters[0]): a sum over 4x4 pixels."""
+        """The exported representation (batch, filters[0]): the conv stack summed over 4x4 pixels."""
         return ops.sum(self.stack(images, training=training), axis=(1, 2))
 
     def call(self, images, labels, training=False):
-        h = self.features(images, training=training)
+        h = self.head(self.stack(images, training=training), training=training)
         projection = ops.sum(self.embedding(ops.cast(labels, "int32")) * h, axis=-1)
         return ops.squeeze(self.logit(h, training=training), -1) + projection
 
@@ -264,6 +324,30 @@ def diff_augment(images, seed, *, flips=True, rotations=True, max_shift=4):
     return images
 
 
+def add_sky_noise(images, stretch, seed, noise=None):
+    """Observed images: Gaussian sky noise added in flux units, then re-stretched.
+
+    tfelg's image stretch is ``y = asinh(x / s_b) / a_b`` per band. Sky
+    noise of standard deviation ``r_b * s_b`` in flux (``noise`` = r_b, the
+    sky sigma measured on the stamps' frames over ``s_b``; default 1) is,
+    in the stretched scale, ``asinh(sinh(a_b * y) + r_b * eps) / a_b``: only
+    ``a_b`` and ``r_b`` are needed. Differentiable in ``images``.
+
+    Why (issue 13): the real stamps are mostly sky noise, white and
+    Gaussian. A convolutional generator cannot draw white noise well, so a
+    discriminator told nothing else wins on the noise texture alone, and the
+    generator answered with stripes and then one image for every input (two
+    CPU runs, 750 steps each). With the known noise added to the generator's
+    output before the discriminator sees it, the generator models the
+    noiseless galaxy and the comparison is fair.
+    """
+    a = ops.reshape(ops.convert_to_tensor(stretch, images.dtype), (1, 1, 1, -1))
+    eps = keras.random.normal(ops.shape(images), seed=seed, dtype=images.dtype)
+    if noise is not None:
+        eps = eps * ops.reshape(ops.convert_to_tensor(noise, images.dtype), (1, 1, 1, -1))
+    return ops.arcsinh(ops.sinh(a * images) + eps) / a
+
+
 @keras.saving.register_keras_serializable(package="tfelg")
 class GAN(keras.Model):
     """Conditional SN-GAN with hinge loss, generator EMA and DiffAugment.
@@ -289,10 +373,21 @@ class GAN(keras.Model):
         this many epochs (and at the last).
       samples_per_class: columns of that grid.
       max_discriminator_loss: stop training above this discriminator loss.
+      sky_noise: add the training images' sky noise to every generated image
+        (:func:`add_sky_noise`): the generator draws noiseless galaxies, the
+        discriminator and :meth:`generate` see them as observed.
+      image_stretch: the per-band asinh stretch ``a_b`` of the data
+        (:class:`tfelg.training.images.ImagePreprocessor`; set by the
+        trainer). Without it there is no noise model and ``sky_noise`` is off.
+      image_noise: per band, the sky sigma over the stretch's scale ``s_b``
+        (set by the trainer from the stamps' frames; default 1).
+      batchnorm: batch normalisation in the generator (see
+        :class:`ConditionalGenerator`).
       seed: seeds initialisers, noise and augmentation.
     """
 
     INPUT_KIND = "image"
+    USES_IMAGE_STRETCH = True  # the trainer passes ``image_stretch``
     DEFAULT_LATENT_DIM = 64
     SELECTION_LOSS = None  # adversarial losses do not rank epochs: the last is kept
 
@@ -310,6 +405,10 @@ class GAN(keras.Model):
         sample_every: int = 5,
         samples_per_class: int = 8,
         max_discriminator_loss: float = 50.0,
+        sky_noise: bool = True,
+        image_stretch=None,
+        image_noise=None,
+        batchnorm: bool = True,
         seed: int = 0,
         **kwargs,
     ):
@@ -340,6 +439,26 @@ class GAN(keras.Model):
         self._sample_every = positive_int(sample_every, "sample_every")
         self._samples_per_class = positive_int(samples_per_class, "samples_per_class")
         self._max_discriminator_loss = float(max_discriminator_loss)
+        self._sky_noise = bool(sky_noise)
+        self._batchnorm = bool(batchnorm)
+        self._image_stretch = None
+        if image_stretch is not None:
+            stretch = np.asarray(image_stretch, dtype=np.float64).reshape(-1)
+            if stretch.shape != (shape[2],) or not np.all(np.isfinite(stretch) & (stretch > 0)):
+                raise ValueError(
+                    f"image_stretch must be {shape[2]} positive numbers (one per band), "
+                    f"got {image_stretch!r}"
+                )
+            self._image_stretch = tuple(float(a) for a in stretch)
+        self._image_noise = None
+        if image_noise is not None:
+            noise = np.asarray(image_noise, dtype=np.float64).reshape(-1)
+            if noise.shape != (shape[2],) or not np.all(np.isfinite(noise) & (noise > 0)):
+                raise ValueError(
+                    f"image_noise must be {shape[2]} positive numbers (one per band), "
+                    f"got {image_noise!r}"
+                )
+            self._image_noise = tuple(float(r) for r in noise)
         self._seed = int(seed)
         num_classes = len(self._class_names) if self._class_names else 1
         levels = int(np.log2(size)) - 2  # 4x4 -> size
@@ -347,7 +466,14 @@ class GAN(keras.Model):
         filters = tuple(self._base_filters * min(2 ** (levels - 1 - i), 8) for i in range(levels))
         bands = shape[2]
         self.generator = ConditionalGenerator(
-            size, bands, self._latent_dim, num_classes, filters, seed=self._seed, name="generator"
+            size,
+            bands,
+            self._latent_dim,
+            num_classes,
+            filters,
+            seed=self._seed,
+            batchnorm=self._batchnorm,
+            name="generator",
         )
         self.ema_generator = ConditionalGenerator(
             size,
@@ -356,6 +482,7 @@ class GAN(keras.Model):
             num_classes,
             filters,
             seed=self._seed,
+            batchnorm=self._batchnorm,
             name="ema_generator",
         )
         self.discriminator = ProjectionDiscriminator(
@@ -403,6 +530,16 @@ class GAN(keras.Model):
             return ops.cast(batch[LABEL_KEY], "int32")
         return ops.zeros((ops.shape(batch[IMAGE_KEY])[0],), "int32")
 
+    @property
+    def noise_model(self) -> bool:
+        """Whether generated images get the sky noise (``sky_noise`` and a known stretch)."""
+        return self._sky_noise and self._image_stretch is not None
+
+    def _observed(self, images, seed):
+        if not self.noise_model:
+            return images
+        return add_sky_noise(images, self._image_stretch, seed, self._image_noise)
+
     def _augmented(self, images):
         if not self._augment:
             return images
@@ -440,6 +577,7 @@ class GAN(keras.Model):
         # 1. Discriminator: real -> above +1, fake -> below -1.
         z = keras.random.normal((n, self._latent_dim), seed=self.noise_seed_generator)
         fake = ops.stop_gradient(self.generator(z, labels, training=True))
+        fake = self._observed(fake, self.noise_seed_generator)
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             real_logit = self.discriminator(self._augmented(real), labels, training=True)
@@ -453,7 +591,9 @@ class GAN(keras.Model):
         z = keras.random.normal((n, self._latent_dim), seed=self.noise_seed_generator)
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            fake = self.generator(z, labels, training=True)
+            fake = self._observed(
+                self.generator(z, labels, training=True), self.noise_seed_generator
+            )
             g_loss = -self.discriminator(self._augmented(fake), labels, training=True)
             loss = average(g_loss)
         gradients = tape.gradient(loss, variables)
@@ -479,7 +619,7 @@ class GAN(keras.Model):
         z = keras.random.normal(
             (ops.shape(real)[0], self._latent_dim), seed=self._seed + 101, dtype=self.compute_dtype
         )
-        fake = self.ema_generator(z, labels, training=False)
+        fake = self._observed(self.ema_generator(z, labels, training=False), self._seed + 102)
         real_logit = self.discriminator(real, labels, training=False)
         fake_logit = self.discriminator(fake, labels, training=False)
         return {
@@ -500,11 +640,15 @@ class GAN(keras.Model):
         return None
 
     # -- using it ---------------------------------------------------------------------
-    def generate(self, labels, noise=None, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    def generate(
+        self, labels, noise=None, seed: int = 0, batch_size: int = 256, noiseless: bool = False
+    ) -> np.ndarray:
         """Images (N, size, size, bands) in the stretched scale from the EMA generator.
 
         ``labels``: class indices (N,); ``noise``: (N, latent_dim), default
         standard normal from ``seed`` (NumPy, so the same on every machine).
+        With the noise model (:attr:`noise_model`) the images are observed:
+        sky noise drawn from ``seed`` is added, unless ``noiseless``.
         """
         labels = np.asarray(labels, dtype=np.int32).reshape(-1)
         if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
@@ -520,7 +664,14 @@ class GAN(keras.Model):
         ]
         if not parts:
             return np.zeros((0, *self._image_shape), np.float32)
-        return np.concatenate(parts).astype(np.float32)
+        images = np.concatenate(parts).astype(np.float64)
+        if self.noise_model and not noiseless:
+            a = np.asarray(self._image_stretch)
+            eps = np.random.default_rng([seed, 3]).standard_normal(images.shape)
+            if self._image_noise is not None:
+                eps = eps * np.asarray(self._image_noise)
+            images = np.arcsinh(np.sinh(a * images) + eps) / a
+        return images.astype(np.float32)
 
     def sample_grid(self, per_class: int | None = None) -> np.ndarray:
         """Fixed-noise samples, one row per class, the same noise in every row.
@@ -581,6 +732,12 @@ class GAN(keras.Model):
                 "sample_every": self._sample_every,
                 "samples_per_class": self._samples_per_class,
                 "max_discriminator_loss": self._max_discriminator_loss,
+                "sky_noise": self._sky_noise,
+                "image_noise": None if self._image_noise is None else list(self._image_noise),
+                "batchnorm": self._batchnorm,
+                "image_stretch": (
+                    None if self._image_stretch is None else list(self._image_stretch)
+                ),
                 "seed": self._seed,
             }
         )

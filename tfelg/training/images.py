@@ -49,6 +49,7 @@ FORMAT_VERSION = 1
 IMAGE_FEATURE = "image"
 UNLABELLED_NAMES = ("unknown", "unclassified")
 MAD_TO_SIGMA = 1.4826
+SKY_FRAME = 4  # pixels: the outer frame of a stamp that measures the sky noise
 
 
 def _row_name(arrays: Mapping[str, np.ndarray], row: int) -> str:
@@ -108,6 +109,12 @@ class ImagePreprocessor:
         ``label_names`` without the unlabelled names).
       num_fitted: training images the stretch was fitted on.
       num_unlabelled: training rows left out for having no usable class.
+      sky_sigma: per band, the sky noise in flux units: 1.4826 MAD of the
+        pixels in the outer ``SKY_FRAME`` pixels of every training stamp,
+        where the centred galaxy contributes least (``scale`` is the MAD of
+        all pixels and is larger where galaxies are extended: 1.5x in
+        F160W on hst_galaxies/synthetic). The GAN's noise model uses it.
+        None in files written before it existed.
     """
 
     image_shape: tuple[int, ...]
@@ -118,6 +125,7 @@ class ImagePreprocessor:
     classes: tuple[str, ...] | None = None
     num_fitted: int = 0
     num_unlabelled: int = 0
+    sky_sigma: tuple[float, ...] | None = None
 
     # -- fitting ------------------------------------------------------------------------
     @classmethod
@@ -149,8 +157,9 @@ class ImagePreprocessor:
         images = check_images(train, "train")
         if len(images) == 0:
             raise InputError("the train split has no images")
-        scale, stretch = [], []
+        scale, stretch, sky = [], [], []
         for band in range(images.shape[-1]):
+            sky.append(_frame_sigma(images[..., band]))
             pixels = images[..., band].ravel().astype(np.float64)
             mad = float(np.median(np.abs(pixels - np.median(pixels))))
             s = MAD_TO_SIGMA * mad
@@ -171,6 +180,7 @@ class ImagePreprocessor:
             scale=tuple(scale),
             stretch=tuple(stretch),
             num_fitted=len(images),
+            sky_sigma=tuple(sky),
         )
         if label is None:
             return prep
@@ -252,7 +262,7 @@ class ImagePreprocessor:
             raise InputError(f"image preprocessing version {d.get('version')!r}", path=path)
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in d.items() if k in fields}
-        for key in ("image_shape", "scale", "stretch", "label_names", "classes"):
+        for key in ("image_shape", "scale", "stretch", "label_names", "classes", "sky_sigma"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -268,6 +278,20 @@ class ImagePreprocessor:
             raise InputError("preprocessing file not found", path=path)
         with tf.io.gfile.GFile(path, "r") as f:
             return cls.from_json(f.read(), path=path)
+
+
+def _frame_sigma(band_images: np.ndarray) -> float:
+    """1.4826 MAD of the outer ``SKY_FRAME`` pixels of (N, H, W) stamps (all pixels if smaller)."""
+    h, w = band_images.shape[1:3]
+    f = SKY_FRAME
+    if h <= 2 * f or w <= 2 * f:
+        pixels = band_images.ravel()
+    else:
+        mask = np.ones((h, w), bool)
+        mask[f:-f, f:-f] = False
+        pixels = band_images[:, mask].ravel()
+    pixels = pixels.astype(np.float64)
+    return float(MAD_TO_SIGMA * np.median(np.abs(pixels - np.median(pixels))))
 
 
 def is_image_preprocessing(path: str) -> bool:

@@ -86,6 +86,7 @@ RESERVED_OPTIONS = (
     "image_shape",
     "class_names",
     "image_stretch",
+    "image_noise",
 )
 
 
@@ -340,7 +341,12 @@ class Trainer:
         if self.preprocessor.classes is not None:
             kwargs["class_names"] = list(self.preprocessor.classes)
         if getattr(model_class(cfg.model.name), "USES_IMAGE_STRETCH", False):
-            kwargs["image_stretch"] = list(self.preprocessor.stretch)
+            prep = self.preprocessor
+            kwargs["image_stretch"] = list(prep.stretch)
+            if prep.sky_sigma is not None:
+                kwargs["image_noise"] = [
+                    n / s for n, s in zip(prep.sky_sigma, prep.scale, strict=True)
+                ]
         return model_class(cfg.model.name)(
             image_shape=self.preprocessor.image_shape,
             latent_dim=cfg.model.latent_dim,
