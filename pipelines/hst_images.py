@@ -72,7 +72,12 @@ SIMCLR_OPTIONS = {"widths": [16, 32, 64, 128], "blocks_per_stage": 1, "projectio
 
 PARAMETERS = [
     # Data.
-    feeds(images.hst_dataset_gen, "dataset_name", "dataset", help="TFDS dataset NAME/CONFIG."),
+    feeds(
+        images.hst_dataset_gen,
+        "dataset_name",
+        "dataset",
+        help="TFDS dataset NAME/CONFIG (hst_galaxies/hubble_deep_field: unlabelled, no GAN).",
+    ),
     feeds(
         images.hst_dataset_gen,
         "num_galaxies",
