@@ -16,9 +16,15 @@ change the arithmetic):
   the first), against a bare-Keras reference: the same SimCLR model's
   ``per_example_losses`` and optimizer inside a ``keras.Model.train_step``
   run by ``model.fit`` (same batch, same data), best epoch after the first.
-* **gan**: training images/s of ``--model=gan`` under the loop (no bare-Keras
-  reference: the GAN's step is its own two-optimizer ``train_step_on_replica``
-  in both cases).
+* **gan**: training images/s of ``--model=gan`` under the loop, against a
+  bare-Keras reference: the same generator and discriminator layers (a GAN
+  built with the same options, seed and image stretch), trained by a plain
+  ``tf.function`` step written here with the same hinge loss, DiffAugment,
+  sky-noise model (when the GAN has one), Adam settings (the model's
+  ``make_optimizers``), generator EMA and batch, over a plain ``tf.data``
+  pipeline: no strategy, no per-step loss check, no tfelg loop. Best epoch
+  after the first. The reference's graph FLOPs are printed next to the
+  loop step's: equal values show that both do the same arithmetic.
 
 Against what (as in ``train_throughput.py``, whose helpers are used):
 
@@ -130,7 +136,8 @@ def _config(model: str, options: dict):
         data=config_lib.DataConfig(dataset="hst_galaxies/synthetic", input="image"),
         model=config_lib.ModelConfig(name=model, latent_dim=64, options=options),
         trainer=config_lib.TrainerConfig(epochs=_TRAIN_EPOCHS.value, batch_size=_BATCH.value),
-        runtime=config_lib.RuntimeConfig(progress_bar=False),
+        # No per-epoch quality evaluations (tfelg.metrics.monitor): images/s of training only.
+        runtime=config_lib.RuntimeConfig(progress_bar=False, quality_every=0),
     )
 
 
@@ -168,12 +175,99 @@ def measure_training(model_name: str, images, kind, options=None) -> dict:
             spec["label"] = tf.TensorSpec((batch,), tf.int32)
         flops = _step_flops(trainer.model, spec, batch)
         scaled = trainer.preprocessor.scale_images(images)
+        stretch = trainer.preprocessor.stretch
+        labels = trainer._arrays["train"].get("label")  # noqa: SLF001  (the loop's own labels)
     keras.backend.clear_session()
     result = {"tfelg": tfelg_rate, "flops": flops, "keras": None}
     if model_name == "simclr":
         result["keras"] = _keras_fit_simclr(scaled, options or {})
         keras.backend.clear_session()
+    if model_name == "gan":
+        result["keras"], result["keras_flops"] = _bare_gan(scaled, labels, stretch, options or {})
+        keras.backend.clear_session()
     return result
+
+
+def _bare_gan(scaled, labels, stretch, options) -> tuple[float, float]:
+    """Images/s and step FLOPs/image of the GAN's layers under a hand-written ``tf.function`` step.
+
+    What tfelg's ``GAN.train_step_on_replica`` computes, written out with
+    the model's layers and the module's augmentation and noise functions:
+    one discriminator step (hinge loss on augmented real and generated
+    images), one generator step (``-D`` of augmented generated images),
+    the EMA update with the same warm-up. No distribution strategy, no
+    ``strategy.reduce``, no per-step host sync or divergence check.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfelg.models import gan as gan_lib
+
+    batch = _BATCH.value
+    kwargs = dict(options)
+    if getattr(gan_lib.GAN, "USES_IMAGE_STRETCH", False):
+        kwargs["image_stretch"] = list(stretch)
+    model = gan_lib.GAN(
+        image_shape=scaled.shape[1:], latent_dim=64, class_names=["red", "blue"], seed=0, **kwargs
+    )
+    generator, discriminator = model.generator, model.discriminator
+    optimizers = model.make_optimizers(_config("gan", options).trainer.learning_rate)
+    opt_d, opt_g = optimizers["discriminator"], optimizers["generator"]
+    noise = keras.random.SeedGenerator(1)
+    augment_seed = keras.random.SeedGenerator(2)
+    sky_noise = getattr(model, "noise_model", False)
+    max_shift = model.get_config().get("max_shift", 4)
+    decay_max = model.get_config().get("ema_decay", 0.999)
+    augment_on = model.get_config().get("augment", True)
+
+    def augment(x):
+        return gan_lib.diff_augment(x, augment_seed, max_shift=max_shift) if augment_on else x
+
+    def observed(x):
+        return gan_lib.add_sky_noise(x, stretch, noise) if sky_noise else x
+
+    def step(real, label):
+        n = tf.shape(real)[0]
+        z = keras.random.normal((n, model.latent_dim), seed=noise)
+        fake = tf.stop_gradient(observed(generator(z, label, training=True)))
+        variables = discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            real_logit = discriminator(augment(real), label, training=True)
+            fake_logit = discriminator(augment(fake), label, training=True)
+            d_loss = tf.reduce_mean(tf.nn.relu(1.0 - real_logit) + tf.nn.relu(1.0 + fake_logit))
+        opt_d.apply_gradients(zip(tape.gradient(d_loss, variables), variables, strict=True))
+        z = keras.random.normal((n, model.latent_dim), seed=noise)
+        variables = generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake = observed(generator(z, label, training=True))
+            g_loss = -tf.reduce_mean(discriminator(augment(fake), label, training=True))
+        opt_g.apply_gradients(zip(tape.gradient(g_loss, variables), variables, strict=True))
+        t = tf.cast(opt_g.iterations, tf.float32)
+        decay = tf.minimum(decay_max, (1.0 + t) / (10.0 + t))
+        for ema, weight in zip(model.ema_generator.weights, generator.weights, strict=True):
+            ema.assign(decay * ema.value + (1.0 - decay) * weight.value)
+        return d_loss, g_loss
+
+    step = tf.function(step, autograph=False)
+    spec = (
+        tf.TensorSpec((batch, *scaled.shape[1:]), tf.float32),
+        tf.TensorSpec((batch,), tf.int32),
+    )
+    flops = tt._graph_flops(step.get_concrete_function(*spec).graph) / batch  # noqa: SLF001
+    label = np.zeros(len(scaled), np.int32) if labels is None else np.asarray(labels, np.int32)
+    data = tf.data.Dataset.from_tensor_slices((scaled[: len(label)], label))
+    data = data.shuffle(len(label), seed=0).batch(batch, drop_remainder=True).prefetch(2)
+    times = []
+    for _ in range(_TRAIN_EPOCHS.value):
+        start = time.perf_counter()
+        steps = 0
+        for real, y in data:
+            d_loss, _ = step(real, y)
+            steps += 1
+        float(d_loss)  # wait for the last step
+        times.append(time.perf_counter() - start)
+    return steps * batch / min(times[1:]), flops
 
 
 def _keras_fit_simclr(scaled, options) -> float:
@@ -256,6 +350,10 @@ def main(argv):
 
     def row(label, r):
         achieved = r["flops"] * r["tfelg"]
+        if r.get("keras_flops"):
+            note = f"  (bare step {r['keras_flops'] / 1e9:.3f} GFLOP/img)"
+        else:
+            note = ""
         keras_cells = (
             f"{r['keras']:>11.1f} {r['tfelg'] / r['keras']:>11.2f}"
             if r["keras"]
@@ -264,7 +362,7 @@ def main(argv):
         print(
             f"{label:<28} {r['tfelg']:>9.1f} {keras_cells} {r['flops'] / 1e9:>9.3f} "
             f"{achieved / 1e9:>8.1f} {100 * achieved / peak['peak']:>7.1f} "
-            f"{100 * achieved / conv:>7.1f}",
+            f"{100 * achieved / conv:>7.1f}{note}",
             flush=True,
         )
 
@@ -296,7 +394,8 @@ def main(argv):
     print(
         "images/s: tfelg's path (extractor with host preprocessing; training: the project's "
         "loop, best epoch after the first); keras img/s: model.predict / model.fit of the same "
-        "network and step in the same run; GFLOP/img: matrix products and convolutions of the "
+        "network and step in the same run (GAN: its layers under a hand-written tf.function "
+        "step, best epoch after the first); GFLOP/img: matrix products and convolutions of the "
         "forward graph (extract) or of the whole training step's graph (train); "
         f"batch {_BATCH.value}, {_IMAGES.value} images."
     )
