@@ -32,7 +32,7 @@ import dataclasses
 import importlib
 from collections.abc import Callable, Mapping
 
-from tfelg_components.base import Dataset
+from tfelg_components.base import Dataset, ParameterError
 
 #: Dataset NAME -> the module that registers its Domain (imported when asked for).
 DOMAIN_MODULES = {
@@ -70,15 +70,25 @@ class Domain:
     thumbnail_features: Callable = lambda builder: None
 
     def chosen_baselines(self, names: list[str] | None) -> list[str]:
-        """`names` in this domain's order (None: all of them); ValueError for another domain's."""
+        """`names` in this domain's order (None: all of them).
+
+        The exporter's `baselines` parameter can only be checked against the
+        union of every domain's names when a pipeline is built (the domain
+        is known once the dataset is): here it is checked against this
+        domain's, before any data are read.
+
+        Raises:
+          ParameterError: naming the parameter, the first name that is not
+            this domain's, and this domain's names.
+        """
         if names is None:
             return list(self.baselines)
-        unknown = [n for n in names if n not in self.baselines]
-        if unknown:
-            raise ValueError(
-                f"baseline {', '.join(map(repr, unknown))} is not one of {self.name}'s: "
-                f"{', '.join(self.baselines) or '(none)'}"
-            )
+        for i, name in enumerate(names):
+            if name not in self.baselines:
+                raise ParameterError(
+                    f"'baselines' item {i} must be one of the {self.name} baselines: "
+                    f"{', '.join(self.baselines) or '(none)'}, got {name!r}"
+                )
         return [n for n in self.baselines if n in names]
 
 

@@ -4,6 +4,7 @@ from absl.testing import absltest
 
 from tfelg_components import domains, images, training
 from tfelg_components import emission_lines as el
+from tfelg_components.base import ParameterError
 
 
 def _domain(name="toy_galaxies", baselines=("b", "a")):
@@ -23,9 +24,27 @@ class DomainTest(absltest.TestCase):
         self.assertEqual(domain.chosen_baselines(["colours", "pixels"]), ["pixels", "colours"])
         self.assertEqual(domain.chosen_baselines([]), [])
         with self.assertRaisesRegex(
-            ValueError, r"baseline 'line_ratios' is not one of toy_galaxies's: pixels, morphology"
+            ParameterError,
+            r"^'baselines' item 1 must be one of the toy_galaxies baselines: "
+            r"pixels, morphology, colours, got 'line_ratios'$",
         ):
             domain.chosen_baselines(["pixels", "line_ratios"])
+
+    def test_each_domain_refuses_the_other_domain_s_baselines(self):
+        # The exporter's parameter takes every domain's names (training.BASELINES);
+        # the domain of the dataset is what refuses the others'.
+        with self.assertRaisesRegex(
+            ParameterError,
+            r"'baselines' item 0 must be one of the emission_lines baselines: "
+            r"pca, line_ratios, got 'pixel_pca'",
+        ):
+            el.DOMAIN.chosen_baselines(["pixel_pca", "pca"])
+        with self.assertRaisesRegex(
+            ParameterError,
+            r"'baselines' item 1 must be one of the hst_galaxies baselines: "
+            r"pixel_pca, morphology, got 'line_ratios'",
+        ):
+            images.DOMAIN.chosen_baselines(["morphology", "line_ratios"])
 
     def test_a_dataset_name_finds_its_domain(self):
         self.assertIs(domains.get_domain("emission_lines/synthetic_n300_s2"), el.DOMAIN)
