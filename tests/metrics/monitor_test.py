@@ -242,6 +242,7 @@ class TrainerHookTest(absltest.TestCase):
 
     def test_command_line_flags(self):
         from absl import flags
+        from absl.testing import flagsaver
 
         from tfelg.cli import (
             train,  # noqa: F401  (defines tfelg-train's flags)
@@ -249,7 +250,9 @@ class TrainerHookTest(absltest.TestCase):
         )
 
         values = flags.FLAGS
-        try:
+        # flagsaver restores every flag afterwards: later tests in this process see
+        # the flags as they were (absltest reads --test_tmpdir from them).
+        with flagsaver.flagsaver():
             values(
                 [
                     "tfelg-train",
@@ -262,8 +265,6 @@ class TrainerHookTest(absltest.TestCase):
                 ]
             )
             runtime = training_flags.experiment_config(values, "gan", None).runtime
-        finally:
-            values.unparse_flags()
         self.assertEqual(runtime.quality_every, 3)
         self.assertEqual(runtime.quality_per_class, 10)
         self.assertEqual(runtime.quality_features, ["pixel_pca", "small_resnet"])
