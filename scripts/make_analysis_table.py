@@ -68,7 +68,7 @@ _PARTS = flags.DEFINE_list(
     "parts",
     [
         "synthetic:lines/ew:ae+cae+vae+cvae+aae+vae_mog:dec+kscan+ztrees+ceilings",
-        "synthetic:lines/ew_and_ratios:ae:ceilings",
+        "synthetic:lines/ew_and_ratios:ae+vae:ceilings",
         "synthetic:spectrum::",
         "synthetic_wide_z:lines/ew:ae:ztrees+ceilings",
         "synthetic_wide_z:spectrum::ztrees",
@@ -81,7 +81,8 @@ _PARTS = flags.DEFINE_list(
     "input on this config) and epochs=N (default --epochs). Each part has its own folder "
     "<workdir>/<CONFIG>_<INPUT>; PCA of the same input is in every part, the line ratios "
     "in every lines/ew part. The default is what docs/analysis_results.md was made with on a "
-    "loaded 2-core machine: the dense AE only beyond the first part, PCA alone on the spectra "
+    "loaded 2-core machine: the dense AE and VAE on lines/ew_and_ratios, the AE alone on the "
+    "wide-z lines, PCA alone on the spectra "
     "(an AE on 1,383 pixels costs ~2 CPU s an epoch, the CAE ~11; add e.g. "
     "synthetic:spectrum:ae+vae:epochs=20).",
 )

@@ -243,9 +243,13 @@ def _parts_paragraph(parts) -> str:
         lines.append(
             f"* **{p['label']}**: `{p['dataset']}`, {n['train']:,} train / "
             f"{n['validation']:,} validation / {n['test']:,} test galaxies, input "
-            f"`{p['input']}`; models {', '.join(p['models']) or 'none'}, "
-            f"{p['epochs']} epochs"
-            + (f" (best epochs {min(epochs)}–{max(epochs)})" if epochs else "")
+            f"`{p['input']}`; "
+            + (
+                f"models {', '.join(p['models'])}, {p['epochs']} epochs"
+                + (f" (best epochs {min(epochs)}–{max(epochs)})" if epochs else "")
+                if p["models"]
+                else "no autoencoder (PCA only)"
+            )
             + "."
         )
     return "\n".join(lines) + "\n"
