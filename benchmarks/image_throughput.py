@@ -18,7 +18,7 @@ change the arithmetic):
   run by ``model.fit`` (same batch, same data), best epoch after the first.
 * **gan**: training images/s of ``--model=gan`` under the loop, against a
   bare-Keras reference: the same generator and discriminator layers (a GAN
-  built with the same options, seed and image stretch), trained by a plain
+  made from the loop's model config: options, seed, stretch, sky noise), trained by a plain
   ``tf.function`` step written here with the same hinge loss, DiffAugment,
   sky-noise model (when the GAN has one), Adam settings (the model's
   ``make_optimizers``), generator EMA and batch, over a plain ``tf.data``
@@ -175,7 +175,7 @@ def measure_training(model_name: str, images, kind, options=None) -> dict:
             spec["label"] = tf.TensorSpec((batch,), tf.int32)
         flops = _step_flops(trainer.model, spec, batch)
         scaled = trainer.preprocessor.scale_images(images)
-        stretch = trainer.preprocessor.stretch
+        model_config = trainer.model.get_config()
         labels = trainer._arrays["train"].get("label")  # noqa: SLF001  (the loop's own labels)
     keras.backend.clear_session()
     result = {"tfelg": tfelg_rate, "flops": flops, "keras": None}
@@ -183,20 +183,22 @@ def measure_training(model_name: str, images, kind, options=None) -> dict:
         result["keras"] = _keras_fit_simclr(scaled, options or {})
         keras.backend.clear_session()
     if model_name == "gan":
-        result["keras"], result["keras_flops"] = _bare_gan(scaled, labels, stretch, options or {})
+        result["keras"], result["keras_flops"] = _bare_gan(scaled, labels, model_config)
         keras.backend.clear_session()
     return result
 
 
-def _bare_gan(scaled, labels, stretch, options) -> tuple[float, float]:
+def _bare_gan(scaled, labels, model_config) -> tuple[float, float]:
     """Images/s and step FLOPs/image of the GAN's layers under a hand-written ``tf.function`` step.
 
     What tfelg's ``GAN.train_step_on_replica`` computes, written out with
-    the model's layers and the module's augmentation and noise functions:
-    one discriminator step (hinge loss on augmented real and generated
-    images), one generator step (``-D`` of augmented generated images),
-    the EMA update with the same warm-up. No distribution strategy, no
-    ``strategy.reduce``, no per-step host sync or divergence check.
+    the layers of a GAN made from the loop's model config (same options,
+    seed, image stretch and sky noise) and the module's augmentation and
+    noise functions: one discriminator step (hinge loss on augmented real
+    and generated images), one generator step (``-D`` of augmented
+    generated images), the EMA update with the same warm-up. No
+    distribution strategy, no ``strategy.reduce``, no per-step host sync or
+    divergence check.
     """
     import keras
     import numpy as np
@@ -205,27 +207,23 @@ def _bare_gan(scaled, labels, stretch, options) -> tuple[float, float]:
     from tfelg.models import gan as gan_lib
 
     batch = _BATCH.value
-    kwargs = dict(options)
-    if getattr(gan_lib.GAN, "USES_IMAGE_STRETCH", False):
-        kwargs["image_stretch"] = list(stretch)
-    model = gan_lib.GAN(
-        image_shape=scaled.shape[1:], latent_dim=64, class_names=["red", "blue"], seed=0, **kwargs
-    )
+    model = gan_lib.GAN.from_config(model_config)
     generator, discriminator = model.generator, model.discriminator
-    optimizers = model.make_optimizers(_config("gan", options).trainer.learning_rate)
+    optimizers = model.make_optimizers(_config("gan", {}).trainer.learning_rate)
     opt_d, opt_g = optimizers["discriminator"], optimizers["generator"]
     noise = keras.random.SeedGenerator(1)
     augment_seed = keras.random.SeedGenerator(2)
     sky_noise = getattr(model, "noise_model", False)
-    max_shift = model.get_config().get("max_shift", 4)
-    decay_max = model.get_config().get("ema_decay", 0.999)
-    augment_on = model.get_config().get("augment", True)
+    stretch, sky = model_config.get("image_stretch"), model_config.get("image_noise")
+    max_shift = model_config.get("max_shift", 4)
+    decay_max = model_config.get("ema_decay", 0.999)
+    augment_on = model_config.get("augment", True)
 
     def augment(x):
         return gan_lib.diff_augment(x, augment_seed, max_shift=max_shift) if augment_on else x
 
     def observed(x):
-        return gan_lib.add_sky_noise(x, stretch, noise) if sky_noise else x
+        return gan_lib.add_sky_noise(x, stretch, noise, sky) if sky_noise else x
 
     def step(real, label):
         n = tf.shape(real)[0]
