@@ -8,6 +8,8 @@ back, and a tiny SimCLR run (no ``generate``) that must stay unaffected.
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -241,34 +243,43 @@ class TrainerHookTest(absltest.TestCase):
         )
 
     def test_command_line_flags(self):
-        from absl import flags
-        from absl.testing import flagsaver
+        """tfelg-train's quality flags reach RuntimeConfig.
 
-        from tfelg.cli import (
-            train,  # noqa: F401  (defines tfelg-train's flags)
-            training_flags,
+        In a subprocess: importing tfelg.cli.train defines its flags in the global
+        FLAGS, which collide with other binaries' flags of the same name
+        (``num_galaxies``) imported earlier by other tests in the same worker.
+        """
+        script = (
+            "import json, sys\n"
+            "from absl import flags\n"
+            "from tfelg.cli import train, training_flags\n"
+            "flags.FLAGS(sys.argv)\n"
+            "runtime = training_flags.experiment_config(flags.FLAGS, 'gan', None).runtime\n"
+            "print(json.dumps({k: getattr(runtime, k) for k in ('quality_every',"
+            " 'quality_per_class', 'quality_features', 'quality_morphology')}))\n"
         )
-
-        values = flags.FLAGS
-        # flagsaver restores every flag afterwards: later tests in this process see
-        # the flags as they were (absltest reads --test_tmpdir from them).
-        with flagsaver.flagsaver():
-            values(
-                [
-                    "tfelg-train",
-                    "--workdir=unused",
-                    "--dataset=hst_galaxies/synthetic",
-                    "--quality_every=3",
-                    "--quality_per_class=10",
-                    "--quality_features=pixel_pca,small_resnet",
-                    "--quality_morphology=6",
-                ]
-            )
-            runtime = training_flags.experiment_config(values, "gan", None).runtime
-        self.assertEqual(runtime.quality_every, 3)
-        self.assertEqual(runtime.quality_per_class, 10)
-        self.assertEqual(runtime.quality_features, ["pixel_pca", "small_resnet"])
-        self.assertEqual(runtime.quality_morphology, 6)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                script,
+                "--workdir=unused",
+                "--dataset=hst_galaxies/synthetic",
+                "--quality_every=3",
+                "--quality_per_class=10",
+                "--quality_features=pixel_pca,small_resnet",
+                "--quality_morphology=6",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        runtime = json.loads(result.stdout.strip().splitlines()[-1])
+        self.assertEqual(runtime["quality_every"], 3)
+        self.assertEqual(runtime["quality_per_class"], 10)
+        self.assertEqual(runtime["quality_features"], ["pixel_pca", "small_resnet"])
+        self.assertEqual(runtime["quality_morphology"], 6)
 
     def test_config_checks(self):
         for runtime, message in (
