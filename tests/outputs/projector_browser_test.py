@@ -55,9 +55,19 @@ class ProjectorInBrowserTest(tf.test.TestCase, parameterized.TestCase):
         server.wait_until_serving(time.monotonic() + SERVER_TIMEOUT_S)
 
         png = os.path.join(self.get_temp_dir(), f"projector_d{dim}.png")
-        image = browser.screenshot(server.url + "#projector", png, size=WINDOW)
-        self.assertEqual(image.shape, (WINDOW[1], WINDOW[0], 3))
-        drawn = browser.count_colour(_drawing_area(image), browser.PROJECTOR_POINT_RGB)
+        # The page fetches the tensors from the server in real time, not in the
+        # browser's virtual time: on a machine busy with other tests the first
+        # budget can end before they arrive (one clean-clone CI run drew 0 pixels
+        # in 2-D; the run before it and a rerun passed). A longer second look,
+        # then the verdict.
+        for budget_ms in (15_000, 45_000):
+            image = browser.screenshot(
+                server.url + "#projector", png, size=WINDOW, budget_ms=budget_ms
+            )
+            self.assertEqual(image.shape, (WINDOW[1], WINDOW[0], 3))
+            drawn = browser.count_colour(_drawing_area(image), browser.PROJECTOR_POINT_RGB)
+            if drawn > MIN_POINT_PIXELS:
+                break
         self.assertGreater(
             drawn,
             MIN_POINT_PIXELS,
