@@ -348,6 +348,16 @@ def add_sky_noise(images, stretch, seed, noise=None):
     return ops.arcsinh(ops.sinh(a * images) + eps) / a
 
 
+def _per_band(values, name: str, bands: int) -> tuple[float, ...] | None:
+    """``values`` as one positive finite float per band (None stays None)."""
+    if values is None:
+        return None
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    if array.shape != (bands,) or not np.all(np.isfinite(array) & (array > 0)):
+        raise ValueError(f"{name} must be {bands} positive numbers (one per band), got {values!r}")
+    return tuple(float(v) for v in array)
+
+
 @keras.saving.register_keras_serializable(package="tfelg")
 class GAN(keras.Model):
     """Conditional SN-GAN with hinge loss, generator EMA and DiffAugment.
@@ -441,24 +451,8 @@ class GAN(keras.Model):
         self._max_discriminator_loss = float(max_discriminator_loss)
         self._sky_noise = bool(sky_noise)
         self._batchnorm = bool(batchnorm)
-        self._image_stretch = None
-        if image_stretch is not None:
-            stretch = np.asarray(image_stretch, dtype=np.float64).reshape(-1)
-            if stretch.shape != (shape[2],) or not np.all(np.isfinite(stretch) & (stretch > 0)):
-                raise ValueError(
-                    f"image_stretch must be {shape[2]} positive numbers (one per band), "
-                    f"got {image_stretch!r}"
-                )
-            self._image_stretch = tuple(float(a) for a in stretch)
-        self._image_noise = None
-        if image_noise is not None:
-            noise = np.asarray(image_noise, dtype=np.float64).reshape(-1)
-            if noise.shape != (shape[2],) or not np.all(np.isfinite(noise) & (noise > 0)):
-                raise ValueError(
-                    f"image_noise must be {shape[2]} positive numbers (one per band), "
-                    f"got {image_noise!r}"
-                )
-            self._image_noise = tuple(float(r) for r in noise)
+        self._image_stretch = _per_band(image_stretch, "image_stretch", shape[2])
+        self._image_noise = _per_band(image_noise, "image_noise", shape[2])
         self._seed = int(seed)
         num_classes = len(self._class_names) if self._class_names else 1
         levels = int(np.log2(size)) - 2  # 4x4 -> size

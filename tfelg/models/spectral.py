@@ -32,15 +32,23 @@ def _l2_normalize(x):
 
 
 class _SpectralNormMixin:
-    """Shared by the two layers: the ``u`` vector and ``W / sigma(W)``."""
+    """Shared by the two layers: the ``u`` vector (seeded by ``power_seed``) and ``W / sigma(W)``."""
 
-    def _add_power_vector(self, units: int, seed):
+    def __init__(self, *args, power_seed=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.power_seed = power_seed
+
+    def build(self, input_shape):
+        super().build(input_shape)
         self.power_vector = self.add_weight(
-            shape=(1, units),
-            initializer=keras.initializers.RandomNormal(seed=seed),
+            shape=(1, self.kernel.shape[-1]),
+            initializer=keras.initializers.RandomNormal(seed=self.power_seed),
             trainable=False,
             name="power_vector",
         )
+
+    def get_config(self):
+        return {**super().get_config(), "power_seed": self.power_seed}
 
     def normalized_kernel(self, training=False):
         """``kernel / sigma(kernel)``; one power iteration updates ``u`` when ``training``."""
@@ -80,14 +88,6 @@ class SNConv2D(_SpectralNormMixin, layers.Conv2D):
     al.; ``power_seed`` seeds ``u``.
     """
 
-    def __init__(self, *args, power_seed=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.power_seed = power_seed
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._add_power_vector(self.filters, self.power_seed)
-
     def call(self, inputs, training=False):
         outputs = self.convolution_op(inputs, self.normalized_kernel(training))
         if self.use_bias:
@@ -96,21 +96,10 @@ class SNConv2D(_SpectralNormMixin, layers.Conv2D):
             outputs = self.activation(outputs)
         return outputs
 
-    def get_config(self):
-        return {**super().get_config(), "power_seed": self.power_seed}
-
 
 @keras.saving.register_keras_serializable(package="tfelg")
 class SNDense(_SpectralNormMixin, layers.Dense):
     """``keras.layers.Dense`` whose kernel is divided by its spectral norm in every call."""
-
-    def __init__(self, *args, power_seed=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.power_seed = power_seed
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._add_power_vector(self.units, self.power_seed)
 
     def call(self, inputs, training=False):
         outputs = ops.matmul(inputs, self.normalized_kernel(training))
@@ -119,6 +108,3 @@ class SNDense(_SpectralNormMixin, layers.Dense):
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs
-
-    def get_config(self):
-        return {**super().get_config(), "power_seed": self.power_seed}
