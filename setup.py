@@ -24,11 +24,20 @@ INSTALL_REQUIRES = [
     "astropy>=7",
     "scikit-learn>=1.5",
     "scipy>=1.13",
+    # tfelg/analysis/threads.py caps the BLAS/OpenMP pools of the scikit-learn
+    # and NumPy steps with it (scikit-learn pulls it in too, but tfelg imports
+    # it directly; tests/dependencies_test.py checks every such import).
+    "threadpoolctl>=3.1",
     "openTSNE>=1.0",
     "absl-py>=2.1",
     "matplotlib>=3.9",
     "numpy>=1.26",
     "tqdm>=4.66",
+    # Imported directly, though Keras and matplotlib bring them too:
+    # tfelg/models/features.py reads Keras HDF5 weight files with h5py,
+    # tfelg/outputs/projector.py writes the projector's sprite with Pillow.
+    "h5py>=3.10",
+    "pillow>=10",
     "etils[epath]>=1.9",
     # tensorflow-datasets 4.9.10 imports it but does not declare it.
     "importlib_resources>=6",
@@ -47,7 +56,7 @@ EXTRAS = {
     # command line imports it (and apache_beam) before doing anything.
     "beam": ["apache-beam>=2.77,<2.78", "mlcroissant>=1.1"],
     # Compiling pipelines to Kubeflow Pipelines (KFP v2) specs.
-    "kfp": ["kfp>=2.17,<2.18"],
+    "kfp": ["kfp>=2.17,<2.18", "pyyaml>=6"],  # pyyaml: kfp_export reads the compiled spec
     "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
     "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.8", "dill>=0.3"],  # dill: tfds.testing
 }
