@@ -68,10 +68,10 @@ _PARTS = flags.DEFINE_list(
     "parts",
     [
         "synthetic:lines/ew:ae+cae+vae+cvae+aae+vae_mog:dec+kscan+ztrees+ceilings",
-        "synthetic:lines/ew_and_ratios:ae+vae:ceilings",
-        "synthetic:spectrum::",
+        "synthetic:lines/ew_and_ratios:ae+cae+vae+cvae+aae+vae_mog:dec+ceilings",
+        "synthetic:spectrum:ae+cae+vae+cvae+aae:ceilings+epochs=20",
         "synthetic_wide_z:lines/ew:ae:ztrees+ceilings",
-        "synthetic_wide_z:spectrum::ztrees",
+        "synthetic_wide_z:spectrum::ztrees+ceilings",
     ],
     "What is trained and analysed, one part per entry: CONFIG:INPUT:MODELS[:OPTIONS] with "
     "CONFIG an emission_lines config (synthetic, synthetic_wide_z), INPUT lines/ew, "
@@ -81,10 +81,10 @@ _PARTS = flags.DEFINE_list(
     "input on this config) and epochs=N (default --epochs). Each part has its own folder "
     "<workdir>/<CONFIG>_<INPUT>; PCA of the same input is in every part, the line ratios "
     "in every lines/ew part. The default is what docs/analysis_results.md was made with on a "
-    "loaded 2-core machine: the dense AE and VAE on lines/ew_and_ratios, the AE alone on the "
-    "wide-z lines, PCA alone on the spectra "
-    "(an AE on 1,383 pixels costs ~2 CPU s an epoch, the CAE ~11; add e.g. "
-    "synthetic:spectrum:ae+vae:epochs=20).",
+    "loaded 2-core machine: all five autoencoders (and on the lines the mixture-prior VAE and "
+    "DEC) on lines/ew and lines/ew_and_ratios; the five on the spectra for 20 epochs (an AE "
+    "on 1,383 pixels costs ~2 CPU s an epoch, the CAE ~11); the AE alone on the wide-z lines "
+    "and PCA alone on the wide-z spectra; ceilings of every input.",
 )
 _EPOCHS = flags.DEFINE_integer("epochs", 40, "Training epochs (parts without epochs=N).")
 _SEED = flags.DEFINE_integer("seed", 0, "Base training seed (members: seed + i * 1000).")
