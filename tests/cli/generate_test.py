@@ -103,6 +103,43 @@ class GenerateTest(absltest.TestCase):
         for key, image in by_id.items():
             np.testing.assert_array_equal(image, other[key])
 
+    def test_noiseless_library_is_the_same_galaxies_without_sky_noise(self):
+        noisy_dir, clean_dir = self.create_tempdir().full_path, self.create_tempdir().full_path
+        generate.write_library(self.workdir, noisy_dir, per_class=2, seed=4)
+        record = generate.write_library(
+            self.workdir, clean_dir, per_class=2, seed=4, noiseless=True
+        )
+        self.assertTrue(record["noiseless"])
+        noisy = {r["object_id"].decode(): r["image"] for r in load_library(noisy_dir)[0]}
+        clean = {r["object_id"].decode(): r["image"] for r in load_library(clean_dir)[0]}
+        self.assertEqual(sorted(noisy), sorted(clean))
+        # The generator's output as it is, through the inverted stretch.
+        trained = loop.load_trained(self.workdir)
+        self.assertTrue(trained.model.noise_model)
+        noise = np.random.default_rng([4, 0]).standard_normal((2, 8))
+        expected = trained.preprocessor.inverse(
+            trained.model.generate([0, 0], noise=noise, noiseless=True)
+        )
+        np.testing.assert_allclose(clean["generated_elliptical_1"], expected[1], rtol=1e-5)
+        # The noise model adds sigma_sky * eps in flux, per band: the difference
+        # between the two libraries is that noise, of the training frames' sky
+        # sigma (the stretch's scale s_b times the model's image_noise).
+        keys = sorted(noisy)
+        difference = np.stack([noisy[k] - clean[k] for k in keys]).astype(np.float64)
+        sky_sigma = np.asarray(trained.preprocessor.scale) * np.asarray(
+            trained.model.get_config()["image_noise"] or 1.0
+        )
+        np.testing.assert_allclose(difference.std(axis=(0, 1, 2)), sky_sigma, rtol=0.05)
+        # So the noiseless frames are quieter: lower outer-frame MAD in every band.
+        frame = np.ones((64, 64), bool)
+        frame[8:-8, 8:-8] = False
+
+        def frame_mad(images):
+            values = np.stack([images[k] for k in keys])[:, frame]  # (N, pixels, bands)
+            return np.median(np.abs(values - np.median(values, axis=1, keepdims=True)), axis=1)
+
+        self.assertTrue(np.all(frame_mad(clean) < frame_mad(noisy)))
+
     def test_mixed_with_the_real_training_split(self):
         out = self.create_tempdir().full_path
         real = self.splits["train"]
@@ -129,8 +166,8 @@ class GenerateTest(absltest.TestCase):
         with self.assertRaisesRegex(InputError, "a generated library is already there"):
             generate.write_library(self.workdir, out, per_class=1)
 
-    def test_binary(self):
-        out = self.create_tempdir().full_path
+    def _binary(self, out, *extra):
+        """tfelg-generate on the run, in a subprocess (its flags are process-global)."""
         env = dict(
             os.environ,
             CUDA_VISIBLE_DEVICES="",
@@ -144,8 +181,13 @@ class GenerateTest(absltest.TestCase):
             f"--workdir={self.workdir}",
             f"--output={out}",
             "--per_class=2",
+            *extra,
         ]
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+    def test_binary(self):
+        out = self.create_tempdir().full_path
+        done = self._binary(out)
         self.assertEqual(done.returncode, 0, done.stderr[-3000:])
         self.assertEqual(
             json.loads(done.stdout.strip().splitlines()[-1]),
@@ -153,9 +195,24 @@ class GenerateTest(absltest.TestCase):
         )
         rows, _ = load_library(out)
         self.assertEqual(sorted(int(r["true_type"]) for r in rows), [0, 0, 1, 1])
-        again = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        with open(os.path.join(out, generate.DATASET_NAME, generate.PROVENANCE_FILE)) as f:
+            self.assertFalse(json.load(f)["noiseless"])
+        again = self._binary(out)
         self.assertEqual(again.returncode, 2)
         self.assertIn("a generated library is already there", again.stderr)
+
+    def test_binary_noiseless(self):
+        out, reference = self.create_tempdir().full_path, self.create_tempdir().full_path
+        done = self._binary(out, "--noiseless", "--seed=3")
+        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        with open(os.path.join(out, generate.DATASET_NAME, generate.PROVENANCE_FILE)) as f:
+            self.assertTrue(json.load(f)["noiseless"])
+        generate.write_library(self.workdir, reference, per_class=2, seed=3, noiseless=True)
+        expected = {r["object_id"].decode(): r["image"] for r in load_library(reference)[0]}
+        written = {r["object_id"].decode(): r["image"] for r in load_library(out)[0]}
+        self.assertEqual(sorted(written), sorted(expected))
+        for key, image in written.items():
+            np.testing.assert_array_equal(image, expected[key])
 
 
 if __name__ == "__main__":
