@@ -49,6 +49,18 @@ from scipy import special
 
 from tfelg.lines import LINE_NAMES, LINE_WAVELENGTHS, NUM_LINES, LineTable, line_index
 from tfelg.spectra import REST_LOGLAM
+from tfelg.synthetic import redshift as _redshift
+
+# The redshift distributions and the spectrograph's coverage live in
+# tfelg.synthetic.redshift; their public names are imported from here too.
+from tfelg.synthetic.redshift import (  # noqa: F401
+    MAX_HALPHA_REDSHIFT,
+    MAX_REDSHIFT,
+    MIN_REDSHIFT,
+    OBSERVED_BLUE_LIMIT,
+    OBSERVED_RED_LIMIT,
+    WIDE_REDSHIFT_RANGE,
+)
 
 TRUE_CLASS_NAMES: tuple[str, ...] = ("star_forming", "seyfert", "liner", "retired", "passive")
 TRUE_CLASS = {name: np.int8(i) for i, name in enumerate(TRUE_CLASS_NAMES)}
@@ -80,18 +92,6 @@ STELLAR_TO_GAS_REDDENING = 0.44  # E(B-V)_stars / E(B-V)_gas (Calzetti 2000)
 INSTRUMENTAL_SIGMA_KMS = 65.0  # SDSS spectrograph, R ~ 2000
 MAX_GAS_SIGMA_KMS = 350.0
 OIII_4959_WAVELENGTH = 4960.30  # vacuum, Angstrom; rendered but not catalogued
-# SDSS spectrograph coverage in the observed frame (Angstrom).
-OBSERVED_BLUE_LIMIT = 3800.0
-OBSERVED_RED_LIMIT = 9200.0
-MIN_REDSHIFT, MAX_REDSHIFT = 0.02, 0.30
-# Above this redshift [NII]6584 leaves the observed range, and with it the
-# jointly fitted [NII] + Halpha group: WHAN and BPT lose Halpha.
-MAX_HALPHA_REDSHIFT = OBSERVED_RED_LIMIT / LINE_WAVELENGTHS["NII_6584"] - 1.0  # 0.397
-# ``redshift_range`` of the wide-redshift sample (TFDS config
-# ``synthetic_wide_z``): as far as Halpha stays measurable. [SII] leaves the
-# range above z = 0.366 (its lines are then missing, NaN) and the rest-frame
-# spectrum's red end (6,900 A) above z = 0.333 (those pixels get ivar 0).
-WIDE_REDSHIFT_RANGE = (0.02, 0.39)
 
 # Noise per rest-frame pixel: variance = continuum / GAIN + sky(lambda_obs)^2
 # with SKY_NOISE rising in the blue (falling throughput) and the far red (sky
@@ -396,16 +396,7 @@ def _draw_parameters(
     # the continuum slope and the absorption lines.
     age = rng.beta(per_class(2.0, 4.0, 7.0, 12.0, 14.0), per_class(5.0, 4.0, 3.0, 2.0, 1.5))
     log_continuum = per_class(0.75, 1.0, 1.05, 1.1, 1.1) + 0.25 * normal()
-    z_shape = per_class(2.2, 2.6, 2.6, 2.6, 2.6)
-    z_draw = rng.beta(z_shape, 5.0)
-    if redshift_range is None:
-        redshift = MIN_REDSHIFT + (MAX_REDSHIFT - MIN_REDSHIFT) * z_draw
-    else:
-        # The same draw through its own CDF is uniform on [0, 1]: uniform in
-        # redshift and independent of the class, while every other parameter
-        # (drawn after it from the same stream) is the galaxy it was.
-        low, high = redshift_range
-        redshift = low + (high - low) * special.betainc(z_shape, 5.0, z_draw)
+    redshift = _redshift.draw_redshifts(rng, per_class(2.2, 2.6, 2.6, 2.6, 2.6), redshift_range)
 
     return {
         "nii_ha": nii_ha,
@@ -527,29 +518,15 @@ def _render_and_measure(p, rows, line_flux, absorption_ew, noise):
         sigma_a = centre * sigma_kms / SPEED_OF_LIGHT_KMS
         model[:, window] += line_flux[rows, j, None] * _line_profiles(window, centre, sigma_a)
 
-    # Noise: continuum photons plus sky/read noise that grows where the
-    # spectrograph is less sensitive (observed blue end) and in the sky-line
-    # forest (observed red end).
+    # Noise: continuum photons plus sky/read noise, which depends on the
+    # observed wavelength (tfelg.synthetic.redshift.sky_sigma).
     one_plus_z = 1.0 + p["redshift"][rows]
-    observed = _CENTRES.astype(f32)[None, :] * one_plus_z.astype(f32)[:, None]
-    sky = np.exp((f32(OBSERVED_BLUE_LIMIT) - observed) / f32(250.0))
-    sky *= f32(2.0 * SKY_NOISE)
-    sky += f32(SKY_NOISE)
-    observed -= f32(7000.0)
-    observed *= f32(0.5 / 2000.0)
-    np.clip(observed, 0.0, None, out=observed)
-    observed += f32(1.0)
-    sky *= observed
-    del observed
+    sky = _redshift.sky_sigma(one_plus_z, _CENTRES, SKY_NOISE)
     variance = np.maximum(model, f32(0.0))
     variance *= f32(1.0 / GAIN)
     variance += np.square(sky, out=sky)
     del sky
-    # Pixels wholly inside the observed coverage [3800, 9200] A.
-    first = np.searchsorted(_EDGES[:-1], OBSERVED_BLUE_LIMIT / one_plus_z, side="left")
-    stop = np.searchsorted(_EDGES[1:], OBSERVED_RED_LIMIT / one_plus_z, side="right")
-    pixel = np.arange(len(_CENTRES))[None, :]
-    uncovered = (pixel < first[:, None]) | (pixel >= stop[:, None])
+    uncovered = _redshift.uncovered_pixels(one_plus_z, _EDGES)
 
     spectrum = np.sqrt(variance)
     spectrum *= noise
@@ -580,11 +557,8 @@ def _render_and_measure(p, rows, line_flux, absorption_ew, noise):
         residual = spectrum[:, window].astype(np.float64) - absorbed[:, window]
         normal_matrix = np.einsum("npk,np,npj->nkj", design, w, design)
         rhs = np.einsum("npk,np,np->nk", design, w, residual)
-        # A line is measurable if the covered pixels hold most of its profile
-        # weight; otherwise (outside the spectrograph coverage) it is NaN.
-        full = np.einsum("npk,npk->nk", design, design)
-        seen = np.einsum("npk,np,npk->nk", design, (w > 0).astype(np.float64), design)
-        ok = np.all(seen > 0.5 * full, axis=1)
+        # Lines mostly outside the spectrograph's coverage stay NaN.
+        ok = _redshift.measurable(design, w)
         if not np.any(ok):
             continue
         inverse = np.linalg.inv(normal_matrix[ok])
@@ -622,27 +596,6 @@ def _check_size_and_seed(num_galaxies, seed) -> None:
         raise ValueError(f"seed must be >= 0, got {seed}")
 
 
-def _check_redshift_range(redshift_range) -> tuple[float, float] | None:
-    """None, or (low, high) as floats with 0 <= low < high <= MAX_HALPHA_REDSHIFT."""
-    if redshift_range is None:
-        return None
-    try:
-        low, high = (float(v) for v in redshift_range)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"redshift_range must be None or two numbers (low, high), got {redshift_range!r}"
-        ) from None
-    if not (np.isfinite(low) and np.isfinite(high) and 0.0 <= low < high):
-        raise ValueError(f"redshift_range must satisfy 0 <= low < high, got {redshift_range!r}")
-    if high > MAX_HALPHA_REDSHIFT:
-        raise ValueError(
-            f"redshift_range's high end {high:g} is above {MAX_HALPHA_REDSHIFT:.3f}, where "
-            f"[NII]6584 and with it Halpha leave the observed range ({OBSERVED_RED_LIMIT:g} A): "
-            "WHAN and BPT could not classify those galaxies"
-        )
-    return (low, high)
-
-
 def generate_block(
     num_galaxies: int,
     seed: int,
@@ -661,7 +614,7 @@ def generate_block(
       ValueError: bad size or seed, or ``block`` outside ``range(num_blocks(num_galaxies))``.
     """
     _check_size_and_seed(num_galaxies, seed)
-    redshift_range = _check_redshift_range(redshift_range)
+    redshift_range = _redshift.check_redshift_range(redshift_range)
     if not 0 <= block < num_blocks(num_galaxies):
         raise ValueError(
             f"block {block} is outside the {num_blocks(num_galaxies)} blocks of "
@@ -706,22 +659,19 @@ def generate(
         {name: fraction} (missing names get 0) or a sequence in the order of
         ``TRUE_CLASS_NAMES``; normalised to sum 1. Default
         ``DEFAULT_CLASS_FRACTIONS``.
-      redshift_range: None (default): redshifts 0.02-0.30 from a
-        class-dependent beta distribution peaking near 0.1, as in SDSS's
-        main sample. (low, high): uniform in [low, high] and independent of
-        the class, every other property of each galaxy unchanged (same
-        random stream): a sample on which a representation that follows
-        redshift can be told apart from one that follows the classes
-        (:data:`WIDE_REDSHIFT_RANGE` keeps Halpha measurable). Redshift
-        changes what is observed only through the spectrograph's coverage
-        (lines and pixels outside 3,800-9,200 A observed are missing) and
-        the sky noise; the generator has no distance dimming.
+      redshift_range: None (default): 0.02-0.30, SDSS-like and
+        class-dependent. (low, high): uniform and independent of the class,
+        every other property of each galaxy unchanged: a sample on which a
+        representation that follows redshift can be told apart from one
+        that follows the classes (:data:`WIDE_REDSHIFT_RANGE`). Redshift
+        changes only the spectrograph's coverage and the sky noise; see
+        :mod:`tfelg.synthetic.redshift`.
 
     Returns:
       A :class:`SyntheticSample`; ``lines.object_id`` is ``"SYN-000000042"``.
     """
     _check_size_and_seed(num_galaxies, seed)
-    redshift_range = _check_redshift_range(redshift_range)
+    redshift_range = _redshift.check_redshift_range(redshift_range)
     n = int(num_galaxies)
     fractions = _class_fractions(class_fractions)
     if n <= SEED_BLOCK:
