@@ -17,27 +17,13 @@ from unittest import mock
 from absl.testing import absltest
 
 from tfelg.errors import InputError
+from tfelg.testing.pipeline_params import tiny_image_run
 from tfelg_components import common, images
 from tfelg_components.pipeline import run_pipeline
 from tfelg_pipelines import hst_images, registry
 
 HDF = "hst_galaxies/hubble_deep_field"
-TINY = {
-    "dataset": HDF,
-    "feature_epochs": 1,
-    "feature_batch_size": 16,
-    "feature_options": {"widths": [8, 16], "blocks_per_stage": 1, "projection_units": 16},
-    "feature_latent_dim": 8,
-    "reduce_dim": 4,
-    "k_max": 3,
-    "gap_references": 2,
-    "gap_n_init": 2,
-    "n_bootstrap": 5,
-    "tsne_perplexity": 10.0,
-    "tsne_iterations": 25,
-    "tsne_early_iterations": 25,
-    "thumbnail_grid": 6,
-}
+TINY = tiny_image_run(dataset=HDF, thumbnail_grid=6)
 
 
 def _nodes(**params):

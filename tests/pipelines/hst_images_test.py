@@ -16,33 +16,22 @@ import numpy as np
 from absl.testing import absltest
 from astropy.io import fits
 
+from tfelg.testing.pipeline_params import tiny_image_run
 from tfelg_components import common, images
 from tfelg_components.base import ParameterError
 from tfelg_components.pipeline import run_pipeline
 from tfelg_pipelines import hst_images, registry
 
 N = 120
-SMALL = {
-    "num_galaxies": N,
-    "dataset_seed": 1,
-    "gan_epochs": 1,
-    "gan_batch_size": 16,
-    "gan_options": {"base_filters": 4, "sample_every": 1, "samples_per_class": 2},
-    "per_class": 4,
-    "feature_epochs": 1,
-    "feature_batch_size": 16,
-    "feature_options": {"widths": [8, 16], "blocks_per_stage": 1, "projection_units": 16},
-    "feature_latent_dim": 8,
-    "train_on_sweep": ["real", "real_and_generated"],
-    "reduce_dim": 4,
-    "k_max": 3,
-    "gap_references": 2,
-    "gap_n_init": 2,
-    "n_bootstrap": 5,
-    "tsne_perplexity": 10.0,
-    "tsne_iterations": 25,
-    "tsne_early_iterations": 25,
-}
+SMALL = tiny_image_run(
+    num_galaxies=N,
+    dataset_seed=1,
+    gan_epochs=1,
+    gan_batch_size=16,
+    gan_options={"base_filters": 4, "sample_every": 1, "samples_per_class": 2},
+    per_class=4,
+    train_on_sweep=["real", "real_and_generated"],
+)
 CHAIN = (
     "feature_trainer",
     "embedding_exporter",
