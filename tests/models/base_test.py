@@ -17,6 +17,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tfelg.models import build_model, model_names, weighted_squared_error
+from tfelg.testing.toy_lines import structured_data
 
 # (test name, registry name, extra constructor arguments)
 MODELS = (
@@ -31,16 +32,6 @@ MODELS_AND_PRIORS = MODELS + (
     ("cvae_mog", "cvae", {"prior": "mog", "noise_std": 0.1}),
     ("aae_mog", "aae", {"prior": "mog", "prior_std": 5.0}),
 )
-
-
-def structured_data(n=256, num_features=10, seed=0):
-    """A 2-D latent mapped nonlinearly to F dimensions, standardised."""
-    rng = np.random.default_rng(seed)
-    t = rng.normal(size=(n, 2))
-    a = rng.normal(size=(2, num_features))
-    b = rng.normal(size=(2, num_features))
-    x = np.tanh(t @ a) + 0.5 * np.sin(t @ b)
-    return ((x - x.mean(0)) / x.std(0)).astype(np.float32)
 
 
 def perturb_weights(model, scale=0.1, seed=1):

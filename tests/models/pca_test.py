@@ -7,15 +7,7 @@ from absl.testing import absltest
 from sklearn.decomposition import PCA as SklearnPCA
 
 from tfelg.models import PCA
-
-
-def structured_data(n=256, num_features=10, seed=0):
-    rng = np.random.default_rng(seed)
-    t = rng.normal(size=(n, 2))
-    x = np.tanh(t @ rng.normal(size=(2, num_features))) + 0.5 * np.sin(
-        t @ rng.normal(size=(2, num_features))
-    )
-    return ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+from tfelg.testing.toy_lines import structured_data
 
 
 class PcaTest(absltest.TestCase):

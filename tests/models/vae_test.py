@@ -7,39 +7,9 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tfelg.models import CVAE, VAE, GaussianSampling, MixturePrior, NormalPrior
+from tfelg.testing.toy_lines import reconstruction_before_and_after_training, structured_data
 
 VARIANTS = (("vae", VAE), ("cvae", CVAE))
-
-
-def structured_data(n=64, num_features=10, seed=0):
-    rng = np.random.default_rng(seed)
-    t = rng.normal(size=(n, 2))
-    x = np.tanh(t @ rng.normal(size=(2, num_features))) + 0.5 * np.sin(
-        t @ rng.normal(size=(2, num_features))
-    )
-    return ((x - x.mean(0)) / x.std(0)).astype(np.float32)
-
-
-def reconstruction_before_and_after_training(model, steps=300, learning_rate=3e-3, batch=64):
-    """``train_step_on_replica`` in a tf.function, as the training loop runs it."""
-    x = structured_data(256)
-    w = np.ones_like(x)
-    optimizers = model.make_optimizers(learning_rate)
-    step = tf.function(lambda xb, wb: model.train_step_on_replica(xb, wb, optimizers, batch))
-    before = float(model.eval_losses_on_replica(x, w, len(x))["reconstruction"])
-    data = (
-        tf.data.Dataset.from_tensor_slices((x, w))
-        .shuffle(len(x), seed=0)
-        .batch(batch, drop_remainder=True)
-        .repeat()
-        .take(steps)
-    )
-    for xb, wb in data:
-        last = step(xb, wb)
-    for key, value in last.items():
-        assert np.isfinite(value.numpy()), (key, value)
-    after = float(model.eval_losses_on_replica(x, w, len(x))["reconstruction"])
-    return before, after
 
 
 def hand_kl(mean, log_var):
