@@ -22,8 +22,8 @@ import time
 
 from absl import app, flags
 
-from tfelg import atomic
 from tfelg.metrics import gan_report
+from tfelg.outputs import markdown_block
 from tfelg.synthetic import hst_galaxies as synthetic
 
 _OUTPUT = flags.DEFINE_string("output", "docs/gan_quality.md", "Markdown file to (re)write.")
@@ -45,7 +45,7 @@ _CACHE_DIR = flags.DEFINE_string(
     "cache_dir", None, "Keep the rendered real samples and every sample's measurements here."
 )
 
-START, END = "<!-- tables -->", "<!-- /tables -->"
+START, END = markdown_block.START, markdown_block.END
 
 
 def _shown_path(path: str) -> str:
@@ -138,17 +138,7 @@ def main(argv):
             END,
         ]
     )
-    path = _OUTPUT.value
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        if START in text and END in text:
-            text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip() + "\n\n" + block + "\n"
-    else:
-        text = "# Quality of generated galaxies\n\n" + block + "\n"
-    atomic.write_text(path, text)
+    path = markdown_block.write(_OUTPUT.value, block, "Quality of generated galaxies")
     print(f"wrote {path}")
 
 

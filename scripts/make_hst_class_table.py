@@ -12,18 +12,17 @@ reading around them is kept. Written atomically.
 
 from __future__ import annotations
 
-import os
-
 from absl import app, flags
 
-from tfelg import atomic, data, hst_report
+from tfelg import data, hst_report
+from tfelg.outputs import markdown_block
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _NUM_GALAXIES = flags.DEFINE_integer("num_galaxies", None, "Size of the synthetic config.")
 _SEED = flags.DEFINE_integer("seed", None, "Seed of the synthetic config.")
 _OUTPUT = flags.DEFINE_string("output", "docs/hst_synthetic_classes.md", "Markdown file.")
 
-START, END = "<!-- tables -->", "<!-- /tables -->"
+START, END = markdown_block.START, markdown_block.END
 
 
 def main(argv):
@@ -59,17 +58,9 @@ def main(argv):
             END,
         ]
     )
-    if os.path.exists(_OUTPUT.value):
-        with open(_OUTPUT.value, encoding="utf-8") as f:
-            text = f.read()
-        if START in text and END in text:
-            text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip() + "\n\n" + block + "\n"
-    else:
-        text = "# Synthetic HST galaxies: true types against UVJ and Gini-M20\n\n" + block + "\n"
-    with atomic.atomic_open(_OUTPUT.value, "w", encoding="utf-8") as f:
-        f.write(text)
+    markdown_block.write(
+        _OUTPUT.value, block, "Synthetic HST galaxies: true types against UVJ and Gini-M20"
+    )
     print(f"wrote {_OUTPUT.value}")
 
 

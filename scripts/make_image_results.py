@@ -37,7 +37,9 @@ import time
 
 from absl import app, flags
 
-START, END = "<!-- tables -->", "<!-- /tables -->"
+from tfelg.outputs import markdown_block
+
+START, END = markdown_block.START, markdown_block.END
 SCHEMES = ("true_type", "uvj", "gini_m20")
 METRICS = ("accuracy", "ari", "nmi")
 
@@ -165,17 +167,7 @@ def markdown(stats: dict[str, dict]) -> str:
 
 def write_block(path: str, block: str) -> None:
     """Replaces the tables block of `path` (or writes a new file holding only it)."""
-    text = ""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = "# Image classes from features\n\n" + block + "\n" + text
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    markdown_block.write(path, block, "Image classes from features")
 
 
 def main(argv):
