@@ -7,6 +7,8 @@ where the installed ``tfelg-train --help`` showed no flag at all.
 """
 
 import ast
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -195,6 +197,15 @@ class PathFlagTest(absltest.TestCase):
         self.assertEqual(os.listdir(cwd), [], "a folder named '~' in the cwd")
         self.assertTrue(os.path.isdir(os.path.join(home, "root", "make_data")))
         self.assertTrue(os.path.isfile(os.path.join(home, "record.json")))
+
+
+class ProgressTest(absltest.TestCase):
+    def test_progress_lines_are_timestamped_on_stderr_only(self):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            tfelg.cli.progress("epoch 3/10")
+        self.assertEqual(out.getvalue(), "")
+        self.assertRegex(err.getvalue(), r"^\d\d:\d\d:\d\d epoch 3/10\n$")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging as std_logging
 import os
 import sys
+import time
 from collections.abc import Callable
 
 from absl import app, flags, logging
@@ -80,6 +81,16 @@ def quiet_info_logs() -> None:
         absl_logger = logging.get_absl_logger()
         if _EXPECTED_WARNING_FILTER not in absl_logger.filters:
             absl_logger.addFilter(_EXPECTED_WARNING_FILTER)
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr, timestamped: the long binaries' ``log=``.
+
+    Not absl INFO, which would bury it in TensorFlow's own lines (and is off
+    by default, :func:`quiet_info_logs`); stderr, so that stdout keeps only
+    the result a script may parse.
+    """
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def run_binary(main: Callable[[list[str]], int | None], module_name: str) -> None:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import shlex
 import sys
-import time
 
 from absl import app, flags
 
-from tfelg.cli import define_path, run_binary, training_flags
+from tfelg.cli import define_path, progress, run_binary, training_flags
 
 training_flags.define_data_trainer_runtime_flags()
 training_flags.define_model_option_flags()
@@ -60,18 +59,13 @@ def main(argv):
             include_pca=_PCA.value,
             seeds=_SEEDS.value,
             command=command,
-            log=_log,
+            log=progress,
         )
     except (ValueError, FloatingPointError) as e:  # InputError is a ValueError
         print(f"tfelg-latent-sweep: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ValueError) else 1
     print(latent_sweep.markdown_table(rows, base, command=command))
     return 0
-
-
-def _log(message: str) -> None:
-    """Progress lines on stderr, timestamped (absl INFO would bury them in TF's own)."""
-    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def run():

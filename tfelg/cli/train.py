@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 from absl import app, flags
 
-from tfelg.cli import define_path, run_binary, training_flags
+from tfelg.cli import define_path, progress, run_binary, training_flags
 
 training_flags.define_data_trainer_runtime_flags()
 training_flags.define_model_option_flags()
@@ -40,18 +39,13 @@ def main(argv):
 
     try:
         config = training_flags.experiment_config(flags.FLAGS, _MODEL.value, _LATENT_DIM.value)
-        metrics = loop.train_and_evaluate(config, _WORKDIR.value, log=_log)
+        metrics = loop.train_and_evaluate(config, _WORKDIR.value, log=progress)
     except (ValueError, FloatingPointError) as e:  # InputError is a ValueError
         print(f"tfelg-train: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ValueError) else 1
     # The autoencoders' reconstruction errors; a GAN's test losses.
     print(json.dumps(metrics.get("reconstruction_error", metrics["losses"]["test"])))
     return 0
-
-
-def _log(message: str) -> None:
-    """Progress lines on stderr, timestamped (absl INFO would bury them in TF's own)."""
-    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def run():
