@@ -92,7 +92,9 @@ class GenerateTest(absltest.TestCase):
         # Images in flux: the EMA generator's output through the inverted stretch.
         trained = loop.load_trained(self.workdir)
         noise = np.random.default_rng([4, 1]).standard_normal((3, 8))
-        expected = trained.preprocessor.inverse(trained.model.generate([1, 1, 1], noise=noise))
+        expected = trained.preprocessor.inverse(
+            trained.model.generate([1, 1, 1], noise=noise, seed=generate.sky_noise_seed(4, 1))
+        )
         by_id = {r["object_id"].decode(): r["image"] for r in rows}
         np.testing.assert_allclose(by_id["generated_spiral_2"], expected[2], rtol=1e-5)
         self.assertEqual(by_id["generated_spiral_2"].shape, (64, 64, 3))
@@ -130,6 +132,14 @@ class GenerateTest(absltest.TestCase):
             trained.model.get_config()["image_noise"] or 1.0
         )
         np.testing.assert_allclose(difference.std(axis=(0, 1, 2)), sky_sigma, rtol=0.05)
+        # Each image has its own noise: not the same pattern for the i-th image of
+        # every class, and another seed draws other noise.
+        by_key = dict(zip(keys, difference, strict=True))
+        self.assertGreater(
+            np.abs(by_key["generated_elliptical_0"] - by_key["generated_spiral_0"]).mean(),
+            0.5 * sky_sigma.min(),
+        )
+        self.assertNotEqual(generate.sky_noise_seed(4, 0), generate.sky_noise_seed(5, 0))
         # So the noiseless frames are quieter: lower outer-frame MAD in every band.
         frame = np.ones((64, 64), bool)
         frame[8:-8, 8:-8] = False

@@ -56,6 +56,16 @@ def _library_features(image_shape, label: str | None, label_names):
     return tfds.features.FeaturesDict(features)
 
 
+def sky_noise_seed(seed: int, class_index: int) -> int:
+    """The seed of the sky noise added to class ``class_index``'s images.
+
+    Its own stream per (seed, class): with one fixed seed every class's i-th
+    image would carry the same noise pattern, and ``--seed`` would change the
+    galaxies but not their noise.
+    """
+    return int(np.random.SeedSequence([seed, class_index, 1]).generate_state(1)[0])
+
+
 def generated_arrays(
     trained, per_class: int, seed: int = 0, noiseless: bool = False
 ) -> dict[str, np.ndarray]:
@@ -70,7 +80,9 @@ def generated_arrays(
     classes = prep.classes or ("all",)
     for k, name in enumerate(classes):
         noise = np.random.default_rng([seed, k]).standard_normal((per_class, model.latent_dim))
-        stretched = model.generate(np.full(per_class, k), noise=noise, noiseless=noiseless)
+        stretched = model.generate(
+            np.full(per_class, k), noise=noise, seed=sky_noise_seed(seed, k), noiseless=noiseless
+        )
         images.append(prep.inverse(stretched))
         ids += [f"generated_{name}_{i}" for i in range(per_class)]
         if prep.label is not None:
