@@ -142,7 +142,7 @@ class DeterminismTest(tf.test.TestCase, parameterized.TestCase):
             self.assertAllEqual(first[key], second[key])
 
 
-class ArgumentsTest(tf.test.TestCase):
+class ArgumentsTest(tf.test.TestCase, parameterized.TestCase):
     def test_bad_arguments(self):
         with self.assertRaisesRegex(
             ValueError, "unknown prior 'cauchy'; known priors: normal, mog"
@@ -154,6 +154,24 @@ class ArgumentsTest(tf.test.TestCase):
             CVAE(10, 2, beta=-0.1)
         with self.assertRaisesRegex(ValueError, "latent_dim"):
             CVAE(10, 0)
+        with self.assertRaisesRegex(ValueError, r"log_var_init must be in \[-20, 5\], got 50"):
+            VAE(10, 2, log_var_init=50)
+        with self.assertRaisesRegex(ValueError, "log_var_init must be a number"):
+            CVAE(10, 2, log_var_init="-4")
+
+    @parameterized.named_parameters(*VARIANTS)
+    def test_log_var_init_narrows_the_first_posteriors(self, cls):
+        x = structured_data(32)
+        wide, narrow = cls(10, 2, seed=1), cls(10, 2, seed=1, log_var_init=-4.0)
+        _, log_var_wide = wide.encode_distribution(x)
+        _, log_var_narrow = narrow.encode_distribution(x)
+        # The same weights, a bias of -4: every log-variance is 4 lower.
+        self.assertAllClose(log_var_narrow, log_var_wide - 4.0, atol=1e-5)
+        self.assertEqual(narrow.get_config()["log_var_init"], -4.0)
+        self.assertEqual(wide.get_config()["log_var_init"], 0.0)
+        # The decoder's training input is that much closer to the mean.
+        noise = float(tf.math.reduce_std(narrow(x, training=True) - narrow(x)))
+        self.assertLess(noise, float(tf.math.reduce_std(wide(x, training=True) - wide(x))))
 
     def test_config_holds_the_reference_parameters(self):
         config = VAE(10, 4, beta=5e-4, noise_std=0.1, prior="mog", prior_components=6).get_config()
