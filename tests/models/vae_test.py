@@ -159,6 +159,15 @@ class ArgumentsTest(tf.test.TestCase, parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, "log_var_init must be a number"):
             CVAE(10, 2, log_var_init="-4")
 
+    def test_epoch_warning_only_for_a_collapsed_posterior(self):
+        model = VAE(10, 2, log_var_init=-2)
+        message = model.epoch_warning({"kl": 0.004, "reconstruction": 1.0, "loss": 1.0})
+        self.assertIn("posterior collapse: mean KL 0.004 nats", message)
+        self.assertIn("now -2", message)
+        self.assertIsNone(model.epoch_warning({"kl": 0.5, "reconstruction": 1.0}))
+        self.assertIsNone(model.epoch_warning({"kl": float("nan")}))
+        self.assertIsNone(model.epoch_warning({"reconstruction": 1.0}))
+
     @parameterized.named_parameters(*VARIANTS)
     def test_log_var_init_narrows_the_first_posteriors(self, cls):
         x = structured_data(32)

@@ -288,6 +288,10 @@ def _non_negative_float(value, name: str) -> float:
     return float(value)
 
 
+#: Mean KL (nats) below which :meth:`VAE.epoch_warning` calls the posterior collapsed.
+COLLAPSED_KL = 0.01
+
+
 @keras.saving.register_keras_serializable(package="tfelg")
 class VAE(Autoencoder):
     """Dense variational autoencoder.
@@ -415,6 +419,23 @@ class VAE(Autoencoder):
     @property
     def prior_name(self) -> str:
         return self._prior_name
+
+    def epoch_warning(self, train_losses) -> str | None:
+        """A warning for the epoch's log line when the posterior has collapsed.
+
+        A mean KL below ``COLLAPSED_KL`` nats means q(z|x) is the prior for
+        every galaxy: the latents carry nothing, whatever the reconstruction.
+        Seen on the spectra with the default ``log_var_init``; the message
+        says what to change.
+        """
+        kl = train_losses.get("kl")
+        if kl is None or not kl < COLLAPSED_KL:
+            return None
+        return (
+            f"posterior collapse: mean KL {kl:.3g} nats, the latents carry nothing; if it "
+            f"lasts, retrain with log_var_init=-4 (now {self._log_var_init:g}; "
+            "--model_options='{\"log_var_init\": -4}')"
+        )
 
     def encode_distribution(self, x, training=False):
         """(mean, log_var) of q(z|x), each (batch, d)."""

@@ -622,6 +622,9 @@ class Trainer:
             )
             if quality is not None:
                 self.log(f"epoch {epoch + 1}/{epochs}  {_format_quality(*quality)}")
+            warning = getattr(self.model, "epoch_warning", lambda _: None)(train)
+            if warning:
+                self.log(f"epoch {epoch + 1}/{epochs}  warning: {warning}")
             write_json(os.path.join(self.output_dir, HISTORY_FILE), history)
             if time.monotonic() - last_plot > PLOT_INTERVAL_SECONDS:
                 self._plot(history)
