@@ -341,8 +341,17 @@ def add_sky_noise(images, stretch, seed, noise=None):
     output before the discriminator sees it, the generator models the
     noiseless galaxy and the comparison is fair.
     """
-    a = ops.reshape(ops.convert_to_tensor(stretch, images.dtype), (1, 1, 1, -1))
     eps = keras.random.normal(ops.shape(images), seed=seed, dtype=images.dtype)
+    return observe(images, stretch, eps, noise)
+
+
+def observe(images, stretch, eps, noise=None):
+    """``asinh(sinh(a_b * y) + r_b * eps) / a_b``: :func:`add_sky_noise` with given ``eps``.
+
+    Works on tensors and on NumPy arrays alike (in their dtype), so that
+    :meth:`GAN.generate` can draw ``eps`` with NumPy.
+    """
+    a = ops.reshape(ops.convert_to_tensor(stretch, images.dtype), (1, 1, 1, -1))
     if noise is not None:
         eps = eps * ops.reshape(ops.convert_to_tensor(noise, images.dtype), (1, 1, 1, -1))
     return ops.arcsinh(ops.sinh(a * images) + eps) / a
@@ -459,26 +468,21 @@ class GAN(keras.Model):
         # Widest at 4x4: base_filters * 2^(levels-1), capped at 8 * base_filters.
         filters = tuple(self._base_filters * min(2 ** (levels - 1 - i), 8) for i in range(levels))
         bands = shape[2]
-        self.generator = ConditionalGenerator(
-            size,
-            bands,
-            self._latent_dim,
-            num_classes,
-            filters,
-            seed=self._seed,
-            batchnorm=self._batchnorm,
-            name="generator",
-        )
-        self.ema_generator = ConditionalGenerator(
-            size,
-            bands,
-            self._latent_dim,
-            num_classes,
-            filters,
-            seed=self._seed,
-            batchnorm=self._batchnorm,
-            name="ema_generator",
-        )
+
+        def generator(name):  # the trained one and its EMA: the same network
+            return ConditionalGenerator(
+                size,
+                bands,
+                self._latent_dim,
+                num_classes,
+                filters,
+                seed=self._seed,
+                batchnorm=self._batchnorm,
+                name=name,
+            )
+
+        self.generator = generator("generator")
+        self.ema_generator = generator("ema_generator")
         self.discriminator = ProjectionDiscriminator(
             size, bands, num_classes, filters, seed=self._seed + 7, name="discriminator"
         )
@@ -660,11 +664,10 @@ class GAN(keras.Model):
             return np.zeros((0, *self._image_shape), np.float32)
         images = np.concatenate(parts).astype(np.float64)
         if self.noise_model and not noiseless:
-            a = np.asarray(self._image_stretch)
             eps = np.random.default_rng([seed, 3]).standard_normal(images.shape)
-            if self._image_noise is not None:
-                eps = eps * np.asarray(self._image_noise)
-            images = np.arcsinh(np.sinh(a * images) + eps) / a
+            images = ops.convert_to_numpy(
+                observe(images, self._image_stretch, eps, self._image_noise)
+            )
         return images.astype(np.float32)
 
     def sample_grid(self, per_class: int | None = None) -> np.ndarray:
