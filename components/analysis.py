@@ -47,15 +47,17 @@ from tfelg_components.common import write_json as _write_json
 # the module free of TensorFlow and openTSNE (so that a pipeline is checked in
 # a second); tests/components/emission_lines_test.py checks them against the
 # originals: tfelg.analysis.gmm.COVARIANCE_TYPES, tfelg.analysis.tsne's
-# INITIALIZATIONS and NEGATIVE_GRADIENT_METHODS, model_selection.GAP_N_INIT.
+# INITIALIZATIONS and NEGATIVE_GRADIENT_METHODS, model_selection.GAP_N_INIT,
+# analyze.AnalysisConfig().mixture_n_init.
 COVARIANCE_TYPES = ("full", "diag")
 TSNE_INITIALIZATIONS = ("pca", "spectral", "random")
 TSNE_METHODS = ("auto", "fft", "bh")
 TSNE_PLACE_METHODS = ("median", "transform", "none")  # tfelg.analysis.tsne.PLACE_METHODS + none
 GAP_N_INIT = 10
+MIXTURE_N_INIT = 4
 
 
-@component(version="2")  # 2: gap_n_init
+@component(version="3")  # 2: gap_n_init; 3: mixture_n_init
 def model_selector(
     embeddings: Input[Embeddings],
     selection: Output[ModelSelection],
@@ -63,6 +65,7 @@ def model_selector(
     covariance_type: Annotated[str, OneOf(*COVARIANCE_TYPES)] = "full",
     gap_references: Annotated[int, Range(ge=1)] = 10,
     gap_n_init: Annotated[int, Range(ge=1)] = GAP_N_INIT,
+    mixture_n_init: Annotated[int, Range(ge=1)] = MIXTURE_N_INIT,
     silhouette_sample: Annotated[int, Range(ge=2)] = 4000,
     selection_max_points: Annotated[int, Range(ge=3)] = 50_000,
     seed: Annotated[int, SEED] = 0,
@@ -72,6 +75,7 @@ def model_selector(
     The gap statistic runs `gap_n_init` k-means++ starts per K and data set
     (the data and each of the `gap_references` reference sets) and keeps the
     lowest within-cluster dispersion, as scikit-learn's KMeans(n_init=...).
+    Every mixture is fitted from `mixture_n_init` starts, the most likely kept.
     """
     from tfelg.analysis import analyze
 
@@ -80,6 +84,7 @@ def model_selector(
         covariance_type=covariance_type,
         gap_references=gap_references,
         gap_n_init=gap_n_init,
+        mixture_n_init=mixture_n_init,
         silhouette_sample=silhouette_sample,
         selection_max_points=selection_max_points,
         seed=seed,
@@ -93,21 +98,29 @@ def model_selector(
     selection.properties["chosen_k"] = chosen
 
 
-@component(version="1")
+@component(version="2")  # 2: mixture_n_init
 def clusterer(
     embeddings: Input[Embeddings],
     selection: Input[ModelSelection],
     clusters: Output[Clusters],
     covariance_type: Annotated[str, OneOf(*COVARIANCE_TYPES)] = "full",
     n_clusters: Annotated[int, Range(ge=1)] | None = None,
+    mixture_n_init: Annotated[int, Range(ge=1)] = MIXTURE_N_INIT,
     n_bootstrap: Annotated[int, Range(ge=2)] = 200,
     seed: Annotated[int, SEED] = 0,
 ):
-    """A Gaussian mixture with the chosen K (BIC; or `n_clusters`), matched to WHAN/BPT on test."""
+    """A Gaussian mixture with the chosen K (BIC; or `n_clusters`), matched to WHAN/BPT on test.
+
+    Fitted from `mixture_n_init` starts; the one with the highest log-likelihood is kept.
+    """
     from tfelg.analysis import analyze
 
     config = _analysis_config(
-        covariance_type=covariance_type, n_clusters=n_clusters, n_bootstrap=n_bootstrap, seed=seed
+        covariance_type=covariance_type,
+        n_clusters=n_clusters,
+        mixture_n_init=mixture_n_init,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
     )
     for name in representations(embeddings):
         chosen_k = _read_json(selection.path(f"{name}.json"))["chosen_k"]

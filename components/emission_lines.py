@@ -138,8 +138,9 @@ def thumbnails(builder, splits) -> np.ndarray:
 
     if "spectrum" in splits["train"]:  # rows in the order of the embeddings: train, val, test
         return sprites.render_spectra(np.concatenate([splits[s]["spectrum"] for s in SPLITS]))
-    features = line_ratio_baseline(splits, {}, class_names(builder)).latent
-    return sprites.render_feature_glyphs(features)
+    emb = line_ratio_baseline(splits, {}, class_names(builder))
+    # Imputed ratios as the glyphs' grey "missing" ticks, not as values.
+    return sprites.render_feature_glyphs(np.where(emb.imputed, np.nan, emb.latent))
 
 
 def thumbnail_features(builder) -> list[str] | None:

@@ -31,6 +31,11 @@ ANALYSIS_PARAMETERS = [
         "gap_n_init",
         help="k-means++ starts per K and data set of the gap statistic (the lowest W_K kept).",
     ),
+    feeds(
+        analysis.clusterer,
+        "mixture_n_init",
+        help="EM starts of every mixture (K sweep and final fit); the most likely kept.",
+    ),
     feeds(analysis.clusterer, "n_clusters", help="K of the clusters (None: the BIC choice)."),
     feeds(analysis.clusterer, "n_bootstrap", help="Bootstrap resamples for the metrics' errors."),
     feeds(analysis.tsne, "perplexity", "tsne_perplexity", help="t-SNE perplexity."),
@@ -110,6 +115,7 @@ def analysis_nodes(
         covariance_type=params["covariance_type"],
         gap_references=params["gap_references"],
         gap_n_init=params["gap_n_init"],
+        mixture_n_init=params["mixture_n_init"],
         seed=seed,
     )
     clustered = analysis.clusterer(
@@ -117,6 +123,7 @@ def analysis_nodes(
         selection=selected.outputs["selection"],
         covariance_type=params["covariance_type"],
         n_clusters=params["n_clusters"],
+        mixture_n_init=params["mixture_n_init"],
         n_bootstrap=params["n_bootstrap"],
         seed=seed,
     )

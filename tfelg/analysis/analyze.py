@@ -73,6 +73,12 @@ class AnalysisConfig:
         can change the 1-SE choice; see
         :data:`tfelg.analysis.model_selection.GAP_N_INIT`, which this default
         equals).
+      mixture_n_init: EM starts (k-means++ seeded) of every mixture, in the K
+        sweep and in the final fit; the one with the highest log-likelihood
+        is kept. One start leaves the fit to its start: on the line ratios
+        (100,000 galaxies, K = 5) three single starts reached log-likelihoods
+        within 0.01 nats a galaxy of each other and ARIs against WHAN of 0.36
+        and 0.48; four starts gave one answer.
       silhouette_sample: points used for the silhouette (a seeded subsample).
       selection_max_points: training points used for the K sweep (a seeded
         subsample above this; the final mixture uses all of them).
@@ -97,6 +103,7 @@ class AnalysisConfig:
     covariance_type: str = "full"
     gap_references: int = 10
     gap_n_init: int = 10
+    mixture_n_init: int = 4
     silhouette_sample: int = 4000
     selection_max_points: int = 50_000
     n_clusters: int | None = None
@@ -119,6 +126,8 @@ class AnalysisConfig:
             raise ValueError(f"covariance_type must be full or diag, got {self.covariance_type!r}")
         if self.gap_n_init < 1:
             raise ValueError(f"gap_n_init must be >= 1, got {self.gap_n_init}")
+        if self.mixture_n_init < 1:
+            raise ValueError(f"mixture_n_init must be >= 1, got {self.mixture_n_init}")
         if self.n_clusters is not None and self.n_clusters < 1:
             raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
         # Checked here, not left to matching.bootstrap_metrics: infer_classes
@@ -217,6 +226,7 @@ def choose_k(emb: Embeddings, config: AnalysisConfig):
             covariance_type=config.covariance_type,
             gap_references=config.gap_references,
             gap_n_init=config.gap_n_init,
+            n_init=config.mixture_n_init,
             seed=config.seed,
             silhouette_sample=config.silhouette_sample,
         )
@@ -231,7 +241,11 @@ def infer_classes(emb: Embeddings, chosen_k: dict, config: AnalysisConfig, log=p
     train = emb.for_split("train")
     with threads.limited(config.num_threads):
         mixture = gmm.fit_gmm(
-            train.latent, k, covariance_type=config.covariance_type, seed=config.seed
+            train.latent,
+            k,
+            covariance_type=config.covariance_type,
+            seed=config.seed,
+            n_init=config.mixture_n_init,
         )
         proba = gmm.predict_proba(mixture, emb.latent)
     cluster = np.argmax(proba, axis=1).astype(np.int32)
@@ -662,9 +676,9 @@ def analyze_workdir(
     if "spectrum" in all_arrays:
         thumbs = sprites.render_spectra(all_arrays["spectrum"])
     else:
-        thumbs = sprites.render_feature_glyphs(
-            emb_lib.line_ratio_embeddings(splits, class_names).latent
-        )
+        ratios = emb_lib.line_ratio_embeddings(splits, class_names)
+        # Imputed ratios as the glyphs' grey "missing" ticks, not as values.
+        thumbs = sprites.render_feature_glyphs(np.where(ratios.imputed, np.nan, ratios.latent))
     return write_analysis(
         representations,
         out_dir,

@@ -13,8 +13,10 @@ Three kinds of representation are compared in every results table:
   inputs (fitted on the training split);
 * ``line_ratios``: the classical approach, the standardised log line ratios
   ([NII]/Hα, [OIII]/Hβ, [SII]/Hα, [OI]/Hα) and asinh EW(Hα), no learning.
-  A missing ratio is imputed with the training mean (0 after scaling), so
-  every galaxy keeps a point, as the autoencoders' masked inputs do.
+  A missing ratio is drawn from its distribution given the galaxy's measured
+  features (:mod:`tfelg.analysis.imputation`; a constant would put those
+  galaxies on planes the mixtures collapse onto), so every galaxy keeps a
+  point, as the autoencoders' masked inputs do; ``imputed`` marks them.
 
 Every scaling is fitted on the training split only.
 """
@@ -47,6 +49,9 @@ class Embeddings:
       class_names: name -> class names of those codes.
       representation: e.g. ``vae``, ``pca``, ``line_ratios``.
       info: provenance (workdir, latent_dim, config, ...), JSON-serialisable.
+      imputed: None, or (N, d) booleans: coordinates that were not measured
+        but filled in (the line-ratio baseline's missing ratios); figures
+        leave them out.
     """
 
     object_id: np.ndarray
@@ -57,12 +62,19 @@ class Embeddings:
     class_names: dict[str, list[str]]
     representation: str
     info: dict = dataclasses.field(default_factory=dict)
+    imputed: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.object_id)
         self.latent = np.asarray(self.latent, dtype=np.float32)
         if self.latent.ndim != 2 or self.latent.shape[0] != n:
             raise ValueError(f"latent has shape {self.latent.shape}, expected ({n}, d)")
+        if self.imputed is not None:
+            self.imputed = np.asarray(self.imputed, dtype=bool)
+            if self.imputed.shape != self.latent.shape:
+                raise ValueError(
+                    f"imputed has shape {self.imputed.shape}, expected {self.latent.shape}"
+                )
         for name, codes in self.labels.items():
             if len(codes) != n:
                 raise ValueError(f"labels[{name!r}] has {len(codes)} rows, expected {n}")
@@ -95,6 +107,7 @@ class Embeddings:
             class_names=self.class_names,
             representation=self.representation,
             info=self.info,
+            imputed=None if self.imputed is None else self.imputed[rows],
         )
 
     def for_split(self, split: str) -> Embeddings:
@@ -118,6 +131,8 @@ class Embeddings:
             "meta": np.array(json.dumps(meta)),
         }
         arrays.update({f"label_{k}": np.asarray(v, np.int16) for k, v in self.labels.items()})
+        if self.imputed is not None:
+            arrays["imputed"] = self.imputed
         with atomic.atomic_open(path, "wb") as f:
             np.savez(f, **arrays)
         return path
@@ -140,6 +155,7 @@ class Embeddings:
                 class_names=meta["class_names"],
                 representation=meta["representation"],
                 info=meta["info"],
+                imputed=z["imputed"] if "imputed" in z.files else None,
             )
 
 
@@ -147,7 +163,9 @@ def _stack_splits(splits: Mapping[str, Mapping[str, np.ndarray]], key: str) -> n
     return np.concatenate([splits[s][key] for s in SPLITS])
 
 
-def _from_parts(splits, latent_by_split, representation, class_names, info) -> Embeddings:
+def _from_parts(
+    splits, latent_by_split, representation, class_names, info, imputed=None
+) -> Embeddings:
     return Embeddings(
         object_id=_stack_splits(splits, "object_id").astype(str),
         split=np.concatenate([np.full(len(splits[s]["object_id"]), s) for s in SPLITS]),
@@ -157,6 +175,7 @@ def _from_parts(splits, latent_by_split, representation, class_names, info) -> E
         class_names=class_names,
         representation=representation,
         info=info,
+        imputed=imputed,
     )
 
 
@@ -222,8 +241,16 @@ def line_ratio_features(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
     )
 
 
-def line_ratio_embeddings(splits, class_names) -> Embeddings:
-    """Standardised log line ratios and asinh EW(Hα): the no-learning baseline."""
+def line_ratio_embeddings(splits, class_names, *, seed: int = 0) -> Embeddings:
+    """Standardised log line ratios and asinh EW(Hα): the no-learning baseline.
+
+    Scaled with the training split's mean and standard deviation; a missing
+    feature is drawn given the measured ones from the complete training
+    galaxies' moments (seeded, :mod:`tfelg.analysis.imputation`) and marked
+    in ``imputed``.
+    """
+    from tfelg.analysis.imputation import conditional_gaussian_impute
+
     raw = {s: line_ratio_features(splits[s]) for s in SPLITS}
     train = raw["train"]
     with np.errstate(invalid="ignore"):
@@ -231,12 +258,18 @@ def line_ratio_embeddings(splits, class_names) -> Embeddings:
         std = np.nanstd(train, axis=0)
     std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
     mean = np.where(np.isfinite(mean), mean, 0.0)
-    latent = {s: np.where(np.isfinite(v), (v - mean) / std, 0.0) for s, v in raw.items()}
+    scaled = np.concatenate([(raw[s] - mean) / std for s in SPLITS])
+    is_train = np.concatenate([np.full(len(raw[s]), s == "train") for s in SPLITS])
+    filled, imputed = conditional_gaussian_impute(scaled, is_train, seed=seed)
+    bounds = np.cumsum([0] + [len(raw[s]) for s in SPLITS])
+    latent = {s: filled[bounds[i] : bounds[i + 1]] for i, s in enumerate(SPLITS)}
     missing = {s: float(np.mean(~np.isfinite(v))) for s, v in raw.items()}
     info = {
         "features": list(LINE_RATIO_FEATURES),
         "mean": mean.tolist(),
         "std": std.tolist(),
         "fraction_missing_imputed": missing,
+        "imputation": "conditional_gaussian",
+        "imputation_seed": int(seed),
     }
-    return _from_parts(splits, latent, "line_ratios", class_names, info)
+    return _from_parts(splits, latent, "line_ratios", class_names, info, imputed=imputed)

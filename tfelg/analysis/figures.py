@@ -25,17 +25,20 @@ if TYPE_CHECKING:
 def figure_axes(emb: Embeddings) -> dict:
     """Axis names and imputed values of a representation, for the latent-space figures.
 
-    The line-ratio baseline's coordinates are named features, and a missing
-    ratio is imputed as exactly 0 (the training mean after scaling, see
+    The line-ratio baseline's coordinates are named features, and its
+    missing ratios are filled in (``Embeddings.imputed``, see
     ``embeddings.line_ratio_embeddings``): the figures name the axes by
-    their ratios and leave imputed values out instead of drawing them as
-    lines of points at 0.
+    their ratios and leave imputed values out instead of drawing values no
+    spectrum measured. Embeddings saved before the mask existed filled a
+    missing ratio with exactly 0 (the training mean after scaling).
     """
     features = emb.info.get("features")
     if not features or len(features) != emb.latent_dim:
         return {}
     axes = {"axis_names": list(features)}
-    if emb.representation == "line_ratios":
+    if emb.imputed is not None:
+        axes["missing"] = emb.imputed
+    elif emb.representation == "line_ratios":
         axes["missing"] = emb.latent == 0.0
     return axes
 

@@ -28,6 +28,9 @@ _GAP_REFS = flags.DEFINE_integer("gap_references", 10, "Reference sets of the ga
 _GAP_N_INIT = flags.DEFINE_integer(
     "gap_n_init", 10, "k-means++ starts per K and data set of the gap statistic (best kept)."
 )
+_MIXTURE_N_INIT = flags.DEFINE_integer(
+    "mixture_n_init", 4, "EM starts of every mixture (K sweep and final fit; most likely kept)."
+)
 _N_CLUSTERS = flags.DEFINE_integer("n_clusters", None, "K of the class inference (default: BIC's).")
 _N_BOOT = flags.DEFINE_integer("n_bootstrap", 200, "Bootstrap resamples for the errors.")
 _TSNE_PERPLEXITY = flags.DEFINE_float("tsne_perplexity", 30.0, "t-SNE perplexity.")
@@ -76,6 +79,7 @@ def main(argv):
             covariance_type=_COVARIANCE.value,
             gap_references=_GAP_REFS.value,
             gap_n_init=_GAP_N_INIT.value,
+            mixture_n_init=_MIXTURE_N_INIT.value,
             n_clusters=_N_CLUSTERS.value,
             n_bootstrap=_N_BOOT.value,
             tsne_perplexity=_TSNE_PERPLEXITY.value,

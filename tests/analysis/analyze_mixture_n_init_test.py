@@ -1,0 +1,85 @@
+"""The mixtures' EM starts: AnalysisConfig.mixture_n_init and tfelg-analyze --mixture_n_init."""
+
+import contextlib
+import io
+from unittest import mock
+
+import numpy as np
+from absl import flags
+from absl.testing import absltest, flagsaver
+
+from tfelg.analysis import analyze, gmm, model_selection
+from tfelg.cli import analyze as analyze_cli
+
+
+def overlapping_embeddings(n=600, seed=0):
+    """Five overlapping 2-D blobs: single EM starts end in different optima."""
+    from tfelg.analysis.embeddings import Embeddings, default_class_names
+
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 5, size=n)
+    centres = rng.normal(scale=1.5, size=(5, 2))
+    return Embeddings(
+        object_id=np.array([f"G{i:04d}" for i in range(n)]),
+        split=np.where(np.arange(n) < n - 100, "train", "test"),
+        latent=centres[truth] + rng.normal(size=(n, 2)),
+        redshift=rng.uniform(0.02, 0.2, size=n),
+        labels={"whan": truth % 2, "bpt": truth % 2},
+        class_names=default_class_names(["a", "b"]),
+        representation="blobs",
+    )
+
+
+class MixtureNInitTest(absltest.TestCase):
+    def test_default_and_bad_values(self):
+        self.assertEqual(analyze.AnalysisConfig().mixture_n_init, 4)
+        for bad in (0, -1):
+            with self.assertRaisesRegex(ValueError, f"mixture_n_init must be >= 1, got {bad}"):
+                analyze.AnalysisConfig(mixture_n_init=bad)
+
+    def test_the_final_mixture_is_the_most_likely_of_its_starts(self):
+        emb = overlapping_embeddings()
+        train = emb.for_split("train").latent
+        config = analyze.AnalysisConfig(n_clusters=5, mixture_n_init=6, n_bootstrap=5, seed=3)
+        inference = analyze.infer_classes(emb, {"bic": 5}, config, log=lambda _: None)
+        singles = [gmm.fit_gmm(train, 5, seed=3 + i).log_likelihood for i in range(6)]
+        self.assertGreater(max(singles) - min(singles), 1e-3)  # the starts do differ here
+        self.assertAlmostEqual(inference.mixture["log_likelihood"], max(singles), places=3)
+
+    def test_it_reaches_the_k_sweep(self):
+        config = analyze.AnalysisConfig(
+            k_max=3, gap_references=2, gap_n_init=1, mixture_n_init=2, silhouette_sample=50
+        )
+        with mock.patch.object(
+            model_selection, "select_k", wraps=model_selection.select_k
+        ) as select_k:
+            analyze.choose_k(overlapping_embeddings(n=200), config)
+        self.assertEqual(select_k.call_args.kwargs["n_init"], 2)
+
+
+class MixtureNInitFlagTest(absltest.TestCase):
+    def _main(self, *argv):
+        summary = {"representations": {"ae": "ae/summary.json"}, "tensorboard_command": "tb"}
+        stderr = io.StringIO()
+        with (
+            flagsaver.flagsaver(),
+            mock.patch.object(analyze, "analyze_workdir", return_value=summary) as run,
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(stderr),
+        ):
+            flags.FLAGS(["tfelg-analyze", f"--workdir={self.create_tempdir().full_path}", *argv])
+            rc = analyze_cli.main(["tfelg-analyze"])
+        return rc, run, stderr.getvalue()
+
+    def test_flag_reaches_the_config_and_bad_values_fail_cleanly(self):
+        rc, run, _ = self._main("--mixture_n_init=2")
+        self.assertEqual(rc, 0)
+        self.assertEqual(run.call_args.args[2].mixture_n_init, 2)
+        rc, run, stderr = self._main("--mixture_n_init=0")
+        self.assertEqual(rc, 2)
+        self.assertIn("mixture_n_init must be >= 1, got 0", stderr)
+        run.assert_not_called()
+
+
+if __name__ == "__main__":
+    absltest.main()
