@@ -80,7 +80,7 @@ from tfelg_components.common import write_json as _write_json
 PROJECTOR_MAX_POINTS = 100_000
 
 
-@component(version="2")  # 2: TSNE_PLACED where galaxies were placed on the map
+@component(version="3")  # 2: TSNE_PLACED where galaxies were placed on the map; 3: LATENT_IMPUTED
 def catalog_writer(
     embeddings: Input[Embeddings],
     clusters: Input[Clusters],

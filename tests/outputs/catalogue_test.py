@@ -70,6 +70,29 @@ class WriteCatalogueTest(absltest.TestCase):
         catalogue.write_catalogue(path + "2", **inputs)  # no flags given: no column
         self.assertNotIn("TSNE_PLACED", Table.read(path + "2", hdu=1).colnames)
 
+    def test_imputed_coordinates_are_flagged(self):
+        path = os.path.join(self.create_tempdir().full_path, "vac.fits")
+        inputs = _inputs()
+        imputed = np.zeros((12, 4), bool)
+        imputed[[2, 5], [3, 0]] = True
+        catalogue.write_catalogue(path, **inputs, latent_imputed=imputed)
+        table = Table.read(path, hdu=1)
+        np.testing.assert_array_equal(np.asarray(table["LATENT_IMPUTED"]), imputed)
+        with fits.open(path) as hdul:
+            comments = [v for k, v in hdul[1].header.items() if k.startswith("TCOMM")]
+        self.assertTrue(any("not measured" in c for c in comments))
+        catalogue.write_catalogue(
+            path + "c", **inputs, latent_imputed=imputed, latent_as_columns=True
+        )
+        columns = Table.read(path + "c", hdu=1)
+        np.testing.assert_array_equal(np.asarray(columns["LATENT_4_IMPUTED"]), imputed[:, 3])
+        with self.assertRaisesRegex(InputError, "LATENT_IMPUTED.*expected \\(12, 4\\)"):
+            catalogue.write_catalogue(path + "2", **inputs, latent_imputed=imputed[:, :3])
+        with self.assertRaisesRegex(InputError, "LATENT_IMPUTED.*dtype"):
+            catalogue.write_catalogue(path + "2", **inputs, latent_imputed=imputed.astype(float))
+        catalogue.write_catalogue(path + "3", **inputs)  # not given: no column
+        self.assertNotIn("LATENT_IMPUTED", Table.read(path + "3", hdu=1).colnames)
+
     def test_round_trip(self):
         path = os.path.join(self.create_tempdir().full_path, "vac.fits")
         inputs = _inputs()

@@ -110,6 +110,10 @@ class EmissionLinesPipelineTest(absltest.TestCase):
                 for column in ("OBJID", "LATENT", "TSNE_1", "CLUSTER", "CLUSTER_PROB", "WHAN"):
                     self.assertIn(column, table.columns.names)
                 self.assertTrue(np.all(np.isfinite(table["TSNE_1"])))
+                # Only the line ratios have filled-in coordinates, and they say which.
+                self.assertEqual(
+                    "LATENT_IMPUTED" in table.columns.names, name == "line_ratios", name
+                )
 
         logdir = self.output("projector_writer", "projector")
         self.assertEqual(

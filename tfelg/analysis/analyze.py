@@ -331,6 +331,7 @@ def write_value_added_catalogue(
         latent=emb.latent,
         tsne=tsne_xy,
         tsne_placed=tsne_placed,
+        latent_imputed=emb.imputed,
         cluster=inference.cluster,
         cluster_proba=inference.proba,
         whan=emb.labels.get("whan"),

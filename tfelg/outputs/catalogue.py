@@ -20,6 +20,8 @@ Columns:
   OBJID            object id (string or integer, as given)
   Z                redshift (if given)
   LATENT           (d,) vector: latent coordinates (posterior means)
+  LATENT_IMPUTED   (d,) vector: True where a coordinate was not measured but
+                   filled in (the line-ratio baseline's missing ratios), if given
   TSNE_1, TSNE_2   t-SNE map (if given)
   TSNE_MAPPED      True where the galaxy has map coordinates
   TSNE_PLACED      True where its position was placed on a map fitted on a
@@ -110,6 +112,7 @@ def write_catalogue(
     cluster,
     cluster_proba,
     tsne_placed=None,
+    latent_imputed=None,
     whan=None,
     bpt=None,
     redshift=None,
@@ -131,6 +134,9 @@ def write_catalogue(
       tsne_placed: (N,) bools, or None (no column): True where the map
         position was placed on a map fitted on a subsample
         (:func:`tfelg.analysis.tsne.place_points`), written as TSNE_PLACED.
+      latent_imputed: (N, d) bools, or None (no column): True where a latent
+        coordinate was filled in rather than measured, written as
+        LATENT_IMPUTED (or LATENT_i_IMPUTED with ``latent_as_columns``).
       cluster: (N,) cluster indices in [0, K).
       cluster_proba: (N, K) cluster membership probabilities: fractions in
         [0, 1], each row summing to 1.
@@ -176,6 +182,14 @@ def write_catalogue(
     latent = _finite(_array(latent, "LATENT", path, ndim=2, n=n, dtype_kind="iuf"), "LATENT", path)
     if latent.shape[1] == 0:
         raise InputError("has no dimensions", path=path, column="LATENT")
+    if latent_imputed is not None:
+        latent_imputed = _array(latent_imputed, "LATENT_IMPUTED", path, ndim=2, n=n, dtype_kind="b")
+        if latent_imputed.shape != latent.shape:
+            raise InputError(
+                f"has shape {latent_imputed.shape}, expected {latent.shape} (LATENT's)",
+                path=path,
+                column="LATENT_IMPUTED",
+            )
     cluster_proba = _finite(
         _array(cluster_proba, "CLUSTER_PROB", path, ndim=2, n=n, dtype_kind="iuf"),
         "CLUSTER_PROB",
@@ -221,6 +235,15 @@ def write_catalogue(
     else:
         columns["LATENT"] = latent.astype(np.float32)
         descriptions["LATENT"] = "latent coordinates (posterior mean)"
+    if latent_imputed is not None:
+        what = "True: not measured, drawn given the measured ones"
+        if latent_as_columns:
+            for i in range(latent.shape[1]):
+                columns[f"LATENT_{i + 1}_IMPUTED"] = latent_imputed[:, i]
+                descriptions[f"LATENT_{i + 1}_IMPUTED"] = f"latent coordinate {i + 1}: {what}"
+        else:
+            columns["LATENT_IMPUTED"] = latent_imputed
+            descriptions["LATENT_IMPUTED"] = f"per latent coordinate, {what}"
     if tsne is not None:
         # NaN marks a galaxy outside a subsampled map (both coordinates);
         # infinities and half-NaN pairs are errors.
