@@ -1,4 +1,4 @@
-"""The gap statistic's k-means starts: AnalysisConfig.gap_n_init and tfelg-analyze --gap_n_init."""
+"""The gap statistic's k-means starts (AnalysisConfig.gap_n_init), and tfelg-analyze's restart flags."""
 
 import contextlib
 import io
@@ -74,6 +74,15 @@ class GapNInitFlagTest(absltest.TestCase):
         rc, run, stderr = self._main("--gap_n_init=0")
         self.assertEqual(rc, 2)
         self.assertIn("tfelg-analyze: error: gap_n_init must be >= 1, got 0", stderr)
+        run.assert_not_called()
+
+    def test_mixture_n_init_flag(self):
+        rc, run, _ = self._main("--mixture_n_init=2")
+        self.assertEqual(rc, 0)
+        self.assertEqual(run.call_args.args[2].mixture_n_init, 2)
+        rc, run, stderr = self._main("--mixture_n_init=0")
+        self.assertEqual(rc, 2)
+        self.assertIn("mixture_n_init must be >= 1, got 0", stderr)
         run.assert_not_called()
 
 

@@ -1,15 +1,11 @@
-"""The mixtures' EM starts: AnalysisConfig.mixture_n_init and tfelg-analyze --mixture_n_init."""
+"""The mixtures' EM starts: AnalysisConfig.mixture_n_init (the flag: analyze_gap_n_init_test)."""
 
-import contextlib
-import io
 from unittest import mock
 
 import numpy as np
-from absl import flags
-from absl.testing import absltest, flagsaver
+from absl.testing import absltest
 
 from tfelg.analysis import analyze, gmm, model_selection
-from tfelg.cli import analyze as analyze_cli
 
 
 def overlapping_embeddings(n=600, seed=0):
@@ -55,30 +51,6 @@ class MixtureNInitTest(absltest.TestCase):
         ) as select_k:
             analyze.choose_k(overlapping_embeddings(n=200), config)
         self.assertEqual(select_k.call_args.kwargs["n_init"], 2)
-
-
-class MixtureNInitFlagTest(absltest.TestCase):
-    def _main(self, *argv):
-        summary = {"representations": {"ae": "ae/summary.json"}, "tensorboard_command": "tb"}
-        stderr = io.StringIO()
-        with (
-            flagsaver.flagsaver(),
-            mock.patch.object(analyze, "analyze_workdir", return_value=summary) as run,
-            contextlib.redirect_stdout(io.StringIO()),
-            contextlib.redirect_stderr(stderr),
-        ):
-            flags.FLAGS(["tfelg-analyze", f"--workdir={self.create_tempdir().full_path}", *argv])
-            rc = analyze_cli.main(["tfelg-analyze"])
-        return rc, run, stderr.getvalue()
-
-    def test_flag_reaches_the_config_and_bad_values_fail_cleanly(self):
-        rc, run, _ = self._main("--mixture_n_init=2")
-        self.assertEqual(rc, 0)
-        self.assertEqual(run.call_args.args[2].mixture_n_init, 2)
-        rc, run, stderr = self._main("--mixture_n_init=0")
-        self.assertEqual(rc, 2)
-        self.assertIn("mixture_n_init must be >= 1, got 0", stderr)
-        run.assert_not_called()
 
 
 if __name__ == "__main__":
