@@ -98,7 +98,7 @@ def model_selector(
     selection.properties["chosen_k"] = chosen
 
 
-@component(version="2")  # 2: mixture_n_init
+@component(version="2")  # 2: mixture_n_init; collapsed components reported
 def clusterer(
     embeddings: Input[Embeddings],
     selection: Input[ModelSelection],

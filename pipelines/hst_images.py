@@ -321,7 +321,7 @@ def summary_text(root: str) -> str:
             lines.append(
                 f"  {name} (d = {row['latent_dim']}): chosen K {row.get('k_bic')} (BIC), "
                 f"{row.get('k_gap')} (gap), {row.get('k_silhouette')} (silhouette); "
-                f"clusters K = {summary['representations'][name]['n_clusters']}"
+                + shared.clusters_text(summary["representations"][name])
             )
             for scheme in images.SCHEMES:
                 if f"{scheme}_accuracy" in row:

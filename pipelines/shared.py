@@ -198,6 +198,15 @@ def metric(row: dict, key: str) -> str:
     return f"{row[key]:.3f}" + ("" if err is None else f" ± {err:.3f}")
 
 
+def clusters_text(representation: dict) -> str:
+    """``clusters K = 8``, and how many components collapsed onto repeated values, if any."""
+    text = f"clusters K = {representation['n_clusters']}"
+    collapsed = representation.get("mixture", {}).get("collapsed", {}).get("components")
+    if collapsed:
+        text += f" ({len(collapsed)} collapsed onto galaxies with identical coordinates)"
+    return text
+
+
 def summary_main(summary_text: Callable[[str], str], pipeline: str) -> None:
     """The ``__main__`` of a pipeline module: prints ``summary_text(--root)``."""
     from absl import app, flags

@@ -55,3 +55,26 @@ class MixtureNInitTest(absltest.TestCase):
 
 if __name__ == "__main__":
     absltest.main()
+
+
+class CollapsedComponentsTest(absltest.TestCase):
+    def test_a_point_mass_is_reported_and_a_clean_fit_is_not(self):
+        emb = overlapping_embeddings(n=1000, seed=1)
+        logged = []
+        config = analyze.AnalysisConfig(n_clusters=5, n_bootstrap=5)
+        clean = analyze.infer_classes(emb, {"bic": 5}, config, log=logged.append)
+        self.assertEqual(clean.mixture["collapsed"]["components"], [])
+        self.assertEqual(clean.mixture["collapsed"]["repeated_rows"], 0)
+        self.assertEqual(logged, [])
+        # 60 training galaxies at one point (as an encoder's dead-ReLU region gives).
+        latent = emb.latent.copy()
+        latent[:60] = [9.0, 9.0]
+        emb.latent = latent
+        point = analyze.infer_classes(emb, {"bic": 5}, config, log=logged.append)
+        collapsed = point.mixture["collapsed"]
+        self.assertLen(collapsed["components"], 1)
+        self.assertAlmostEqual(collapsed["weights"][0], 60 / 900, delta=0.005)
+        self.assertEqual(collapsed["repeated_rows"], 59)
+        self.assertLen(logged, 1)
+        self.assertIn("1 of 5 mixture components collapsed", logged[0])
+        self.assertIn("59 training galaxies repeat", logged[0])

@@ -232,6 +232,43 @@ def choose_k(emb: Embeddings, config: AnalysisConfig):
         )
 
 
+#: A component whose smallest covariance eigenvalue is below this fraction of
+#: the data's smallest one has shrunk onto a point or plane of the data.
+COLLAPSE_RATIO = 1e-4
+
+
+def collapsed_components(mixture, x) -> dict:
+    """Components sitting on a point mass or plane of ``x``, and how many rows repeat.
+
+    A full-covariance mixture gains without bound by shrinking a component
+    onto rows that share a coordinate exactly: galaxies an encoder maps to
+    one point (a ReLU layer with every unit at zero gives the same latent
+    vector for a whole region of inputs: 0.7% of the galaxies with the
+    default dense AE at d = 2 on 10,000 galaxies) or values filled in with a
+    constant. The fit is then decided by those rows, not by the
+    population's shape. Reported in ``class_inference.json`` and the log.
+
+    Returns:
+      {"components": [indices], "weights": [their weights],
+       "repeated_rows": rows of ``x`` equal to an earlier row}.
+    """
+    x = np.asarray(x)
+    cov = np.asarray(mixture.covariances)
+    if mixture.covariance_type == "full":
+        smallest = np.array([np.linalg.eigvalsh(c).min() for c in cov])
+        data = np.linalg.eigvalsh(np.atleast_2d(np.cov(x, rowvar=False))).min()
+    else:
+        smallest = cov.min(axis=1)
+        data = np.var(x, axis=0).min()
+    collapsed = np.flatnonzero(smallest < COLLAPSE_RATIO * max(float(data), 1e-30))
+    repeated = len(x) - len(np.unique(x, axis=0))
+    return {
+        "components": collapsed.tolist(),
+        "weights": [float(mixture.weights[i]) for i in collapsed],
+        "repeated_rows": int(repeated),
+    }
+
+
 def infer_classes(emb: Embeddings, chosen_k: dict, config: AnalysisConfig, log=print):
     """Mixture with the chosen K (fitted on train), matched to the schemes on test."""
     from tfelg.analysis import gmm, matching
@@ -272,12 +309,23 @@ def infer_classes(emb: Embeddings, chosen_k: dict, config: AnalysisConfig, log=p
             comparisons[scheme] = {"skipped": str(e)}
             continue
         comparisons[scheme] = {"match": match.to_dict(), "bootstrap": boot}
+    collapse = collapsed_components(mixture, train.latent)
+    if collapse["components"]:
+        log(
+            f"  [{emb.representation}] warning: {len(collapse['components'])} of {k} mixture "
+            f"components collapsed onto a point or plane of the data (weights "
+            + ", ".join(f"{w:.3f}" for w in collapse["weights"])
+            + f"; {collapse['repeated_rows']:,} training galaxies repeat another's "
+            "coordinates exactly): those components follow the repeated values, not the "
+            "population's shape"
+        )
     summary = {
         "k": k,
         "bic": mixture.bic,
         "log_likelihood": mixture.log_likelihood,
         "converged": mixture.converged,
         "n_iter": mixture.n_iter,
+        "collapsed": collapse,
     }
     return ClassInference(k, cluster, proba, comparisons, summary)
 
