@@ -199,11 +199,11 @@ def metric(row: dict, key: str) -> str:
 
 
 def clusters_text(representation: dict) -> str:
-    """``clusters K = 8``, and how many components collapsed onto repeated values, if any."""
+    """``clusters K = 8``, and how many components collapsed (a flat covariance), if any."""
     text = f"clusters K = {representation['n_clusters']}"
     collapsed = representation.get("mixture", {}).get("collapsed", {}).get("components")
     if collapsed:
-        text += f" ({len(collapsed)} collapsed onto galaxies with identical coordinates)"
+        text += f" ({len(collapsed)} collapsed onto a point or plane of the data)"
     return text
 
 

@@ -77,4 +77,4 @@ class CollapsedComponentsTest(absltest.TestCase):
         self.assertEqual(collapsed["repeated_rows"], 59)
         self.assertLen(logged, 1)
         self.assertIn("1 of 5 mixture components collapsed", logged[0])
-        self.assertIn("59 training galaxies repeat", logged[0])
+        self.assertIn("of 900 training galaxies in 2 dimensions; 59 of them repeat", logged[0])

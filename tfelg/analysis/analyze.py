@@ -245,7 +245,9 @@ def collapsed_components(mixture, x) -> dict:
     one point (a ReLU layer with every unit at zero gives the same latent
     vector for a whole region of inputs: 0.7% of the galaxies with the
     default dense AE at d = 2 on 10,000 galaxies) or values filled in with a
-    constant. The fit is then decided by those rows, not by the
+    constant; and a component holding fewer galaxies than dimensions + 1 is
+    flat by construction (a K = 7 mixture on 322 image embeddings of 16
+    dimensions). The fit is then decided by those rows, not by the
     population's shape. Reported in ``class_inference.json`` and the log.
 
     Returns:
@@ -315,9 +317,10 @@ def infer_classes(emb: Embeddings, chosen_k: dict, config: AnalysisConfig, log=p
             f"  [{emb.representation}] warning: {len(collapse['components'])} of {k} mixture "
             f"components collapsed onto a point or plane of the data (weights "
             + ", ".join(f"{w:.3f}" for w in collapse["weights"])
-            + f"; {collapse['repeated_rows']:,} training galaxies repeat another's "
-            "coordinates exactly): those components follow the repeated values, not the "
-            "population's shape"
+            + f" of {len(train):,} training galaxies in {emb.latent_dim} dimensions; "
+            f"{collapse['repeated_rows']:,} of them repeat another's coordinates exactly): "
+            "such a component follows a few galaxies, not the population's shape; "
+            "fewer components or a diagonal covariance avoid it"
         )
     summary = {
         "k": k,
