@@ -203,7 +203,7 @@ def clusters_text(representation: dict) -> str:
     text = f"clusters K = {representation['n_clusters']}"
     collapsed = representation.get("mixture", {}).get("collapsed", {}).get("components")
     if collapsed:
-        text += f" ({len(collapsed)} collapsed onto a point or plane of the data)"
+        text += f" ({len(collapsed)} collapsed onto a point, line or plane of the data)"
     return text
 
 

@@ -13,7 +13,7 @@ class SummaryTextTest(absltest.TestCase):
         point = {"n_clusters": 8, "mixture": {"collapsed": {"components": [2, 5]}}}
         self.assertEqual(
             shared.clusters_text(point),
-            "clusters K = 8 (2 collapsed onto a point or plane of the data)",
+            "clusters K = 8 (2 collapsed onto a point, line or plane of the data)",
         )
 
     def test_metric(self):

@@ -238,13 +238,15 @@ COLLAPSE_RATIO = 1e-4
 
 
 def collapsed_components(mixture, x) -> dict:
-    """Components sitting on a point mass or plane of ``x``, and how many rows repeat.
+    """Components sitting on a point, line or plane of ``x``, and how many rows repeat.
 
     A full-covariance mixture gains without bound by shrinking a component
     onto rows that share a coordinate exactly: galaxies an encoder maps to
-    one point (a ReLU layer with every unit at zero gives the same latent
-    vector for a whole region of inputs: 0.7% of the galaxies with the
-    default dense AE at d = 2 on 10,000 galaxies) or values filled in with a
+    one point or line (a ReLU layer with every unit at zero gives one latent
+    vector for a whole region of inputs, with one unit active a line: 0.7%
+    of the galaxies on one point with the default dense AE at d = 2 on
+    10,000 galaxies, a third of them on one line in the 5,000-galaxy demo)
+    or values filled in with a
     constant; and a component holding fewer galaxies than dimensions + 1 is
     flat by construction (a K = 7 mixture on 322 image embeddings of 16
     dimensions). The fit is then decided by those rows, not by the
@@ -315,12 +317,13 @@ def infer_classes(emb: Embeddings, chosen_k: dict, config: AnalysisConfig, log=p
     if collapse["components"]:
         log(
             f"  [{emb.representation}] warning: {len(collapse['components'])} of {k} mixture "
-            f"components collapsed onto a point or plane of the data (weights "
+            f"components collapsed onto a point, line or plane of the data (weights "
             + ", ".join(f"{w:.3f}" for w in collapse["weights"])
             + f" of {len(train):,} training galaxies in {emb.latent_dim} dimensions; "
             f"{collapse['repeated_rows']:,} of them repeat another's coordinates exactly): "
-            "such a component follows a few galaxies, not the population's shape; "
-            "fewer components or a diagonal covariance avoid it"
+            "its likelihood grows without bound there, so it follows that flat set, not the "
+            "population's shape (a ReLU encoder maps whole regions of inputs onto one point "
+            "or line; a component with fewer galaxies than dimensions + 1 is flat)"
         )
     summary = {
         "k": k,
