@@ -112,7 +112,7 @@ def catalog_writer(
         )
 
 
-@component(version="2")  # 2: the dataset's overview plot named by its dataset.json
+@component(version="3")  # 2: the dataset's overview plot named by its dataset.json; 3: k_max
 def reporter(
     dataset: Input[Dataset],
     model: Input[Model],
@@ -158,6 +158,7 @@ def reporter(
             "latent_dim": emb.latent_dim,
             "n_galaxies": {s: int(np.sum(emb.split == s)) for s in SPLITS},
             "chosen_k": chosen["chosen_k"],
+            "k_max": int(max(chosen["ks"])),
             "n_clusters": inference.n_clusters,
             "mixture": inference.mixture,
             "comparisons": inference.comparisons,

@@ -190,7 +190,9 @@ def summary_text(root: str) -> str:
         for row in summary["results"]:
             name = row["representation"]
             lines.append(
-                f"  {name} (d = {row['latent_dim']}): chosen K {row.get('k_bic')} (BIC), "
+                f"  {name} (d = {row['latent_dim']}): chosen K "
+                + shared.bic_text(row, summary["representations"][name])
+                + ", "
                 f"{row.get('k_aic')} (AIC), {row.get('k_gap')} (gap), "
                 f"{row.get('k_silhouette')} (silhouette); "
                 + shared.clusters_text(summary["representations"][name])

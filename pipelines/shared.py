@@ -198,6 +198,19 @@ def metric(row: dict, key: str) -> str:
     return f"{row[key]:.3f}" + ("" if err is None else f" ± {err:.3f}")
 
 
+def bic_text(row: dict, representation: dict) -> str:
+    """``10 (BIC)``, or ``10 (BIC: the largest K scanned, no minimum)`` at the scan's edge.
+
+    On tens of thousands of galaxies BIC keeps falling with K (the
+    populations are not Gaussian mixtures), and a K at the edge of the scan
+    is where the scan stopped, not a number of classes.
+    """
+    k = row.get("k_bic")
+    if k is not None and k == representation.get("k_max"):
+        return f"{k} (BIC: the largest K scanned, no minimum)"
+    return f"{k} (BIC)"
+
+
 def clusters_text(representation: dict) -> str:
     """``clusters K = 8``, and how many components collapsed (a flat covariance), if any."""
     text = f"clusters K = {representation['n_clusters']}"

@@ -150,7 +150,11 @@ class EmissionLinesPipelineTest(absltest.TestCase):
     def test_summary_text(self):
         text = emission_lines.summary_text(self.root)
         self.assertIn(f"ae (d = 2) on emission_lines/synthetic_n{N}_s1/2.0.0", text)
-        self.assertRegex(text, r"ae \(d = 2\): chosen K \d \(BIC\), \d \(AIC\), \d \(gap\)")
+        self.assertRegex(
+            text,
+            r"ae \(d = 2\): chosen K \d \(BIC(: the largest K scanned, no minimum)?\), "
+            r"\d \(AIC\), \d \(gap\)",
+        )
         self.assertRegex(text, r"vs whan \(test split\): matched accuracy 0\.\d{3} ± 0\.\d{3}")
         # The root's latest projector: other tests of this class re-run the
         # pipeline on the same root with other parameters, in any order.
