@@ -116,7 +116,8 @@ def trainer(
     )
 
 
-@component(version="3")  # 3: line ratios: missing ratios drawn, not set to the mean
+# 2: class names and baselines from the dataset's domain; 3: line ratios drawn, not mean-filled
+@component(version="3")
 def embedding_exporter(
     dataset: Input[Dataset],
     model: Input[Model],
