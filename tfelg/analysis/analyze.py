@@ -79,8 +79,8 @@ class AnalysisConfig:
         (100,000 synthetic galaxies, K = 5) three single starts ended about
         0.01 nats a galaxy apart with ARIs against WHAN of 0.36 and 0.48;
         the best of five gave 0.359 for every seed on two independent
-        samples. Each start costs one more fit (29 s for the three
-        representations' final mixtures at 10^6 galaxies with four).
+        samples. Each start costs one more fit (the clusterer took 29 s at
+        10^6 galaxies with four starts, 13 s with one).
       silhouette_sample: points used for the silhouette (a seeded subsample).
       selection_max_points: training points used for the K sweep (a seeded
         subsample above this; the final mixture uses all of them).
@@ -733,7 +733,10 @@ def analyze_workdir(
     if "spectrum" in all_arrays:
         thumbs = sprites.render_spectra(all_arrays["spectrum"])
     else:
-        ratios = emb_lib.line_ratio_embeddings(splits, class_names)
+        made = [r for r in representations if r.representation == "line_ratios"]
+        ratios = made[0] if made else None
+        if ratios is None:  # --nobaselines
+            ratios = emb_lib.line_ratio_embeddings(splits, class_names)
         # Imputed ratios as the glyphs' grey "missing" ticks, not as values.
         thumbs = sprites.render_feature_glyphs(np.where(ratios.imputed, np.nan, ratios.latent))
     return write_analysis(
