@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from astropy.io import fits
 
 from tfelg import atomic, schemes
 from tfelg.analysis import analyze
+from tfelg.analysis import embeddings as embeddings_lib
 from tfelg.analysis.embeddings import Embeddings, default_class_names
 from tfelg.errors import InputError
 from tfelg.outputs.tensorboard_command import tensorboard_command
@@ -259,6 +261,40 @@ class EmbeddingsTest(absltest.TestCase):
         np.testing.assert_array_equal(back.labels["whan"], emb.labels["whan"])
         self.assertEqual(back.class_names, emb.class_names)
         self.assertEqual(back.for_split("test").latent.shape[0], int(np.sum(emb.split == "test")))
+
+    def test_large_arrays_are_memory_mapped_and_equal_to_a_plain_load(self):
+        emb = planted_embeddings(n=300)
+        emb.imputed = np.zeros_like(emb.latent, dtype=bool)
+        emb.imputed[::7, 1] = True
+        path = os.path.join(self.create_tempdir().full_path, "e.npz")
+        emb.save(path)
+        with mock.patch.object(embeddings_lib, "MMAP_MIN_BYTES", 1):
+            mapped = Embeddings.load(path)
+        plain = Embeddings.load(path, mmap=False)
+        for name in ("object_id", "split", "latent", "redshift", "imputed"):
+            with self.subTest(array=name):
+                self.assertTrue(_is_mapped(getattr(mapped, name)))
+                self.assertFalse(_is_mapped(getattr(plain, name)))
+                saved = getattr(plain, name)
+                np.testing.assert_array_equal(getattr(mapped, name), saved)
+                np.testing.assert_array_equal(saved, getattr(emb, name).astype(saved.dtype))
+        for name, codes in emb.labels.items():
+            np.testing.assert_array_equal(mapped.labels[name], codes)
+        self.assertEqual(mapped.info, plain.info)
+        # Copy-on-write: changing the loaded coordinates leaves the file alone.
+        mapped.latent[0] = 1e6
+        np.testing.assert_array_equal(Embeddings.load(path).latent, emb.latent.astype(np.float32))
+        # Below the threshold (the default for 300 galaxies) arrays are read.
+        self.assertFalse(_is_mapped(Embeddings.load(path).latent))
+
+
+def _is_mapped(array) -> bool:
+    """True if ``array`` (or an array it views) is a memory map of a file."""
+    while array is not None:
+        if isinstance(array, np.memmap | mmap.mmap):
+            return True
+        array = getattr(array, "base", None)
+    return False
 
 
 if __name__ == "__main__":

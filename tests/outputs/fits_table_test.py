@@ -157,6 +157,86 @@ class WriteFitsTableTest(absltest.TestCase):
             fits_table.write_fits_table(path, {"A": np.arange(2)}, units={"B": "m"})
         self.assertFalse(os.path.exists(path))
 
+    def test_rows_written_in_chunks_equal_astropys_whole_table(self):
+        # 23 rows in chunks of 4 (the last one short), a 37-byte row (not a
+        # multiple of 4, so the checksum's words straddle rows and chunks),
+        # strings whose longest value is in the last chunk, TZERO columns,
+        # vectors, booleans and names made from codes chunk by chunk.
+        rng = np.random.default_rng(3)
+        n = 23
+        ids = np.array([f"g{i}" for i in range(n - 1)] + ["the-longest-id"])
+        codes = rng.integers(0, 3, n).astype(np.int16)
+        names = ("SF", "sAGN", "retired/passive")
+        columns = {
+            "OBJID": ids,
+            "U16": rng.integers(0, 2**16, n).astype(np.uint16),
+            "Z": rng.random(n),
+            "LATENT": rng.normal(size=(n, 2)).astype(np.float32),
+            "FLAG": rng.random(n) > 0.5,
+            "WHAN": fits_table.CodedNames(codes, names),
+        }
+        directory = self.create_tempdir().full_path
+        path = os.path.join(directory, "chunked.fits")
+        with mock.patch.object(fits_table, "CHUNK_ROWS", 4):
+            fits_table.write_fits_table(path, columns, header={"RUNID": "r"})
+        whole = fits.BinTableHDU.from_columns(
+            [
+                fits.Column(name="OBJID", format="14A", array=ids.astype("S14")),
+                fits.Column(name="U16", format="I", array=columns["U16"], bzero=2**15),
+                fits.Column(name="Z", format="D", array=columns["Z"]),
+                fits.Column(name="LATENT", format="2E", array=columns["LATENT"]),
+                fits.Column(name="FLAG", format="L", array=columns["FLAG"]),
+                fits.Column(
+                    name="WHAN", format="15A", array=np.asarray(names)[codes].astype("S15")
+                ),
+            ]
+        )
+        self.assertEqual(whole.header["NAXIS1"], 14 + 2 + 8 + 8 + 1 + 15)
+        reference = os.path.join(directory, "whole.fits")
+        whole.writeto(reference)
+
+        def data_bytes(file):
+            with fits.open(file) as hdul:
+                info = hdul.fileinfo(1)
+            with open(file, "rb") as f:
+                f.seek(info["datLoc"])
+                return f.read(info["datSpan"])
+
+        self.assertEqual(data_bytes(path), data_bytes(reference))
+        self.assertEqual(os.path.getsize(path) % 2880, 0)
+        with fits.open(path, checksum=True) as hdul:
+            table = hdul[1]
+            self.assertEqual(table.header["NAXIS2"], n)
+            self.assertEqual(table.verify_datasum(), 1)
+            self.assertEqual(table.verify_checksum(), 1)
+            self.assertEqual(hdul[0].verify_checksum(), 1)
+            self.assertEqual(table.header["RUNID"], "r")
+            self.assertEqual(list(table.data["WHAN"]), [names[c] for c in codes])
+            self.assertEqual(table.data["U16"].tolist(), columns["U16"].tolist())
+            self.assertEqual(table.data["OBJID"][-1], "the-longest-id")
+        # The checksum is not a constant: one byte changed in the data fails it.
+        with open(path, "r+b") as f:
+            f.seek(data_at := os.path.getsize(path) - 2880)
+            byte = f.read(1)
+            f.seek(data_at)
+            f.write(bytes([byte[0] ^ 1]))
+        with fits.open(path) as hdul:
+            self.assertEqual(hdul[1].verify_datasum(), 0)
+
+    def test_checksum_encoding_matches_the_conventions_example(self):
+        # FITS checksum convention (Seaman, Pence & Rots 2012), appendix: the
+        # sum 868229149 is encoded as "hcHjjc9ghcEghc9g" (of its complement).
+        self.assertEqual(fits_table._encode_checksum(~868229149), "hcHjjc9ghcEghc9g")
+        self.assertEqual(fits_table._ones_complement_sum(b"\xff\xff\xff\xff" * 2), 0xFFFFFFFF)
+        self.assertEqual(fits_table._ones_complement_sum(b"\x00\x00\x00\x01", 0xFFFFFFFF), 1)
+
+    def test_empty_table(self):
+        path = os.path.join(self.create_tempdir().full_path, "t.fits")
+        fits_table.write_fits_table(path, {"A": np.arange(0), "S": np.array([], dtype=str)})
+        with fits.open(path, checksum=True) as hdul:
+            self.assertLen(hdul[1].data, 0)
+            self.assertEqual(hdul[1].verify_checksum(), 1)
+
 
 if __name__ == "__main__":
     absltest.main()

@@ -3,7 +3,11 @@
 An :class:`Embeddings` holds, for every galaxy of every split, the latent
 coordinates of one *representation* together with what later steps compare
 them against (object id, split, redshift, WHAN, BPT, true class). It is the
-artifact between training and analysis, saved as one ``.npz``.
+artifact between training and analysis, saved as one ``.npz``, uncompressed,
+so that :meth:`Embeddings.load` memory-maps its arrays instead of reading
+them (issue 15): a component that subsamples a million galaxies, or reads
+their coordinates but not their ids, touches only those pages, and the
+arrays are not copied into memory once per component.
 
 Three kinds of representation are compared in every results table:
 
@@ -26,6 +30,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import struct
+import zipfile
 from collections.abc import Mapping
 
 import numpy as np
@@ -138,25 +144,76 @@ class Embeddings:
         return path
 
     @classmethod
-    def load(cls, path: str) -> Embeddings:
+    def load(cls, path: str, *, mmap: bool = True) -> Embeddings:
+        """Reads what :meth:`save` wrote; ``mmap``: map large arrays, copy-on-write.
+
+        A mapped array reads from the file as it is used; writing into it
+        changes this process's copy only (``numpy.memmap`` mode ``c``).
+        """
         if not os.path.exists(path):
             from tfelg.errors import InputError
 
             raise InputError("embeddings file not found", path=path)
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            labels = {k[len("label_") :]: z[k] for k in z.files if k.startswith("label_")}
-            return cls(
-                object_id=z["object_id"],
-                split=z["split"],
-                latent=z["latent"],
-                redshift=z["redshift"],
-                labels=labels,
-                class_names=meta["class_names"],
-                representation=meta["representation"],
-                info=meta["info"],
-                imputed=z["imputed"] if "imputed" in z.files else None,
+        z = _npz_arrays(path, mmap=mmap)
+        meta = json.loads(str(z["meta"]))
+        labels = {k[len("label_") :]: v for k, v in z.items() if k.startswith("label_")}
+        return cls(
+            object_id=z["object_id"],
+            split=z["split"],
+            latent=z["latent"],
+            redshift=z["redshift"],
+            labels=labels,
+            class_names=meta["class_names"],
+            representation=meta["representation"],
+            info=meta["info"],
+            imputed=z.get("imputed"),
+        )
+
+
+#: Members of an .npz smaller than this are read, not mapped.
+MMAP_MIN_BYTES = 1 << 20
+
+
+def _npz_arrays(path: str, *, mmap: bool) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz``; stored (uncompressed) members of at least
+    :data:`MMAP_MIN_BYTES` as memory maps into the file.
+
+    ``numpy.load`` ignores ``mmap_mode`` for ``.npz`` files. A stored member
+    of a zip is the ``.npy`` file's bytes, unchanged, after the member's
+    local header (30 bytes, then its name and extra field: their lengths are
+    the header's last two 16-bit fields), so its array starts after the
+    ``.npy`` header at a fixed offset in the ``.npz``.
+    """
+    arrays = {}
+    with np.load(path, allow_pickle=False) as z, open(path, "rb") as f:
+        for info in z.zip.infolist():
+            name = info.filename.removesuffix(".npy")
+            if not mmap or info.compress_type != zipfile.ZIP_STORED:
+                arrays[name] = z[name]
+                continue
+            f.seek(info.header_offset)
+            local = f.read(30)
+            name_length, extra_length = struct.unpack("<HH", local[26:30])
+            f.seek(info.header_offset + 30 + name_length + extra_length)
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):  # (3.0: non-Latin-1 field names)
+                arrays[name] = z[name]
+                continue
+            read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_0")
+            shape, fortran, dtype = read_header(f)
+            size = int(np.prod(shape)) * dtype.itemsize
+            if size < MMAP_MIN_BYTES or not shape or dtype.hasobject:
+                arrays[name] = z[name]
+                continue
+            arrays[name] = np.memmap(
+                path,
+                dtype=dtype,
+                mode="c",
+                shape=shape,
+                order="F" if fortran else "C",
+                offset=f.tell(),
             )
+    return arrays
 
 
 def _stack_splits(splits: Mapping[str, Mapping[str, np.ndarray]], key: str) -> np.ndarray:

@@ -37,7 +37,8 @@ Columns:
 Vector columns (``LATENT``, ``CLUSTER_PROB``) are kept as FITS vector
 columns (TFORM ``dE``), which astropy, fitsio and TOPCAT read as arrays; pass
 ``latent_as_columns=True`` for scalar ``LATENT_1..LATENT_d`` columns instead.
-The table is written atomically by :func:`tfelg.outputs.fits_table.write_fits_table`.
+The table is written atomically by :func:`tfelg.outputs.fits_table.write_fits_table`,
+in chunks of rows: the class names are made from the codes chunk by chunk.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import numpy as np
 import tfelg
 from tfelg import schemes
 from tfelg.errors import InputError
-from tfelg.outputs.fits_table import write_fits_table
+from tfelg.outputs.fits_table import CodedNames, write_fits_table
 from tfelg.synthetic.emission_lines import TRUE_CLASS_NAMES
 
 EXTNAME = "VACAT"
@@ -223,7 +224,7 @@ def write_catalogue(
     whan = None if whan is None else _codes(whan, schemes.WHAN_NAMES, "WHAN", path, n)
     bpt = None if bpt is None else _codes(bpt, schemes.BPT_NAMES, "BPT", path, n)
 
-    columns: dict[str, np.ndarray] = {"OBJID": object_id}
+    columns: dict[str, np.ndarray | CodedNames] = {"OBJID": object_id}
     descriptions = {"OBJID": "object identifier"}
     if redshift is not None:
         columns["Z"] = _array(redshift, "Z", path, ndim=1, n=n, dtype_kind="iuf").astype(np.float64)
@@ -292,12 +293,12 @@ def write_catalogue(
         "posterior probability of each component (fraction in [0, 1], sums to 1)"
     )
     if whan is not None:
-        columns["WHAN"] = np.asarray(schemes.WHAN_NAMES)[whan]
+        columns["WHAN"] = CodedNames(whan, schemes.WHAN_NAMES)
         columns["WHAN_CODE"] = whan
         descriptions["WHAN"] = "WHAN class (Cid Fernandes et al. 2011)"
         descriptions["WHAN_CODE"] = _code_comment("WHAN class", schemes.WHAN_NAMES)
     if bpt is not None:
-        columns["BPT"] = np.asarray(schemes.BPT_NAMES)[bpt]
+        columns["BPT"] = CodedNames(bpt, schemes.BPT_NAMES)
         columns["BPT_CODE"] = bpt
         descriptions["BPT"] = "BPT class (Kauffmann+03, Kewley+01, Kewley+06)"
         descriptions["BPT_CODE"] = _code_comment("BPT class", schemes.BPT_NAMES)
@@ -307,14 +308,14 @@ def write_catalogue(
             raise InputError("given twice (as a scheme of classes too)", path=path, column=column)
         names = tuple(str(c) for c in names)
         codes = _codes(codes, names, column, path, n)
-        columns[column] = np.asarray(names)[codes]
+        columns[column] = CodedNames(codes, names)
         columns[f"{column}_CODE"] = codes
         descriptions[column] = f"{scheme} class"
         descriptions[f"{column}_CODE"] = _code_comment(f"{scheme} class", names)
     if true_class is not None:
         names = tuple(class_names)
         true_codes = _codes(true_class, names, "TRUE_CLASS", path, n)
-        columns["TRUE_CLASS"] = np.asarray(names)[true_codes]
+        columns["TRUE_CLASS"] = CodedNames(true_codes, names)
         columns["TRUE_CLASS_CODE"] = true_codes
         descriptions["TRUE_CLASS"] = "true class (synthetic data)"
         descriptions["TRUE_CLASS_CODE"] = _code_comment("true class", names)
