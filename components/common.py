@@ -125,6 +125,33 @@ def load_dataset_rows(dataset: Dataset, rows, features=None):
     return builder, tfelg_data.load_rows(builder, SPLITS, rows, features=features)
 
 
+def load_thumbnails(dataset: Dataset, domain, rows) -> np.ndarray:
+    """The domain's thumbnails of the galaxies `rows` (sorted, in the embeddings' order).
+
+    Where the domain draws a galaxy's thumbnail from that galaxy alone
+    (`Domain.thumbnail_drawer`), each batch is drawn as it is read and its
+    features dropped: 100,000 spectra (1.1 GB) never exist at once, only their
+    thumbnails (0.3 GB). Otherwise the chosen rows' features are read
+    (`load_dataset_rows`) and drawn together.
+    """
+    from tfelg import data as tfelg_data
+    from tfelg.training import loop
+
+    builder = loop.open_dataset(data_config(dataset))
+    draw = domain.thumbnail_drawer(builder)
+    if draw is None:
+        _, splits = load_dataset_rows(dataset, rows, domain.thumbnail_features)
+        return domain.thumbnails(builder, splits)
+    drawn = tfelg_data.load_rows(
+        builder,
+        SPLITS,
+        rows,
+        features=domain.thumbnail_features(builder),
+        transform=lambda batch: {"thumbnail": draw(batch)},
+    )
+    return np.concatenate([drawn[s]["thumbnail"] for s in SPLITS])
+
+
 def representations(embeddings: Embeddings) -> list[str]:
     """The representations of an Embeddings artifact, the model's first."""
     return list(read_json(embeddings.path(EMBEDDINGS_JSON))["representations"])

@@ -60,6 +60,13 @@ class Domain:
       thumbnail_features: builder -> the feature names `thumbnails` reads
         (None: all); the projector parses only these, and only for the
         galaxies it shows (a million spectra do not fit in memory).
+      thumbnail_drawer: builder -> None, or a function drawing the
+        thumbnails of one batch of rows ({feature: arrays} -> images, the
+        same as `thumbnails` gives those rows) where a galaxy's thumbnail
+        depends on that galaxy alone: the projector then draws them as it
+        reads (common.load_thumbnails). None (the default): `thumbnails`
+        draws them all at once (a display shared by all stamps, or
+        statistics of the training split).
     """
 
     name: str
@@ -68,6 +75,7 @@ class Domain:
     thumbnails: Callable
     schemes: tuple[str, ...]
     thumbnail_features: Callable = lambda builder: None
+    thumbnail_drawer: Callable = lambda builder: None
 
     def chosen_baselines(self, names: list[str] | None) -> list[str]:
         """`names` in this domain's order (None: all of them).

@@ -148,6 +148,16 @@ def thumbnail_features(builder) -> list[str] | None:
     return ["spectrum"] if "spectrum" in builder.info.features else None
 
 
+def thumbnail_drawer(builder):
+    """Rendered spectra, batch by batch (each is scaled to itself); glyphs: None (they
+    need the training split's statistics)."""
+    if "spectrum" not in builder.info.features:
+        return None
+    from tfelg.outputs import sprites
+
+    return lambda batch: sprites.render_spectra(batch["spectrum"])
+
+
 DOMAIN = domains.register_domain(
     domains.Domain(
         name="emission_lines",
@@ -156,6 +166,7 @@ DOMAIN = domains.register_domain(
         thumbnails=thumbnails,
         schemes=SCHEMES,
         thumbnail_features=thumbnail_features,
+        thumbnail_drawer=thumbnail_drawer,
     )
 )
 

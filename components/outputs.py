@@ -59,8 +59,8 @@ from tfelg_components.common import (
     SPLITS,
     SUMMARY_JSON,
     TRAINING_LOGDIR,
-    load_dataset_rows,
     load_embeddings,
+    load_thumbnails,
     load_tsne,
     representations,
 )
@@ -233,10 +233,7 @@ def projector_writer(
     # million spectra would take 3 GB of thumbnails and 11 GB of spectra.
     n_total = _read_json(embeddings.path(EMBEDDINGS_JSON))["n_galaxies"]
     rows = subsample_rows(n_total, max_points, seed)
-    domain = domains.domain_of(dataset)
-    builder, splits = load_dataset_rows(dataset, rows, domain.thumbnail_features)
-    thumbs = domain.thumbnails(builder, splits)  # train, validation, test
-    del splits
+    thumbs = load_thumbnails(dataset, domains.domain_of(dataset), rows)  # train, val, test
     runs = {}
     for name in representations(embeddings):
         emb = load_embeddings(embeddings, name)

@@ -92,6 +92,25 @@ class StreamingTest(absltest.TestCase):
         self.assertEqual(got["test"]["spectrum"].shape, (0, everything["spectrum"].shape[1]))
         self.assertLen(got["train"]["spectrum"], 2)
 
+    def test_transform_keeps_its_result_batch_by_batch(self):
+        total = sum(len(self.full[s]["object_id"]) for s in SPLITS)
+        spectra = np.concatenate([self.full[s]["spectrum"] for s in SPLITS])
+        rows = np.sort(np.random.default_rng(1).choice(total, size=41, replace=False))
+        seen = []
+
+        def peak_flux(batch):
+            seen.append(len(batch["spectrum"]))
+            return {"peak": batch["spectrum"].max(axis=1)}
+
+        got = data.load_rows(
+            self.builder, SPLITS, rows, batch_size=7, features=["spectrum"], transform=peak_flux
+        )
+        self.assertEqual(set(got["train"]), {"peak"})
+        peaks = np.concatenate([got[s]["peak"] for s in SPLITS])
+        np.testing.assert_array_equal(peaks, spectra[rows].max(axis=1))
+        self.assertLessEqual(max(seen), 7)  # one batch at a time, never the whole split
+        self.assertEqual(sum(seen), len(rows))
+
 
 if __name__ == "__main__":
     absltest.main()

@@ -193,7 +193,7 @@ def load_split_arrays(
     return {key: np.concatenate(parts) for key, parts in chunks.items()}
 
 
-def load_rows(builder, splits, rows, batch_size: int = 4096, features=None):
+def load_rows(builder, splits, rows, batch_size: int = 4096, features=None, transform=None):
     """Only the galaxies ``rows`` of ``splits`` read one after another, as {split: arrays}.
 
     ``rows``: sorted row numbers into the splits concatenated in the order
@@ -201,7 +201,12 @@ def load_rows(builder, splits, rows, batch_size: int = 4096, features=None):
     streamed in batches and only the chosen rows kept, so memory grows with
     ``len(rows)``, not with the dataset (the projector's sprite of 100,000
     thumbnails from a million spectra). A split none of whose rows are
-    chosen gives zero-length arrays.
+    chosen gives zero-length arrays (``transform`` must accept zero rows).
+
+    ``transform``: None, or a function of one batch's chosen rows
+    ({feature: array}) returning the {name: array} to keep in their place,
+    e.g. the thumbnails drawn from spectra: memory then grows with what it
+    returns (3 kB a thumbnail), not with the features (11 kB a spectrum).
     """
     rows = None if rows is None else np.asarray(rows, dtype=np.int64)
     out, offset = {}, 0
@@ -214,9 +219,12 @@ def load_rows(builder, splits, rows, batch_size: int = 4096, features=None):
             else:
                 lo, hi = np.searchsorted(rows, [offset, offset + n])
                 keep = rows[lo:hi] - offset
-            for key, value in batch.items():
-                chunks.setdefault(key, []).append(value[keep])
+            chosen = {key: value[keep] for key, value in batch.items()}
             offset += n
+            if transform is not None:
+                chosen = transform(chosen)
+            for key, value in chosen.items():
+                chunks.setdefault(key, []).append(value)
         if not chunks:
             raise ValueError(f"split {split!r} of {builder.info.full_name} is empty")
         out[split] = {key: np.concatenate(parts) for key, parts in chunks.items()}

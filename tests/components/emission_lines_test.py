@@ -172,6 +172,14 @@ class TrainedComponentsTest(absltest.TestCase):
         rows = np.array([0, 5, N - 1])
         _, chosen = common.load_dataset_rows(self.dataset, rows, el.DOMAIN.thumbnail_features)
         np.testing.assert_array_equal(el.DOMAIN.thumbnails(builder, chosen), thumbs[rows])
+        # What the projector calls: drawn batch by batch as the spectra are read,
+        # the same pictures; also with a split none of whose galaxies is chosen.
+        self.assertIsNotNone(el.DOMAIN.thumbnail_drawer(builder))
+        for some in (None, rows, np.array([1, 2])):
+            expected = thumbs if some is None else thumbs[some]
+            np.testing.assert_array_equal(
+                common.load_thumbnails(self.dataset, el.DOMAIN, some), expected
+            )
 
 
 class RealCatalogueInputTest(absltest.TestCase):

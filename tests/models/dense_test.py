@@ -2,6 +2,7 @@
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
@@ -49,6 +50,22 @@ class DenseAeTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(a.get_config()["hidden_units"], [8, 4])
         x = np.ones((2, 10), np.float32)
         self.assertNotAllClose(a.encode(x), b.encode(x))
+
+    def test_hidden_activation_option_survives_saving(self):
+        model = AE(10, 2, hidden_activation="elu", seed=3)
+        hidden = [layer.get_config()["activation"] for layer in model.encoder.layers[:-1]]
+        hidden += [layer.get_config()["activation"] for layer in model.decoder.layers[:-1]]
+        self.assertEqual(hidden, ["elu", "elu"])
+        self.assertEqual(model.decoder.layers[-1].get_config()["activation"], "linear")
+        x = np.full((1, 10), -3.0, np.float32)
+        path = self.create_tempfile(file_path="ae.keras").full_path
+        model.save(path)
+        back = keras.saving.load_model(path)
+        self.assertEqual(back.get_config()["hidden_activation"], "elu")
+        self.assertAllClose(back.encode(x), model.encode(x))
+        self.assertEqual(AE(10, 2).get_config()["hidden_activation"], "relu")
+        with self.assertRaisesRegex(ValueError, "hidden_activation must be one of"):
+            AE(10, 2, hidden_activation="swish")
 
 
 if __name__ == "__main__":

@@ -34,15 +34,24 @@ def default_hidden_units(num_features: int, latent_dim: int) -> tuple[int, ...]:
     return (math.ceil((num_features + latent_dim) / 2),)
 
 
+#: Hidden-layer activations the dense AE accepts (``hidden_activation``).
+HIDDEN_ACTIVATIONS = ("relu", "elu", "leaky_relu", "tanh")
+
+
 def dense_stack(
-    units, output_units: int | None, initializer, name: str, output_activation=None
+    units,
+    output_units: int | None,
+    initializer,
+    name: str,
+    output_activation=None,
+    activation: str = "relu",
 ) -> keras.Sequential:
-    """Dense ReLU layers of widths ``units``, then an optional output layer.
+    """Dense layers of widths ``units`` (ReLU unless ``activation``), then an optional output layer.
 
     ``initializer(i)`` gives the kernel initialiser of the i-th layer (seeded).
     """
     stack = [
-        layers.Dense(u, activation="relu", kernel_initializer=initializer(i), name=f"dense_{i}")
+        layers.Dense(u, activation=activation, kernel_initializer=initializer(i), name=f"dense_{i}")
         for i, u in enumerate(units)
     ]
     if output_units is not None:
@@ -66,6 +75,12 @@ class AE(Autoencoder):
       latent_dim: d (the reference used 1-6; anything >= 1 works).
       hidden_units: encoder widths, mirrored in the decoder; default
         :func:`default_hidden_units`.
+      hidden_activation: of the hidden layers, one of
+        :data:`HIDDEN_ACTIVATIONS`; default ``relu`` (the reference work's).
+        With a 6-unit ReLU layer and d = 2, units that are zero for a whole
+        group of galaxies put the group on a point or a line of the latent
+        space (the mixtures' collapse report shows it); a smooth activation
+        has no such flat region.
       seed: initialiser seed.
     """
 
@@ -74,24 +89,32 @@ class AE(Autoencoder):
         num_features: int,
         latent_dim: int = 2,
         hidden_units=None,
+        hidden_activation: str = "relu",
         seed: int = 0,
         **kwargs,
     ):
         super().__init__(num_features, latent_dim, seed=seed, **kwargs)
         if hidden_units is None:
             hidden_units = default_hidden_units(self.num_features, self.latent_dim)
+        if hidden_activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(
+                f"hidden_activation must be one of {HIDDEN_ACTIVATIONS}, got {hidden_activation!r}"
+            )
         self._hidden_units = positive_int_tuple(hidden_units, "hidden_units")
+        self._hidden_activation = hidden_activation
         self.encoder = dense_stack(
             self._hidden_units,
             self.latent_dim,
             lambda i: self.initializer(100 + i),
             name="encoder",
+            activation=hidden_activation,
         )
         self.decoder = dense_stack(
             self._hidden_units[::-1],
             self.num_features,
             lambda i: self.initializer(200 + i),
             name="decoder",
+            activation=hidden_activation,
         )
         self.build((None, self.num_features))
 
@@ -113,4 +136,5 @@ class AE(Autoencoder):
     def get_config(self) -> dict:
         config = super().get_config()
         config["hidden_units"] = list(self._hidden_units)
+        config["hidden_activation"] = self._hidden_activation
         return config
