@@ -6,10 +6,15 @@ import re
 import subprocess
 import sys
 import tempfile
+from unittest import mock
 
+import numpy as np
 from absl.testing import absltest
 
 from tfelg import data
+from tfelg.analysis import analyze
+from tfelg.analysis import embeddings as emb_lib
+from tfelg.outputs import projector, sprites
 from tfelg.training import loop
 from tfelg.training.config import (
     DataConfig,
@@ -119,6 +124,48 @@ class AnalyzeHappyPathTest(absltest.TestCase):
         self.assertEqual(list(summary["representations"]), ["ae"])
         results = open(os.path.join(self.out["model_only"], "results.md")).read()
         self.assertNotIn("| pca |", results)
+
+    def test_line_ratio_glyphs_where_the_data_have_no_spectra(self):
+        # A catalogue of line measurements (emission_lines/mpajhu and the like)
+        # has no spectra: the projector's thumbnails are line-ratio glyphs, a
+        # missing ratio drawn as the grey tick (NaN), not as its drawn value;
+        # with --nobaselines the ratios are made for the glyphs alone.
+        real_load = loop.load_splits
+
+        def without_spectra(*args, **kwargs):
+            splits = real_load(*args, **kwargs)
+            return {s: {k: v for k, v in a.items() if k != "spectrum"} for s, a in splits.items()}
+
+        config = analyze.AnalysisConfig(
+            k_max=3, gap_references=2, n_bootstrap=2, tsne_n_iter=50,
+            tsne_early_exaggeration_iter=50,
+        )  # fmt: skip
+        splits = real_load(
+            ExperimentConfig.from_dict(
+                json.load(open(os.path.join(self.workdir, loop.CONFIG_FILE)))
+            ).data
+        )
+        raw = np.concatenate([emb_lib.line_ratio_features(splits[s]) for s in emb_lib.SPLITS])
+        self.assertTrue(np.isnan(raw).any())
+        for baselines in (True, False):
+            with self.subTest(baselines=baselines):
+                out = os.path.join(self._tmp.name, f"glyphs_{baselines}")
+                with (
+                    mock.patch.object(loop, "load_splits", side_effect=without_spectra),
+                    mock.patch.object(
+                        sprites, "render_feature_glyphs", wraps=sprites.render_feature_glyphs
+                    ) as glyphs,
+                    mock.patch.object(sprites, "render_spectra", side_effect=AssertionError),
+                ):
+                    summary = analyze.analyze_workdir(
+                        self.workdir, out, config, baselines=baselines, log=lambda _: None
+                    )
+                (values,), _ = glyphs.call_args
+                self.assertEqual(values.shape, raw.shape)
+                np.testing.assert_array_equal(np.isnan(values), np.isnan(raw))
+                for name in summary["representations"]:
+                    sprite = os.path.join(out, name, "projector", projector.SPRITE_FILENAME)
+                    self.assertTrue(os.path.exists(sprite), sprite)
 
     def test_progress_shown_and_info_logs_quiet(self):
         _, out, err = self._summary("all")
