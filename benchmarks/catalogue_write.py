@@ -71,7 +71,7 @@ def _whole_table(path: str, inputs: dict) -> None:
     from tfelg.synthetic.emission_lines import TRUE_CLASS_NAMES
 
     def text(values):
-        return values.astype(f"S{max(len(v) for v in np.unique(values))}")
+        return values.astype(f"S{int(np.char.str_len(values).max())}")
 
     tsne = inputs["tsne"].astype(np.float32)
     columns = [

@@ -108,45 +108,31 @@ def load_dataset(dataset: Dataset, input: str = "lines"):
     return builder, {s: tfelg_data.load_split_arrays(builder, s, features=features) for s in SPLITS}
 
 
-def load_dataset_rows(dataset: Dataset, rows, features=None):
-    """(builder, {split: arrays}) of only the galaxies `rows` (None: all), streamed.
-
-    `rows` are sorted row numbers in the order of the embeddings (train,
-    validation, test, as load_dataset reads them); `features` the feature
-    names to parse, or a function of the builder giving them (None: all).
-    Memory grows with len(rows), not with the dataset (tfelg.data.load_rows).
-    """
-    from tfelg import data as tfelg_data
-    from tfelg.training import loop
-
-    builder = loop.open_dataset(data_config(dataset))
-    if callable(features):
-        features = features(builder)
-    return builder, tfelg_data.load_rows(builder, SPLITS, rows, features=features)
-
-
 def load_thumbnails(dataset: Dataset, domain, rows) -> np.ndarray:
     """The domain's thumbnails of the galaxies `rows` (sorted, in the embeddings' order).
 
     Where the domain draws a galaxy's thumbnail from that galaxy alone
     (`Domain.thumbnail_drawer`), each batch is drawn as it is read and its
     features dropped: 100,000 spectra (1.1 GB) never exist at once, only their
-    thumbnails (0.3 GB). Otherwise the chosen rows' features are read
-    (`load_dataset_rows`) and drawn together.
+    thumbnails (0.3 GB). Otherwise the chosen rows' features are read (memory
+    grows with len(rows), not with the dataset: tfelg.data.load_rows) and
+    drawn together.
     """
     from tfelg import data as tfelg_data
     from tfelg.training import loop
 
     builder = loop.open_dataset(data_config(dataset))
     draw = domain.thumbnail_drawer(builder)
+    features = domain.thumbnail_features(builder)
     if draw is None:
-        _, splits = load_dataset_rows(dataset, rows, domain.thumbnail_features)
-        return domain.thumbnails(builder, splits)
+        return domain.thumbnails(
+            builder, tfelg_data.load_rows(builder, SPLITS, rows, features=features)
+        )
     drawn = tfelg_data.load_rows(
         builder,
         SPLITS,
         rows,
-        features=domain.thumbnail_features(builder),
+        features=features,
         transform=lambda batch: {"thumbnail": draw(batch)},
     )
     return np.concatenate([drawn[s]["thumbnail"] for s in SPLITS])

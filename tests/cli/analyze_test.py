@@ -140,11 +140,8 @@ class AnalyzeHappyPathTest(absltest.TestCase):
             k_max=3, gap_references=2, n_bootstrap=2, tsne_n_iter=50,
             tsne_early_exaggeration_iter=50,
         )  # fmt: skip
-        splits = real_load(
-            ExperimentConfig.from_dict(
-                json.load(open(os.path.join(self.workdir, loop.CONFIG_FILE)))
-            ).data
-        )
+        with open(os.path.join(self.workdir, loop.CONFIG_FILE)) as f:
+            splits = real_load(ExperimentConfig.from_dict(json.load(f)).data)
         raw = np.concatenate([emb_lib.line_ratio_features(splits[s]) for s in emb_lib.SPLITS])
         self.assertTrue(np.isnan(raw).any())
         for baselines in (True, False):

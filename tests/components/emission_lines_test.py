@@ -19,6 +19,7 @@ from unittest import mock
 import numpy as np
 from absl.testing import absltest
 
+from tfelg import data as tfelg_data
 from tfelg.testing import fits_fixtures
 from tfelg.training import loop
 from tfelg_components import analysis, common, domains, outputs, runner, training
@@ -160,7 +161,9 @@ class TrainedComponentsTest(absltest.TestCase):
         # The sprite's thumbnails: one rendered spectrum per galaxy, in the
         # embeddings' row order (train, validation, test), from the spectra
         # alone (the domain's thumbnail_features), as the projector reads them.
-        builder, splits = common.load_dataset_rows(self.dataset, None, el.DOMAIN.thumbnail_features)
+        builder = loop.open_dataset(common.data_config(self.dataset))
+        features = el.DOMAIN.thumbnail_features(builder)
+        splits = tfelg_data.load_rows(builder, common.SPLITS, None, features=features)
         self.assertEqual(set(splits["train"]), {"spectrum"})
         thumbs = el.DOMAIN.thumbnails(builder, splits)
         self.assertLen(thumbs, N)
@@ -170,7 +173,7 @@ class TrainedComponentsTest(absltest.TestCase):
         np.testing.assert_array_equal(thumbs[-1:], sprites.render_spectra(spectra[-1:]))
         # Only some galaxies (the projector's subsample): the same thumbnails.
         rows = np.array([0, 5, N - 1])
-        _, chosen = common.load_dataset_rows(self.dataset, rows, el.DOMAIN.thumbnail_features)
+        chosen = tfelg_data.load_rows(builder, common.SPLITS, rows, features=features)
         np.testing.assert_array_equal(el.DOMAIN.thumbnails(builder, chosen), thumbs[rows])
         # What the projector calls: drawn batch by batch as the spectra are read,
         # the same pictures; also with a split none of whose galaxies is chosen.

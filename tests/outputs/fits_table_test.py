@@ -158,13 +158,13 @@ class WriteFitsTableTest(absltest.TestCase):
         self.assertFalse(os.path.exists(path))
 
     def test_rows_written_in_chunks_equal_astropys_whole_table(self):
-        # 23 rows in chunks of 4 (the last one short), a 37-byte row (not a
+        # 23 rows in chunks of 4 (the last one short), a 47-byte row (not a
         # multiple of 4, so the checksum's words straddle rows and chunks),
         # strings whose longest value is in the last chunk, TZERO columns,
         # vectors, booleans and names made from codes chunk by chunk.
         rng = np.random.default_rng(3)
         n = 23
-        ids = np.array([f"g{i}" for i in range(n - 1)] + ["the-longest-id"])
+        ids = np.array([f"g{i}" for i in range(n - 1)] + ["the-longest-i"])
         codes = rng.integers(0, 3, n).astype(np.int16)
         names = ("SF", "sAGN", "retired/passive")
         columns = {
@@ -181,7 +181,7 @@ class WriteFitsTableTest(absltest.TestCase):
             fits_table.write_fits_table(path, columns, header={"RUNID": "r"})
         whole = fits.BinTableHDU.from_columns(
             [
-                fits.Column(name="OBJID", format="14A", array=ids.astype("S14")),
+                fits.Column(name="OBJID", format="13A", array=ids.astype("S13")),
                 fits.Column(name="U16", format="I", array=columns["U16"], bzero=2**15),
                 fits.Column(name="Z", format="D", array=columns["Z"]),
                 fits.Column(name="LATENT", format="2E", array=columns["LATENT"]),
@@ -191,7 +191,7 @@ class WriteFitsTableTest(absltest.TestCase):
                 ),
             ]
         )
-        self.assertEqual(whole.header["NAXIS1"], 14 + 2 + 8 + 8 + 1 + 15)
+        self.assertEqual(whole.header["NAXIS1"], 13 + 2 + 8 + 8 + 1 + 15)
         reference = os.path.join(directory, "whole.fits")
         whole.writeto(reference)
 
@@ -213,7 +213,7 @@ class WriteFitsTableTest(absltest.TestCase):
             self.assertEqual(table.header["RUNID"], "r")
             self.assertEqual(list(table.data["WHAN"]), [names[c] for c in codes])
             self.assertEqual(table.data["U16"].tolist(), columns["U16"].tolist())
-            self.assertEqual(table.data["OBJID"][-1], "the-longest-id")
+            self.assertEqual(table.data["OBJID"][-1], "the-longest-i")
         # The checksum is not a constant: one byte changed in the data fails it.
         with open(path, "r+b") as f:
             f.seek(data_at := os.path.getsize(path) - 2880)

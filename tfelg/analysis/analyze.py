@@ -733,8 +733,7 @@ def analyze_workdir(
     if "spectrum" in all_arrays:
         thumbs = sprites.render_spectra(all_arrays["spectrum"])
     else:
-        made = [r for r in representations if r.representation == "line_ratios"]
-        ratios = made[0] if made else None
+        ratios = next((r for r in representations if r.representation == "line_ratios"), None)
         if ratios is None:  # --nobaselines
             ratios = emb_lib.line_ratio_embeddings(splits, class_names)
         # Imputed ratios as the glyphs' grey "missing" ticks, not as values.

@@ -246,12 +246,16 @@ def _string_width(values, n: int) -> int:
 
 
 def _raw_rows(table: fits.BinTableHDU) -> bytes:
-    """The table's rows exactly as astropy writes them (big-endian, TZERO applied)."""
+    """The table's rows exactly as astropy writes them (big-endian, TZERO applied).
+
+    The data unit is the last thing in the file astropy writes, padded to a
+    whole block, so the rows are found from the end.
+    """
     buffer = io.BytesIO()
     table.writeto(buffer)
-    with fits.open(io.BytesIO(buffer.getvalue())) as hdul:
-        start = hdul.fileinfo(1)["datLoc"]
-    return buffer.getvalue()[start : start + table.header["NAXIS1"] * table.header["NAXIS2"]]
+    size = table.header["NAXIS1"] * table.header["NAXIS2"]
+    start = buffer.tell() - size - (-size % _BLOCK)
+    return buffer.getvalue()[start : start + size]
 
 
 def _ones_complement_sum(data: bytes, running: int = 0) -> int:
