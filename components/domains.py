@@ -67,6 +67,12 @@ class Domain:
         reads (common.load_thumbnails). None (the default): `thumbnails`
         draws them all at once (a display shared by all stamps, or
         statistics of the training split).
+      batch_baselines: name -> fn(model_config, trained model) ->
+        tfelg.analysis.embeddings.BatchEncoder: the same baseline computed
+        batch by batch. When every chosen baseline has one, the exporter
+        streams the data set through them and the model (memory does not
+        grow with the number of galaxies); otherwise it reads the splits
+        whole and calls `baselines`.
     """
 
     name: str
@@ -76,6 +82,7 @@ class Domain:
     schemes: tuple[str, ...]
     thumbnail_features: Callable = lambda builder: None
     thumbnail_drawer: Callable = lambda builder: None
+    batch_baselines: Mapping[str, Callable] = dataclasses.field(default_factory=dict)
 
     def chosen_baselines(self, names: list[str] | None) -> list[str]:
         """`names` in this domain's order (None: all of them).

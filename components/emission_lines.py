@@ -132,6 +132,26 @@ def line_ratio_baseline(splits, model_config: dict, class_names: dict):
     return emb_lib.line_ratio_embeddings(splits, class_names)
 
 
+def pca_encoder(model_config: dict, trained):
+    """`pca_baseline` batch by batch, with the model's own preprocessing (the same numbers)."""
+    from tfelg.analysis import embeddings as emb_lib
+
+    return emb_lib.PCAEncoder(
+        model_config["model"]["latent_dim"],
+        input=model_config["data"]["input"],
+        line_features=model_config["data"]["line_features"],
+        preprocessor=trained.preprocessor,
+    )
+
+
+def line_ratio_encoder(model_config: dict, trained):
+    """`line_ratio_baseline` batch by batch."""
+    from tfelg.analysis import embeddings as emb_lib
+
+    del model_config, trained
+    return emb_lib.LineRatioEncoder()
+
+
 def thumbnails(builder, splits) -> np.ndarray:
     """Rendered spectra, or (without spectra: the catalogue configs) line-ratio glyphs."""
     from tfelg.outputs import sprites
@@ -163,6 +183,7 @@ DOMAIN = domains.register_domain(
         name="emission_lines",
         class_names=class_names,
         baselines={"pca": pca_baseline, "line_ratios": line_ratio_baseline},
+        batch_baselines={"pca": pca_encoder, "line_ratios": line_ratio_encoder},
         thumbnails=thumbnails,
         schemes=SCHEMES,
         thumbnail_features=thumbnail_features,

@@ -35,7 +35,13 @@ from tfelg_components.base import (
     Unique,
     component,
 )
-from tfelg_components.common import EMBEDDINGS_JSON, LOSS_PLOT, SEED, load_dataset
+from tfelg_components.common import (
+    EMBEDDINGS_JSON,
+    LOSS_PLOT,
+    SEED,
+    SPECTRUM_FEATURES,
+    load_dataset,
+)
 
 # A component's source is hashed into its cache key (base.Component.code_version).
 # The trainer moved here from emission_lines.py unchanged, so its body keeps the
@@ -116,12 +122,19 @@ def trainer(
     )
 
 
-# 2: class names and baselines from the dataset's domain; 3: line ratios drawn, not mean-filled
-@component(version="3")
+#: Galaxies read at a time by the streaming exporter (a multiple of TrainedModel.embed's
+#: 4,096, so the model sees the same batches as on splits held whole).
+EXPORT_BATCH = 16384
+
+
+# 2: class names and baselines from the dataset's domain; 3: line ratios drawn, not mean-filled;
+# 4: streamed batch by batch (PCA by its scatter matrix: the same fit to ~1e-12)
+@component(version="4")
 def embedding_exporter(
     dataset: Input[Dataset],
     model: Input[Model],
     embeddings: Output[Embeddings],
+    context: Context,
     baselines: Annotated[list[str], Each(OneOf(*BASELINES)), Unique()] | None = None,
 ):
     """The model's posterior means and the domain's baselines, one `<name>.npz` each.
@@ -130,29 +143,63 @@ def embedding_exporter(
     written in the domain's order; None: all of them. For emission lines:
     `pca` (PCA at the model's latent dimension, on the same preprocessed
     inputs) and `line_ratios` (the classical features).
+
+    Where the domain computes every chosen baseline batch by batch
+    (`Domain.batch_baselines`: emission lines), the data set is streamed
+    through the model and them, and each file written as the batches come
+    (tfelg.analysis.embeddings.write_streamed): memory holds a batch, not
+    the million galaxies. Otherwise the splits are read whole.
     """
     from tfelg.analysis import embeddings as emb_lib
 
     domain = domains.domain_of(dataset)
     chosen = domain.chosen_baselines(baselines)  # another domain's fails before any work
     config = _read_json(model.path("config.json"))
-    builder, splits = load_dataset(dataset, config["data"]["input"])
-    class_names = domain.class_names(builder)
-    made = [emb_lib.autoencoder_embeddings(model.uri, splits, class_names)]
-    made += [domain.baselines[name](splits, config, class_names) for name in chosen]
-    for emb in made:
-        emb.check_finite()
-        emb.save(embeddings.path(f"{emb.representation}.npz"))
-    names = [emb.representation for emb in made]
+    if all(name in domain.batch_baselines for name in chosen):
+        names = _export_streamed(dataset, model, embeddings, domain, chosen, config, context)
+    else:
+        builder, splits = load_dataset(dataset, config["data"]["input"])
+        class_names = domain.class_names(builder)
+        made = [emb_lib.autoencoder_embeddings(model.uri, splits, class_names)]
+        made += [domain.baselines[name](splits, config, class_names) for name in chosen]
+        for emb in made:
+            emb.check_finite()
+            emb.save(embeddings.path(f"{emb.representation}.npz"))
+        names = [emb.representation for emb in made]
+    written = {name: emb_lib.Embeddings.load(embeddings.path(f"{name}.npz")) for name in names}
+    n_galaxies = len(written[names[0]])
     _write_json(
         embeddings.path(EMBEDDINGS_JSON),
         {
             "representations": names,
-            "latent_dims": {emb.representation: emb.latent_dim for emb in made},
-            "n_galaxies": len(made[0]),
+            "latent_dims": {name: emb.latent_dim for name, emb in written.items()},
+            "n_galaxies": n_galaxies,
         },
     )
-    embeddings.properties.update(representations=names, n_galaxies=len(made[0]))
+    embeddings.properties.update(representations=names, n_galaxies=n_galaxies)
+
+
+def _export_streamed(dataset, model, embeddings, domain, chosen, config, context) -> list[str]:
+    """The exporter's streaming path; returns the representations written, the model's first."""
+    from tfelg import data as tfelg_data
+    from tfelg.analysis import embeddings as emb_lib
+    from tfelg.training import loop
+
+    builder = loop.open_dataset(_data_config(dataset, config["data"]["input"]))
+    features = None
+    if config["data"]["input"] == "lines":
+        features = [k for k in builder.info.features.keys() if k not in SPECTRUM_FEATURES]
+    autoencoder = emb_lib.AutoencoderEncoder(model.uri)
+    encoders = [autoencoder]
+    encoders += [domain.batch_baselines[name](config, autoencoder.trained) for name in chosen]
+    emb_lib.write_streamed(
+        lambda split: tfelg_data.split_batches(builder, split, EXPORT_BATCH, features),
+        encoders,
+        [embeddings.path(f"{e.representation}.npz") for e in encoders],
+        domain.class_names(builder),
+        log=_say(context.node),
+    )
+    return [e.representation for e in encoders]
 
 
 COMPONENTS = (trainer, embedding_exporter)

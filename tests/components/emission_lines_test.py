@@ -148,6 +148,32 @@ class TrainedComponentsTest(absltest.TestCase):
             runner.fingerprint(every.outputs["embeddings"].path("pca.npz")),
             runner.fingerprint(embeddings.path("pca.npz")),
         )
+        # Streamed batch by batch (Domain.batch_baselines), the files hold what the
+        # representations computed on the splits read whole give.
+        from tfelg.analysis import embeddings as emb_lib
+
+        builder, splits = common.load_dataset(self.dataset)
+        names = el.DOMAIN.class_names(builder)
+        config = runner.read_json(model.outputs["model"].path("config.json"))
+        whole = {
+            "vae": emb_lib.autoencoder_embeddings(model.outputs["model"].uri, splits, names),
+            "pca": el.pca_baseline(splits, config, names),
+            "line_ratios": el.line_ratio_baseline(splits, config, names),
+        }
+        for name, expected in whole.items():
+            with self.subTest(representation=name):
+                streamed = common.load_embeddings(every.outputs["embeddings"], name)
+                np.testing.assert_array_equal(streamed.object_id, expected.object_id)
+                np.testing.assert_array_equal(streamed.split, expected.split)
+                for key, codes in expected.labels.items():
+                    np.testing.assert_array_equal(streamed.labels[key], codes)
+                atol = 1e-5 if name == "pca" else 0.0  # its scatter summed in other batches
+                np.testing.assert_allclose(streamed.latent, expected.latent, rtol=0, atol=atol)
+                self.assertEqual(streamed.info, expected.info)
+        np.testing.assert_array_equal(
+            common.load_embeddings(every.outputs["embeddings"], "line_ratios").imputed,
+            whole["line_ratios"].imputed,
+        )
 
     def test_domain_of_the_dataset(self):
         self.assertIs(domains.domain_of(self.dataset), el.DOMAIN)

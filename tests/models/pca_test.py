@@ -59,6 +59,43 @@ class PcaTest(absltest.TestCase):
         np.testing.assert_allclose(a.mean_, b.mean_, atol=1e-9)
         np.testing.assert_allclose(a.components_, b.components_, atol=1e-9)
 
+    def _svd_fit(self, x, w, d):
+        """The fit by an SVD of the whole weighted matrix (how PCA was fitted before it
+        was summed batch by batch): mean, components (signs as PCA fixes them), variance."""
+        total = w.sum(axis=0)
+        mean = np.where(total > 0, (w * x).sum(axis=0) / np.maximum(total, 1e-300), 0.0)
+        _, singular, vt = np.linalg.svd(np.sqrt(w) * (x - mean), full_matrices=False)
+        vt = vt[:d]
+        vt *= np.sign(vt[np.arange(d), np.argmax(np.abs(vt), axis=1)])[:, None]
+        return mean, vt, singular[:d] ** 2 / (len(x) - 1)
+
+    def test_batches_equal_the_whole_matrix_and_its_svd(self):
+        rng = np.random.default_rng(3)
+        x = structured_data(500).astype(np.float64)
+        w = rng.uniform(0, 1, x.shape) * (rng.uniform(size=x.shape) > 0.1)
+        for offset in (0.0, 1e6):  # far from the origin: the shift keeps the precision
+            shifted = x + offset
+            whole = PCA(10, 3).fit(shifted, w)
+            batched = PCA(10, 3).fit_batches(
+                (shifted[i : i + 64], w[i : i + 64]) for i in range(0, len(x), 64)
+            )
+            mean, components, variance = self._svd_fit(shifted, w, 3)
+            for model in (whole, batched):
+                np.testing.assert_allclose(model.mean_, mean, rtol=1e-12)
+                np.testing.assert_allclose(model.components_, components, atol=1e-7)
+                np.testing.assert_allclose(model.explained_variance_, variance, rtol=1e-7)
+            np.testing.assert_allclose(batched.components_, whole.components_, atol=1e-9)
+
+    def test_a_feature_never_measured_has_mean_zero(self):
+        x = structured_data(100).astype(np.float64)
+        w = np.ones_like(x)
+        w[:, 4] = 0.0
+        model = PCA(10, 2).fit_batches([(x[:50], w[:50]), (x[50:], w[50:])])
+        self.assertEqual(model.mean_[4], 0.0)
+        np.testing.assert_allclose(model.components_[:, 4], 0.0, atol=1e-12)
+        with self.assertRaisesRegex(ValueError, "at least 2 examples, got 1"):
+            PCA(10, 2).fit_batches([(x[:1], None)])
+
     def test_save_and_load(self):
         x = structured_data(64)
         model = PCA(10, 3).fit(x)

@@ -3,14 +3,24 @@
 In the reference work PCA reconstructed the line data better than every
 autoencoder for d >= 3, so tfelg reports it next to them with the same
 interface (``encode``, ``decode``, ``reconstruction_error``) and the same
-weighted loss. It is NumPy, not Keras: an SVD of the training matrix is exact
-and takes milliseconds.
+weighted loss. It is NumPy, not Keras: the components are the eigenvectors of
+the F x F scatter matrix of the (weighted, centred) training matrix, which
+is summed batch by batch (:meth:`PCA.fit_batches`), so a million galaxies
+are fitted without holding them (issue 15) and in milliseconds per batch.
 
 Missing values (weight 0) are handled by mean imputation when fitting: the
-centred matrix is multiplied by sqrt(w) before the SVD, so a missing entry
-contributes nothing and a fractional weight scales the residual's square.
-With all weights 1 this is ordinary PCA, identical to scikit-learn's. When
-``encode`` is given weights, the code is the weighted least-squares fit of the
+centred matrix is multiplied by sqrt(w) before its scatter is taken, so a
+missing entry contributes nothing and a fractional weight scales the
+residual's square. With all weights 1 this is ordinary PCA, identical to
+scikit-learn's (up to each component's sign, which is fixed here: the
+largest entry of each component is positive).
+
+The scatter is summed about a shift (the first batch's weighted mean) and
+corrected to the final mean at the end, so data far from the origin lose no
+precision to cancellation (tests/models/pca_test.py checks an offset of
+1e6 against the SVD of the whole matrix).
+
+When ``encode`` is given weights, the code is the weighted least-squares fit of the
 components to the observed features (per example,
 z = (V W V^T)^-1 V W (x - mean)), so a missing feature does not pull the code;
 without weights it is the orthogonal projection.
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -89,18 +100,30 @@ class PCA:
 
     def fit(self, x, w=None) -> PCA:
         """Fits on the training split. ``w`` (N, F) in [0, 1]; None = all 1."""
-        x = self._check_x(x)
-        w = self._check_w(w, x.shape)
-        if x.shape[0] < 2:
-            raise ValueError(f"PCA needs at least 2 examples, got {x.shape[0]}")
-        total = w.sum(axis=0)
-        mean = np.where(total > 0, (w * x).sum(axis=0) / np.maximum(total, 1e-300), 0.0)
-        centred = np.sqrt(w) * (x - mean)
-        _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+        return self.fit_batches([(x, w)])
+
+    def fit_batches(self, batches: Iterable[tuple]) -> PCA:
+        """Fits on the training split given as ``(x, w)`` batches (``w`` None = all 1).
+
+        The same fit as :meth:`fit` on the batches stacked, with memory that
+        does not grow with their number: three F x F sums.
+        """
+        scatter = _WeightedScatter(self._num_features)
+        for x, w in batches:
+            x = self._check_x(x)
+            scatter.add(x, self._check_w(w, x.shape))
+        if scatter.num_rows < 2:
+            raise ValueError(f"PCA needs at least 2 examples, got {scatter.num_rows}")
+        mean, matrix = scatter.mean_and_scatter()
+        eigenvalues, eigenvectors = np.linalg.eigh(matrix)
         d = self._latent_dim
+        order = np.argsort(eigenvalues)[::-1][:d]
+        components = eigenvectors[:, order].T
+        largest = np.argmax(np.abs(components), axis=1)
+        components *= np.sign(components[np.arange(d), largest])[:, None]
         self.mean_ = mean
-        self.components_ = vt[:d]
-        self.explained_variance_ = singular[:d] ** 2 / (x.shape[0] - 1)
+        self.components_ = components
+        self.explained_variance_ = np.maximum(eigenvalues[order], 0.0) / (scatter.num_rows - 1)
         return self
 
     def encode(self, x, w=None) -> np.ndarray:
@@ -207,3 +230,45 @@ class PCA:
             if "components" in data:
                 model._set_arrays(data["mean"], data["components"], data["explained_variance"])
         return model
+
+
+class _WeightedScatter:
+    """Running sums for the scatter matrix Z^T Z, Z = sqrt(w) * (x - mean).
+
+    With a = sqrt(w) * (x - c) for a fixed shift c, s = sqrt(w) and
+    m = mean - c (the weighted mean, per feature, of x - c):
+    Z^T Z = sum a a^T - (sum a s^T) diag(m) - diag(m) (sum s a^T) + (sum s s^T) * m m^T.
+    c is the first batch's weighted mean, so m is small and nothing cancels.
+    """
+
+    def __init__(self, num_features: int):
+        f = num_features
+        self.shift: np.ndarray | None = None
+        self.aa = np.zeros((f, f))
+        self.as_ = np.zeros((f, f))
+        self.ss = np.zeros((f, f))
+        self.weighted_sum = np.zeros(f)
+        self.weight_total = np.zeros(f)
+        self.num_rows = 0
+
+    def add(self, x: np.ndarray, w: np.ndarray) -> None:
+        if self.shift is None:
+            total = w.sum(axis=0)
+            self.shift = np.where(total > 0, (w * x).sum(axis=0) / np.maximum(total, 1e-300), 0.0)
+        xc = x - self.shift
+        s = np.sqrt(w)
+        a = s * xc
+        self.aa += a.T @ a
+        self.as_ += a.T @ s
+        self.ss += s.T @ s
+        self.weighted_sum += (w * xc).sum(axis=0)
+        self.weight_total += w.sum(axis=0)
+        self.num_rows += len(x)
+
+    def mean_and_scatter(self) -> tuple[np.ndarray, np.ndarray]:
+        seen = self.weight_total > 0
+        m = np.where(seen, self.weighted_sum / np.maximum(self.weight_total, 1e-300), 0.0)
+        cross = self.as_ * m[None, :]
+        matrix = self.aa - cross - cross.T + self.ss * np.outer(m, m)
+        mean = np.where(seen, self.shift + m, 0.0)
+        return mean, (matrix + matrix.T) / 2
