@@ -14,7 +14,7 @@ the line ratios' embeddings two ways, each in a fresh process:
   saved;
 * ``streamed``: the exporter as the `emission_lines` domain runs it now
   (`tfelg.analysis.embeddings.write_streamed`): the dataset read in batches of
-  `EXPORT_BATCH` galaxies, each representation's rows spooled to disk as they
+  4,096 galaxies (`tfelg.data.split_batches`), each representation's rows spooled to disk as they
   come, the `.npz` files assembled at the end.
 
 In each process the libraries are imported first, then the peak-RSS mark is

@@ -122,11 +122,6 @@ def trainer(
     )
 
 
-#: Galaxies read at a time by the streaming exporter (a multiple of TrainedModel.embed's
-#: 4,096, so the model sees the same batches as on splits held whole).
-EXPORT_BATCH = 16384
-
-
 # 2: class names and baselines from the dataset's domain; 3: line ratios drawn, not mean-filled;
 # 4: streamed batch by batch (PCA by its scatter matrix: the same fit to ~1e-12)
 @component(version="4")
@@ -193,7 +188,7 @@ def _export_streamed(dataset, model, embeddings, domain, chosen, config, context
     encoders = [autoencoder]
     encoders += [domain.batch_baselines[name](config, autoencoder.trained) for name in chosen]
     emb_lib.write_streamed(
-        lambda split: tfelg_data.split_batches(builder, split, EXPORT_BATCH, features),
+        lambda split: tfelg_data.split_batches(builder, split, features=features),
         encoders,
         [embeddings.path(f"{e.representation}.npz") for e in encoders],
         domain.class_names(builder),

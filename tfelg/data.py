@@ -138,6 +138,14 @@ def prepare(builder, manual_dir: str | None = None, *, beam_flags: list[str] | N
     return builder
 
 
+#: Each open record file's read buffer. TFDS's own (8 MiB) times the files it reads at
+#: once (its interleave opens up to 16, and as many ahead) was most of a reader's memory:
+#: reading the line features of 300,000 synthetic galaxies (32 train shards) peaked at
+#: +378 MB with it and +148 MB with 1 MiB, in the same time (23-25 s), the rows in the
+#: same order.
+READ_BUFFER_BYTES = 1 << 20
+
+
 def split_batches(
     builder, split: str, batch_size: int = 4096, features=None
 ) -> Iterator[dict[str, np.ndarray]]:
@@ -166,7 +174,11 @@ def split_batches(
             )
         decoders = tfds.decode.PartialDecoding({k: builder.info.features[k] for k in features})
     ds = builder.as_dataset(
-        split=split, batch_size=batch_size, shuffle_files=False, decoders=decoders
+        split=split,
+        batch_size=batch_size,
+        shuffle_files=False,
+        decoders=decoders,
+        read_config=tfds.ReadConfig(override_buffer_size=READ_BUFFER_BYTES),
     )
     for batch in tfds.as_numpy(ds):
         if "object_id" in batch:
