@@ -170,7 +170,7 @@ class WriteStreamedTest(absltest.TestCase):
             batches_of(self.splits, 256), encoders, paths, self.names, log=lines.append
         )
         self.assertEqual(n, 3000)
-        self.assertEqual(lines[-1], "test: 3,000 galaxies embedded")
+        self.assertEqual(lines[-1], "test: 300 galaxies embedded (3,000 in all)")
 
         def saved(emb):  # what the exporter wrote before: whole splits, Embeddings.save
             path = os.path.join(out, f"whole_{emb.representation}.npz")

@@ -685,6 +685,7 @@ def write_streamed(batches, encoders, paths, class_names, *, log=None) -> int:
     try:
         n = 0
         for split in SPLITS:
+            before = n
             for batch in batches(split):
                 label_keys = tuple(k for k in LABEL_KEYS if k in batch)
                 if not writers:
@@ -710,7 +711,7 @@ def write_streamed(batches, encoders, paths, class_names, *, log=None) -> int:
                         labels=labels,
                     )
                 n += len(batch["object_id"])
-            say(f"{split}: {n:,} galaxies embedded")
+            say(f"{split}: {n - before:,} galaxies embedded ({n:,} in all)")
         if not writers:
             raise ValueError("the data set has no galaxies")
         # Coordinates made at the end are checked at the end: their files first, so that a
