@@ -123,7 +123,7 @@ def trainer(
 
 
 # 2: class names and baselines from the dataset's domain; 3: line ratios drawn, not mean-filled;
-# 4: streamed batch by batch (PCA by its scatter matrix: the same fit to ~1e-12)
+# 4: streamed batch by batch (PCA from its scatter matrix: the SVD's fit to ~1e-7)
 @component(version="4")
 def embedding_exporter(
     dataset: Input[Dataset],

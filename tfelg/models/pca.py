@@ -6,7 +6,8 @@ interface (``encode``, ``decode``, ``reconstruction_error``) and the same
 weighted loss. It is NumPy, not Keras: the components are the eigenvectors of
 the F x F scatter matrix of the (weighted, centred) training matrix, which
 is summed batch by batch (:meth:`PCA.fit_batches`), so a million galaxies
-are fitted without holding them (issue 15) and in milliseconds per batch.
+are fitted without holding them (issue 15), with about the arithmetic of an
+SVD of the stacked matrix (three F x F products per batch).
 
 Missing values (weight 0) are handled by mean imputation when fitting: the
 centred matrix is multiplied by sqrt(w) before its scatter is taken, so a
