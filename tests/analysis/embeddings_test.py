@@ -94,6 +94,16 @@ class EmbeddingsWriterTest(absltest.TestCase):
         self.assertIsInstance(mapped.latent.base, np.memmap)
         np.testing.assert_array_equal(mapped.latent, a.latent)
         self.assertEqual(sorted(os.listdir(self.dir)), ["batched.npz", "whole.npz"])  # no spool
+        # What numpy itself reads: the members and dtypes np.savez wrote before the writer.
+        with np.load(batched) as z:
+            self.assertEqual(
+                z.files,
+                ["object_id", "split", "latent", "redshift", "meta", "label_whan", "label_bpt"]
+                + ["imputed"],
+            )
+            self.assertEqual(z["latent"].dtype, np.float32)
+            self.assertEqual(z["label_whan"].dtype, np.int16)
+            self.assertEqual(z["imputed"].dtype, bool)
 
     def test_a_failure_leaves_no_file_and_no_spool(self):
         path = os.path.join(self.dir, "e.npz")

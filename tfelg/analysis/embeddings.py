@@ -259,8 +259,7 @@ class _Spool:
         """``dtype``, or for strings (``dtype`` None) the widest batch's."""
         if dtype is not None:
             return np.dtype(dtype)
-        widest = max(self.chunks, key=lambda c: c[0].itemsize)[0]
-        return widest if widest.kind == "U" else np.dtype(str)
+        return max((dtype for dtype, _ in self.chunks), key=lambda d: d.itemsize)
 
     def pieces(self, dtype: np.dtype):
         """The rows in order, as arrays of ``dtype`` of at most WRITE_ROWS rows."""
@@ -446,8 +445,8 @@ class EmbeddingsWriter:
                         dtype = spool.final_dtype(dtype)
                         pieces = spool.pieces(dtype)
                         shape = (n,) + spool.tail
-                    if name == "latent" and self.require_finite:
-                        pieces = self._checked_finite(pieces, n)
+                    if name == "latent" and self.require_finite and self.finish is not None:
+                        pieces = self._checked_finite(pieces, n)  # (append checked the others)
                     _write_npy(out, pieces, np.dtype(dtype), shape)
 
     def _checked_finite(self, pieces, n: int):
@@ -522,13 +521,13 @@ class BatchEncoder:
     Subclasses set ``representation`` and ``info`` and implement
     :meth:`encode`; one that must first learn from the training split
     sets ``needs_fit`` and implements :meth:`fit` (one pass over its
-    batches); one whose coordinates need statistics of all rows sets
-    ``finish`` (see :class:`EmbeddingsWriter`).
+    batches); one whose coordinates need statistics of all rows defines
+    a ``finish`` method (see :class:`EmbeddingsWriter`).
     """
 
     representation: str = ""
     needs_fit = False
-    #: None, or fn(latent (N, d), split (N,) str) -> (latent, imputed, info updates).
+    #: None, or a method (latent (N, d), split (N,) str) -> (latent, imputed, info updates).
     finish = None
 
     def __init__(self):
@@ -544,11 +543,11 @@ class BatchEncoder:
 class AutoencoderEncoder(BatchEncoder):
     """Posterior means of the model trained in ``workdir``."""
 
-    def __init__(self, workdir: str, trained=None):
+    def __init__(self, workdir: str):
         super().__init__()
         from tfelg.training import loop
 
-        self.trained = trained if trained is not None else loop.load_trained(workdir)
+        self.trained = loop.load_trained(workdir)
         with open(os.path.join(workdir, loop.CONFIG_FILE), encoding="utf-8") as f:
             config = json.load(f)
         self.representation = config["model"]["name"]
@@ -580,7 +579,8 @@ class PCAEncoder(BatchEncoder):
         from tfelg.preprocessing import Preprocessor
 
         if self.preprocessor is None:
-            train = _stacked(list(train_batches))
+            batches = list(train_batches)
+            train = batches[0] if len(batches) == 1 else _stacked(batches)
             self.preprocessor = Preprocessor.fit(
                 train, input=self.input, line_features=self.line_features
             )
@@ -613,12 +613,11 @@ class LineRatioEncoder(BatchEncoder):
     def __init__(self, *, seed: int = 0):
         super().__init__()
         self.seed = seed
-        self.finish = self._finish
 
     def encode(self, batch):
         return line_ratio_features(batch)
 
-    def _finish(self, raw: np.ndarray, split: np.ndarray):
+    def finish(self, raw: np.ndarray, split: np.ndarray):
         from tfelg.analysis.imputation import conditional_gaussian_impute
 
         is_train = split == "train"
@@ -717,8 +716,7 @@ def write_streamed(batches, encoders, paths, class_names, *, log=None) -> int:
         # Coordinates made at the end are checked at the end: their files first, so that a
         # failure there leaves none of the others written.
         pairs = sorted(zip(encoders, writers, strict=True), key=lambda p: p[0].finish is None)
-        for encoder, writer in pairs:
-            writer.info = dict(encoder.info)  # what fitting added
+        for _, writer in pairs:
             writer.close()
     finally:
         for writer in writers:
