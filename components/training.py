@@ -87,7 +87,8 @@ def trainer(
 ):
     """Trains one autoencoder (tfelg.training.loop) and keeps the finished run.
 
-    Training happens in the execution's work folder, which survives a kill:
+    The dataset is read in batches, never whole. Training happens in the
+    execution's work folder, which survives a kill:
     the loop's own backups resume the run there. The finished run (config,
     model, preprocessing, metrics, history, loss plot, TensorBoard curves) is
     copied into the artifact; the backups are not.
@@ -105,7 +106,8 @@ def trainer(
         ),
     )
     config.validate()  # a bad name fails before the data are read
-    _, splits = load_dataset(dataset, input)
+    # Read in batches and spooled (tfelg.training.inputs): memory does not grow with the data.
+    splits = loop.DatasetSplits(loop.open_dataset(config.data))
     metrics = loop.train_and_evaluate(
         config, context.work_dir, splits=splits, log=_say(context.node)
     )

@@ -87,6 +87,29 @@ class LinesTest(absltest.TestCase):
         x, _ = prep.transform(train)
         np.testing.assert_allclose(prep.inverse_transform(x), train["ew"], rtol=1e-4, atol=1e-4)
 
+    def test_batches_give_the_same_fit_bit_for_bit(self):
+        # The loop streams the training split in batches; the preprocessing must not depend
+        # on how the rows are cut, or a streamed run and an in-memory one would differ.
+        train = line_arrays(10_000, seed=5)
+        train["ew"][np.random.default_rng(6).random(train["ew"].shape) < 0.2] = np.nan
+        train["ew"][:9_000, 4] = np.nan  # a feature measured in the last blocks only
+        whole = Preprocessor.fit(train, line_features="ew_and_ratios")
+        for size in (1, 999, 4096, 5000):
+            batches = (
+                {k: v[i : i + size] for k, v in train.items()} for i in range(0, 10_000, size)
+            )
+            cut = Preprocessor.fit_batches(batches, line_features="ew_and_ratios")
+            self.assertEqual(cut, whole)  # mean and std equal exactly
+            self.assertEqual((cut.num_fitted, cut.num_unusable), (10_000, whole.num_unusable))
+        raw = np.arcsinh(train["ew"])
+        np.testing.assert_allclose(whole.mean[:10], np.nanmean(raw, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(whole.std[:10], np.nanstd(raw, axis=0), rtol=1e-12)
+
+    def test_required_features(self):
+        self.assertEqual(Preprocessor.required_features("lines"), ("ew",))
+        self.assertEqual(Preprocessor.required_features("lines", "ew_and_ratios"), ("ew", "flux"))
+        self.assertEqual(Preprocessor.required_features("spectrum"), ("spectrum", "spectrum_ivar"))
+
     def test_errors(self):
         with self.assertRaisesRegex(InputError, "'ew'"):
             Preprocessor.fit({"flux": np.ones((3, 10))})

@@ -39,7 +39,7 @@ import dataclasses
 import json
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -127,6 +127,63 @@ def _quiet_nan_warnings():
         yield
 
 
+#: Rows per block of the preprocessing's moment accumulation (see Preprocessor.fit_batches):
+#: a block of spectra and its float64 temporaries are ~50 MB.
+FIT_BLOCK_ROWS = 1024
+
+
+class _BlockMoments:
+    """Per-feature count, mean and sum of squared deviations of the finite values.
+
+    Rows are gathered into blocks of FIT_BLOCK_ROWS; each block's moments
+    (NumPy's NaN-aware reductions) are merged into the running ones with the
+    pairwise update of Chan, Golub & LeVeque (1979), which stays accurate
+    where a running sum of squares would cancel. Only a block's rows are held.
+    """
+
+    def __init__(self):
+        self.count = self.mean = self.m2 = None
+        self.num_rows = self.num_unusable = 0
+        self._pending: list[np.ndarray] = []
+        self._pending_rows = 0
+
+    def add(self, raw: np.ndarray) -> None:
+        start = 0
+        while start < len(raw):
+            take = min(FIT_BLOCK_ROWS - self._pending_rows, len(raw) - start)
+            self._pending.append(raw[start : start + take])
+            self._pending_rows += take
+            start += take
+            if self._pending_rows == FIT_BLOCK_ROWS:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        block = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        self._pending, self._pending_rows = [], 0
+        measured = np.isfinite(block)
+        count = measured.sum(axis=0).astype(np.float64)
+        self.num_rows += len(block)
+        self.num_unusable += int(np.sum(~measured.any(axis=1)))
+        with _quiet_nan_warnings(), np.errstate(invalid="ignore"):
+            mean = np.where(count > 0, np.nanmean(block, axis=0), 0.0)
+            m2 = np.where(count > 0, np.nansum((block - mean) ** 2, axis=0), 0.0)
+        if self.count is None:
+            self.count, self.mean, self.m2 = count, mean, m2
+            return
+        if block.shape[1] != len(self.count):
+            raise InputError(
+                f"a batch has {block.shape[1]} features, earlier batches {len(self.count)}"
+            )
+        total = self.count + count
+        safe = np.maximum(total, 1.0)
+        delta = mean - self.mean
+        self.mean = self.mean + delta * count / safe
+        self.m2 = self.m2 + m2 + delta**2 * self.count * count / safe
+        self.count = total
+
+
 @dataclasses.dataclass(frozen=True)
 class Preprocessor:
     """A fitted transformation from catalogue arrays to ``(x, w)``.
@@ -163,38 +220,65 @@ class Preprocessor:
     ) -> Preprocessor:
         """Fits on ``arrays`` (the training split: a dict as from ``load_split_arrays``).
 
+        The same numbers as :meth:`fit_batches` over any batching of these rows.
+
         Raises:
           ValueError: unknown ``input`` or ``line_features``.
           InputError: the arrays lack what ``input`` needs (e.g. no spectra),
             are empty, or no value at all is measured.
         """
+        return cls.fit_batches([arrays], input=input, line_features=line_features)
+
+    @classmethod
+    def fit_batches(
+        cls, batches: Iterable[Mapping[str, np.ndarray]], input: str = "lines", line_features="ew"
+    ) -> Preprocessor:
+        """Fits on the training split given as batches, in memory that does not grow with it.
+
+        Each feature's mean and standard deviation over its measured values
+        are accumulated over blocks of FIT_BLOCK_ROWS rows (Chan et al.'s
+        pairwise update), whatever the batches' sizes: the fit depends on the
+        rows and their order only, so a split streamed from disk and the same
+        split in memory give the same preprocessing, bit for bit.
+
+        Raises: as :meth:`fit`.
+        """
         _check_choice(input, INPUTS, "input")
         _check_choice(line_features, LINE_FEATURES, "line_features")
-        raw = cls._raw(arrays, input, line_features)
-        if raw.shape[0] == 0:
+        moments = _BlockMoments()
+        for batch in batches:
+            moments.add(cls._raw(batch, input, line_features))
+        moments.flush()
+        if moments.num_rows == 0:
             raise InputError("cannot fit preprocessing on an empty set of galaxies")
-        measured = np.isfinite(raw)
-        counts = measured.sum(axis=0)
-        num_unusable = int(np.sum(~measured.any(axis=1)))
+        counts = moments.count
         if not counts.any():
             raise InputError("no feature is measured in any galaxy; nothing to fit on")
-        with _quiet_nan_warnings():
-            mean = np.where(counts > 0, np.nanmean(raw, axis=0), 0.0)
-            std = np.where(counts > 1, np.nanstd(raw, axis=0), 1.0)
+        mean = np.where(counts > 0, moments.mean, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            std = np.where(counts > 1, np.sqrt(moments.m2 / np.maximum(counts, 1)), 1.0)
         std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
         if input == "lines":
             names = _line_feature_names(line_features)
         else:
-            names = tuple(f"pixel_{i:04d}" for i in range(raw.shape[1]))
+            names = tuple(f"pixel_{i:04d}" for i in range(len(mean)))
         return cls(
             input=input,
             line_features=line_features,
             feature_names=names,
             mean=mean.astype(np.float64),
             std=std.astype(np.float64),
-            num_fitted=int(raw.shape[0]),
-            num_unusable=num_unusable,
+            num_fitted=moments.num_rows,
+            num_unusable=moments.num_unusable,
         )
+
+    @staticmethod
+    def required_features(input: str, line_features: str = "ew") -> tuple[str, ...]:
+        """The catalogue features ``input`` is made from (what a reader need decode)."""
+        _check_choice(input, INPUTS, "input")
+        if input == "spectrum":
+            return ("spectrum", "spectrum_ivar")
+        return ("ew", "flux") if line_features == "ew_and_ratios" else ("ew",)
 
     @staticmethod
     def _raw(arrays, input: str, line_features: str) -> np.ndarray:

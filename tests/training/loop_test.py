@@ -129,6 +129,61 @@ class TrainOnTfdsTest(absltest.TestCase):
             rtol=1e-4,
         )
 
+    def test_streamed_inputs_train_the_same_model_as_arrays_in_memory(self):
+        # The loop reads a dataset in batches and gathers from files on disk; given the
+        # same galaxies in memory it must train the same model, bit for bit. Small read
+        # batches cut the training split into many, and every batch is read from disk row
+        # by row (as for data larger than IN_MEMORY_BYTES).
+        from unittest import mock
+
+        from tfelg.training import inputs
+
+        for model, input, line_features in (
+            ("vae", "lines", "ew_and_ratios"),
+            ("ae", "spectrum", "ew"),
+        ):
+            with self.subTest(model=model, input=input):
+                config = dataclasses.replace(
+                    small_config(epochs=2, batch_size=16),
+                    model=ModelConfig(name=model, latent_dim=2),
+                    data=DataConfig(
+                        data_dir=self.data_dir,
+                        num_galaxies=300,
+                        dataset_seed=1,
+                        input=input,
+                        line_features=line_features,
+                    ),
+                )
+                in_memory = self.create_tempdir().full_path
+                whole = loop.train_and_evaluate(
+                    config, in_memory, splits=loop.load_splits(config.data), log=lambda _: None
+                )
+                streamed = self.create_tempdir().full_path
+                lines = []
+                never_whole = mock.patch.object(
+                    data, "load_split_arrays", side_effect=AssertionError("read whole")
+                )
+                small_reads = mock.patch.object(inputs, "READ_ROWS", {input: 37})
+                from_disk = mock.patch.object(inputs, "IN_MEMORY_BYTES", 0)  # row by row
+                with never_whole, small_reads, from_disk:
+                    batched = loop.train_and_evaluate(config, streamed, log=lines.append)
+                self.assertEqual(batched["losses"], whole["losses"])
+                self.assertEqual(batched["num_examples"], self.split_sizes)
+                for a, b in zip(
+                    loop.load_trained(in_memory).model.get_weights(),
+                    loop.load_trained(streamed).model.get_weights(),
+                    strict=True,
+                ):
+                    np.testing.assert_array_equal(a, b)
+                self.assertEqual(
+                    open(f"{in_memory}/preprocessing.json").read(),
+                    open(f"{streamed}/preprocessing.json").read(),
+                )
+                self.assertIn(
+                    f"preprocessing train: {self.split_sizes['train']:,} galaxies", lines[1]
+                )
+                self.assertNotIn(inputs.INPUTS_DIR, os.listdir(streamed))  # spool removed
+
     def test_spectrum_input(self):
         workdir = self.create_tempdir().full_path
         config = dataclasses.replace(
@@ -245,6 +300,7 @@ class TrainInMemoryTest(absltest.TestCase):
         self.assertNotIn("backup", message)  # there is none to point at
         self.assertIsNone(tf.train.latest_checkpoint(os.path.join(workdir, "backup")))
         self.assertFalse(os.path.exists(os.path.join(workdir, loop.LOCK_FILE)), "lock released")
+        self.assertFalse(os.path.exists(os.path.join(workdir, ".inputs")), "spool removed")
         # A retry with a sane rate is not refused by the failed run's config.json.
         retry = small_config(epochs=1, learning_rate=1e-3)
         self.train(retry, workdir)

@@ -64,7 +64,14 @@ import tensorflow as tf
 from tfelg.errors import InputError
 from tfelg.preprocessing import Preprocessor
 from tfelg.training import images as images_lib
-from tfelg.training.splits import SPLITS, Arrays, check_splits, load_splits, open_dataset
+from tfelg.training.splits import (
+    SPLITS,
+    Arrays,
+    DatasetSplits,
+    check_splits,
+    load_splits,
+    open_dataset,
+)
 from tfelg.training.trainer import (
     PLOT_INTERVAL_SECONDS,
     SELECTION_LOSS,
@@ -106,6 +113,7 @@ __all__ = [
     "SPLITS",
     "TENSORBOARD_DIR",
     "Arrays",
+    "DatasetSplits",
     "TrainedModel",
     "Trainer",
     "check_model_options",

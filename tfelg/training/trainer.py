@@ -53,9 +53,10 @@ from absl import logging
 from tfelg.errors import InputError
 from tfelg.preprocessing import Preprocessor, write_text_atomically
 from tfelg.training import images as images_lib
+from tfelg.training import inputs as inputs_lib
 from tfelg.training import strategy as strategy_lib
 from tfelg.training.config import IMAGE_INPUT, ExperimentConfig
-from tfelg.training.splits import SPLITS, Arrays, check_splits, load_splits, open_dataset
+from tfelg.training.splits import SPLITS, Arrays, ArraySplits, DatasetSplits, open_dataset
 from tfelg.training.workdir import (
     BACKUP_DIR,
     CONFIG_FILE,
@@ -178,8 +179,12 @@ class Trainer:
       config: the run.
       workdir: where its outputs go (created).
       splits: optional pre-loaded ``{"train", "validation", "test"}`` arrays
-        (as from :func:`load_splits`), so that a sweep loads data once; by
-        default the dataset named in ``config.data`` is loaded.
+        (as from :func:`load_splits`), so that a sweep loads data once; or a
+        :class:`tfelg.training.splits.DatasetSplits` (a dataset on disk, read
+        in batches); by default the dataset named in ``config.data``
+        (generated if needed). An autoencoder's inputs are preprocessed batch
+        by batch and spooled to disk (:mod:`tfelg.training.inputs`): memory
+        does not grow with the number of galaxies read from a dataset.
       log: receives one line per event (default: absl INFO).
       strategy: an existing strategy (default: made from ``config.runtime``).
       class_names: image models with a label column and in-memory
@@ -221,7 +226,12 @@ class Trainer:
         self.config = config
         self.workdir = os.fspath(workdir)
         self.log = log or logging.info
-        self._splits = splits
+        if splits is None:
+            self._source = None  # opened below, after the strategy
+        elif isinstance(splits, Mapping):
+            self._source = ArraySplits(splits, config.data.dataset)
+        else:
+            self._source = splits
         # Before any other TensorFlow operation: MultiWorkerMirroredStrategy
         # must configure the runtime's collectives first.
         self.strategy = strategy or strategy_lib.make_strategy(
@@ -229,7 +239,9 @@ class Trainer:
         )
         self.is_chief = strategy_lib.is_chief(self.strategy)
         self.output_dir = strategy_lib.output_dir(self.workdir, self.strategy)
-        self._builder = None if splits is not None else open_dataset(config.data)
+        if self._source is None:
+            self._source = DatasetSplits(open_dataset(config.data), config.data)
+        self._builder = self._source.builder
         # Before the data are loaded (minutes for a real catalogue): a workdir
         # that cannot be written, or that another process trains in, fails now.
         self._lock = claim_workdir(self.output_dir)
@@ -242,6 +254,8 @@ class Trainer:
         self._monitor = None  # the sample-quality monitor, built at its first evaluation
         self.preprocessor: Preprocessor | None = None
         self.optimizers: dict = {}
+        self._rows: dict[str, inputs_lib.RowStore] = {}
+        self._spool_dir: str | None = None
 
     # -- public ------------------------------------------------------------------------
     def run(self) -> dict:
@@ -253,6 +267,8 @@ class Trainer:
         try:
             return self._run()
         finally:
+            inputs_lib.remove_spool(self._spool_dir, self._rows)
+            self._rows, self._spool_dir = {}, None
             self.close()
 
     def close(self) -> None:
@@ -263,21 +279,18 @@ class Trainer:
 
     def _run(self) -> dict:
         cfg = self.config
-        splits = self._splits
-        if splits is None:
-            splits = load_splits(cfg.data, self._builder)
-        check_splits(splits, cfg.data.dataset)
+        self._source.prepare()
         if self.image:
+            splits = {name: self._source.arrays(name) for name in SPLITS}
             self.preprocessor = self._fit_images(splits)
             self._arrays = {
                 name: self.preprocessor.transform(splits[name], split=name) for name in SPLITS
             }
+            del splits
+            self._rows = {name: inputs_lib.ArrayRows(self._arrays[name]) for name in SPLITS}
         else:
-            self.preprocessor = Preprocessor.fit(
-                splits["train"], input=cfg.data.input, line_features=cfg.data.line_features
-            )
-            self._arrays = {name: self.preprocessor.transform(splits[name]) for name in SPLITS}
-        num_train = _num_rows(self._arrays["train"])
+            self._spool_inputs()
+        num_train = self._rows["train"].num_rows
         batch_size = cfg.trainer.batch_size
         self.steps_per_epoch = num_train // batch_size
         if self.steps_per_epoch == 0:
@@ -298,6 +311,37 @@ class Trainer:
         return self._finish(start_epoch)
 
     # -- set-up ------------------------------------------------------------------------
+    def _spool_inputs(self) -> None:
+        """Fits the preprocessing on train, then writes every split's ``(x, w)`` to disk.
+
+        Two passes over the training split, one over the others, a batch in
+        memory at a time (:mod:`tfelg.training.inputs`).
+        """
+        cfg = self.config
+        features = Preprocessor.required_features(cfg.data.input, cfg.data.line_features)
+        totals = {name: self._source.num_rows(name) for name in SPLITS}
+        rows = inputs_lib.READ_ROWS[cfg.data.input]
+        self.preprocessor = Preprocessor.fit_batches(
+            inputs_lib.progress(
+                self._source.batches("train", features, rows),
+                "fitting the preprocessing",
+                totals,
+                "train",
+                self.log,
+            ),
+            input=cfg.data.input,
+            line_features=cfg.data.line_features,
+        )
+        self._spool_dir = inputs_lib.make_spool_dir(self.output_dir)
+        self._rows = inputs_lib.spool_inputs(
+            self.preprocessor,
+            lambda split: self._source.batches(split, features, rows),
+            SPLITS,
+            self._spool_dir,
+            totals=totals,
+            log=self.log,
+        )
+
     def _fit_images(self, splits) -> images_lib.ImagePreprocessor:
         """The image stretch on train, and the classes when the model has a label column."""
         cfg = self.config
@@ -473,42 +517,29 @@ class Trainer:
 
     def _train_dataset(self, epoch: int):
         """Epoch ``epoch``'s batches: a permutation drawn from (seed, epoch) only."""
-        num = _num_rows(self._arrays["train"])
+        store = self._rows["train"]
         batch_size = self.config.trainer.batch_size
-        order = np.random.default_rng([self.config.trainer.seed, epoch]).permutation(num)
+        order = np.random.default_rng([self.config.trainer.seed, epoch]).permutation(store.num_rows)
         order = order[: self.steps_per_epoch * batch_size]
-        tensors = self._train_tensors()
         ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
-
-        @tf.autograph.experimental.do_not_convert
-        def gather(rows):
-            return tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors)
-
-        ds = ds.map(gather)
+        ds = ds.map(tf.autograph.experimental.do_not_convert(store.tf_take))
         ds = ds.prefetch(2).with_options(self._dataset_options())
         return self.strategy.experimental_distribute_dataset(ds)
-
-    def _train_tensors(self):
-        if not hasattr(self, "_train_tensor_cache"):
-            with tf.device("/cpu:0"):
-                self._train_tensor_cache = tf.nest.map_structure(tf.constant, self._arrays["train"])
-        return self._train_tensor_cache
 
     def _eval_dataset(self, split: str):
         """``split`` in global batches, the last one padded with masked rows."""
         if split not in self._eval_datasets:
-            arrays = self._arrays[split]
-            num = _num_rows(arrays)
+            store = self._rows[split]
             batch_size = self.config.trainer.batch_size
-            padded = -(-num // batch_size) * batch_size
-            pad = padded - num
-            mask = np.concatenate([np.ones(num, np.float32), np.zeros(pad, np.float32)])
-            arrays = tf.nest.map_structure(
-                lambda a: np.concatenate([a, np.zeros((pad, *a.shape[1:]), a.dtype)]), arrays
-            )
-            # (x, w, mask) for the autoencoders, (dict, mask) for image models.
-            slices = (arrays, mask) if isinstance(arrays, Mapping) else (*arrays, mask)
-            ds = tf.data.Dataset.from_tensor_slices(slices).batch(batch_size, drop_remainder=True)
+            starts = np.arange(0, store.num_rows, batch_size)
+
+            @tf.autograph.experimental.do_not_convert
+            def read(start):
+                values, mask = store.tf_read_padded(start, batch_size)
+                # (x, w, mask) for the autoencoders, (dict, mask) for image models.
+                return (values, mask) if isinstance(values, Mapping) else (*values, mask)
+
+            ds = tf.data.Dataset.from_tensor_slices(starts).map(read)
             ds = ds.prefetch(2).with_options(self._dataset_options())
             self._eval_datasets[split] = self.strategy.experimental_distribute_dataset(ds)
         return self._eval_datasets[split]
@@ -731,7 +762,7 @@ class Trainer:
                 if self.image
                 else self.preprocessor.num_features
             ),
-            "num_examples": {split: _num_rows(self._arrays[split]) for split in SPLITS},
+            "num_examples": {split: self._rows[split].num_rows for split in SPLITS},
             "epochs": cfg.trainer.epochs,
             "best_epoch": best_epoch,
             "selected_on": selected_on,
@@ -776,11 +807,6 @@ def _format_quality(values: Mapping[str, float | None], seconds: float) -> str:
         if tag.count("/") == 2
     ]
     return f"quality ({seconds:.1f} s CPU): " + " ".join(cells)
-
-
-def _num_rows(arrays) -> int:
-    """Rows of a split's model arrays: ``(x, w)`` or an image batch dict."""
-    return len(tf.nest.flatten(arrays)[0])
 
 
 def train_and_evaluate(
