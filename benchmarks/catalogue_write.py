@@ -22,15 +22,11 @@ files are compared column by column before the ratios are printed.
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import time
 
 import numpy as np
+import peak_memory
 from absl import app, flags
 
 _ROWS = flags.DEFINE_integer("rows", 1_000_000, "Galaxies in the catalogue.")
@@ -112,39 +108,27 @@ def _chunked(path: str, inputs: dict) -> None:
     catalogue.write_catalogue(path, **inputs)
 
 
-def _peak_kib() -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
-
-
 def _measure_here() -> None:
     from astropy.io import fits  # noqa: F401  (imports are not the write's memory)
 
     from tfelg.outputs import catalogue  # noqa: F401
 
     inputs = _inputs(_ROWS.value, _CLUSTERS.value, _LATENT.value)
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
-    with open("/proc/self/status", encoding="ascii") as f:
-        start = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-    began = time.perf_counter()
-    (_whole_table if _WAY.value == "whole" else _chunked)(_PATH.value, inputs)
-    seconds = time.perf_counter() - began
-    print(json.dumps({"seconds": seconds, "rise_mb": (_peak_kib() - start) / 1024}))
+    with peak_memory.Measured() as measured:
+        (_whole_table if _WAY.value == "whole" else _chunked)(_PATH.value, inputs)
+    measured.print_json()
 
 
 def _run(way: str, path: str) -> dict:
-    command = [
-        sys.executable,
-        os.path.abspath(__file__),
-        f"--way={way}",
-        f"--path={path}",
-        f"--rows={_ROWS.value}",
-        f"--clusters={_CLUSTERS.value}",
-        f"--latent_dim={_LATENT.value}",
-    ]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return peak_memory.run_fresh(
+        __file__,
+        f"the {way} write",
+        way=way,
+        path=path,
+        rows=_ROWS.value,
+        clusters=_CLUSTERS.value,
+        latent_dim=_LATENT.value,
+    )
 
 
 def _same_tables(a: str, b: str) -> None:

@@ -27,16 +27,12 @@ are printed.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import time
 from unittest import mock
 
 import numpy as np
+import peak_memory
 from absl import app, flags
 
 _SIZES = flags.DEFINE_list("sizes", ["100000", "300000"], "Numbers of galaxies.")
@@ -46,11 +42,6 @@ _MODEL = flags.DEFINE_string("model", None, "Internal: the Model artifact's fold
 _OUT = flags.DEFINE_string("out", None, "Internal: the Embeddings folder to write.")
 
 REPRESENTATIONS = ("ae", "pca", "line_ratios")
-
-
-def _memory_kib(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
 
 
 def _measure_here() -> None:
@@ -71,33 +62,19 @@ def _measure_here() -> None:
         baselines=None,
     )
     whole_domain = dataclasses.replace(el.DOMAIN, batch_baselines={})
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
-    start = _memory_kib("VmRSS")
-    began = time.perf_counter()
-    if _WAY.value == "whole":
-        with mock.patch.object(domains, "domain_of", return_value=whole_domain):
+    with peak_memory.Measured() as measured:
+        if _WAY.value == "whole":
+            with mock.patch.object(domains, "domain_of", return_value=whole_domain):
+                training.embedding_exporter.fn(**kwargs)
+        else:
             training.embedding_exporter.fn(**kwargs)
-    else:
-        training.embedding_exporter.fn(**kwargs)
-    seconds = time.perf_counter() - began
-    rise = (_memory_kib("VmHWM") - start) / 1024
-    print(json.dumps({"seconds": seconds, "rise_mb": rise}))
+    measured.print_json()
 
 
 def _run(way: str, dataset: str, model: str, out: str) -> dict:
-    command = [
-        sys.executable,
-        os.path.abspath(__file__),
-        f"--way={way}",
-        f"--dataset={dataset}",
-        f"--model={model}",
-        f"--out={out}",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"the {way} export failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return peak_memory.run_fresh(
+        __file__, f"the {way} export", way=way, dataset=dataset, model=model, out=out
+    )
 
 
 def _same_files(a: str, b: str) -> None:

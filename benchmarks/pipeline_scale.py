@@ -35,11 +35,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sys
 import tempfile
 import time
 
+import peak_memory
 from absl import app, flags
 
 _SIZES = flags.DEFINE_list("sizes", ["1000", "10000"], "Numbers of galaxies.")
@@ -71,15 +71,6 @@ SCHEMES = {
 }
 
 
-def _memory_kib() -> tuple[int, int]:
-    """(peak RSS since the last reset, current RSS) in KiB, from /proc/self/status."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        status = f.read()
-    peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
-    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-    return peak, rss
-
-
 def _cpu_seconds() -> float:
     """CPU seconds of this process and of its finished child processes.
 
@@ -92,11 +83,6 @@ def _cpu_seconds() -> float:
 
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
 
 
 def run_size(pipeline, n: int, root: str, overrides: dict, on_row=None, quality=None) -> list[dict]:
@@ -112,12 +98,12 @@ def run_size(pipeline, n: int, root: str, overrides: dict, on_row=None, quality=
             name: done[ref.node.id].outputs[ref.name] if isinstance(ref, OutputRef) else ref
             for name, ref in node.inputs.items()
         }
-        _reset_peak()
-        _, rss_start = _memory_kib()
+        peak_memory.reset_peak()
+        rss_start = peak_memory.memory_kib("VmRSS")
         wall, cpu = time.perf_counter(), _cpu_seconds()
         execution = runner.execute(node.component, root, inputs, node.params, node=node.id)
         wall, cpu = time.perf_counter() - wall, _cpu_seconds() - cpu
-        peak, _ = _memory_kib()
+        peak = peak_memory.memory_kib("VmHWM")
         done[node.id] = execution
         if node.id == "reporter":  # the summary quality: chosen K, agreement with the schemes
             quality[n] = execution.outputs["report"].properties.get("results")

@@ -25,15 +25,11 @@ weight (they must be equal, bit for bit) before the ratios are printed.
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import time
 
 import numpy as np
+import peak_memory
 from absl import app, flags
 
 _SIZES = flags.DEFINE_list("sizes", ["30000", "100000"], "Numbers of galaxies.")
@@ -43,11 +39,6 @@ _WAY = flags.DEFINE_enum("way", None, ["memory", "streamed"], "Internal: measure
 _DATASET = flags.DEFINE_string("dataset", None, "Internal: the Dataset artifact's folder.")
 _INPUT = flags.DEFINE_string("input", None, "Internal: the model input.")
 _OUT = flags.DEFINE_string("out", None, "Internal: the workdir to train in.")
-
-
-def _memory_kib(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
 
 
 def _config(dataset, input: str):
@@ -69,34 +60,25 @@ def _measure_here() -> None:
 
     dataset = base.Dataset(_DATASET.value)
     config = _config(dataset, _INPUT.value)
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
-    start = _memory_kib("VmRSS")
-    began = time.perf_counter()
-    if _WAY.value == "memory":
-        _, splits = common.load_dataset(dataset, _INPUT.value)
-    else:
-        splits = loop.DatasetSplits(loop.open_dataset(config.data))
-    loop.train_and_evaluate(config, _OUT.value, splits=splits, log=lambda _: None)
-    seconds = time.perf_counter() - began
-    rise = (_memory_kib("VmHWM") - start) / 1024
-    print(json.dumps({"seconds": seconds, "rise_mb": rise}))
+    with peak_memory.Measured() as measured:
+        if _WAY.value == "memory":
+            _, splits = common.load_dataset(dataset, _INPUT.value)
+        else:
+            splits = loop.DatasetSplits(loop.open_dataset(config.data))
+        loop.train_and_evaluate(config, _OUT.value, splits=splits, log=lambda _: None)
+    measured.print_json()
 
 
 def _run(way: str, dataset: str, input: str, out: str) -> dict:
-    command = [
-        sys.executable,
-        os.path.abspath(__file__),
-        f"--way={way}",
-        f"--dataset={dataset}",
-        f"--input={input}",
-        f"--out={out}",
-        f"--epochs={_EPOCHS.value}",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"the {way} training failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return peak_memory.run_fresh(
+        __file__,
+        f"the {way} training",
+        way=way,
+        dataset=dataset,
+        input=input,
+        out=out,
+        epochs=_EPOCHS.value,
+    )
 
 
 def _same_models(a: str, b: str) -> None:

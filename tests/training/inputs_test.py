@@ -65,23 +65,27 @@ class SpoolTest(tf.test.TestCase):
             self.stores["disk"].take(np.array([1_020]))
 
     def test_tf_ops_give_the_same_rows_and_pad_the_end(self):
-        store = self.stores["disk"]
         rows = tf.constant([5, 3, 1_049, 0], tf.int64)
-        x, w = store.tf_take(rows)
-        self.assertEqual(x.shape, (4, 10))
-        self.assertAllEqual(x, self.x[[5, 3, 1_049, 0]])
-        (x, w), mask = store.tf_read_padded(tf.constant(1_040, tf.int64), 16)
-        self.assertEqual(x.shape, (16, 10))
-        self.assertAllEqual(x[:10], self.x[1_040:])
-        self.assertAllEqual(x[10:], np.zeros((6, 10)))
-        self.assertAllEqual(w[10:], np.zeros((6, 10)))
-        self.assertAllEqual(mask, [1.0] * 10 + [0.0] * 6)
+        for where, store in self.stores.items():  # tf.gather in memory, reads from disk
+            with self.subTest(where=where):
+                take = store.tf_take_fn()
+                x, w = tf.data.Dataset.from_tensors(rows).map(take).get_single_element()
+                self.assertEqual(x.shape, (4, 10))
+                self.assertEqual(w.dtype, tf.float32)
+                self.assertAllEqual(x, self.x[[5, 3, 1_049, 0]])
+                self.assertAllEqual(w, self.w[[5, 3, 1_049, 0]])
+                (x, w), mask = store.tf_read_padded(tf.constant(1_040, tf.int64), 16)
+                self.assertEqual(x.shape, (16, 10))
+                self.assertAllEqual(x[:10], self.x[1_040:])
+                self.assertAllEqual(x[10:], np.zeros((6, 10)))
+                self.assertAllEqual(w[10:], np.zeros((6, 10)))
+                self.assertAllEqual(mask, [1.0] * 10 + [0.0] * 6)
 
     def test_arrays_in_memory_read_the_same_way(self):
         images = {"image": np.arange(60, dtype=np.float32).reshape(5, 2, 2, 3)}
         store = inputs.ArrayRows(images)
         self.assertEqual(store.num_rows, 5)
-        batch = store.tf_take(tf.constant([4, 0]))
+        batch = store.tf_take_fn()(tf.constant([4, 0]))
         self.assertAllEqual(batch["image"], images["image"][[4, 0]])
         padded, mask = store.tf_read_padded(tf.constant(3, tf.int64), 4)
         self.assertAllEqual(padded["image"][:2], images["image"][3:])

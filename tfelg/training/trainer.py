@@ -522,9 +522,15 @@ class Trainer:
         order = np.random.default_rng([self.config.trainer.seed, epoch]).permutation(store.num_rows)
         order = order[: self.steps_per_epoch * batch_size]
         ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
-        ds = ds.map(tf.autograph.experimental.do_not_convert(store.tf_take))
+        ds = ds.map(tf.autograph.experimental.do_not_convert(self._train_take(store)))
         ds = ds.prefetch(2).with_options(self._dataset_options())
         return self.strategy.experimental_distribute_dataset(ds)
+
+    def _train_take(self, store):
+        """The training split's gather (for arrays in memory, their constants made once)."""
+        if getattr(self, "_train_take_fn", None) is None:
+            self._train_take_fn = store.tf_take_fn()
+        return self._train_take_fn
 
     def _eval_dataset(self, split: str):
         """``split`` in global batches, the last one padded with masked rows."""
