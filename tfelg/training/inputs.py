@@ -78,7 +78,7 @@ class RowStore:
         arrays = self.in_memory()
         if arrays is None:
             return lambda rows: self._numpy_op(
-                lambda r: self.take(np.asarray(r)), rows, rows.shape[0]
+                lambda r: self.take(np.asarray(r)), rows, self.spec, rows.shape[0]
             )
         with tf.device("/cpu:0"):
             tensors = tf.nest.map_structure(tf.constant, arrays)
@@ -106,28 +106,23 @@ class RowStore:
                 )
             return values, mask
 
-        return self._numpy_op(read, start, batch_size, with_mask=True)
+        mask = tf.TensorSpec([], tf.float32)
+        return self._numpy_op(read, start, (self.spec, mask), batch_size)
 
-    def _numpy_op(self, fn: Callable, argument: tf.Tensor, rows, *, with_mask=False):
-        specs = tf.nest.flatten(self.spec)
-        dtypes = [s.dtype for s in specs] + ([tf.float32] if with_mask else [])
-
-        def flat(value):
-            if with_mask:
-                value, mask = value
-                return [*map(np.ascontiguousarray, tf.nest.flatten(value)), mask]
-            return [np.ascontiguousarray(a) for a in tf.nest.flatten(value)]
-
-        outputs = tf.numpy_function(lambda a: flat(fn(a)), [argument], dtypes)
+    @staticmethod
+    def _numpy_op(fn: Callable, argument: tf.Tensor, spec, rows: int):
+        """``fn(argument)`` in NumPy, as tensors of the structure ``spec`` with ``rows`` rows."""
+        specs = tf.nest.flatten(spec)
+        outputs = tf.numpy_function(
+            lambda a: [np.ascontiguousarray(v) for v in tf.nest.flatten(fn(a))],
+            [argument],
+            [s.dtype for s in specs],
+        )
         if not isinstance(outputs, list | tuple):  # one output comes back bare
             outputs = [outputs]
-        for output, spec in zip(outputs, specs):  # noqa: B905 (outputs may end with the mask)
-            output.set_shape([rows, *spec.shape])
-        values = tf.nest.pack_sequence_as(self.spec, outputs[: len(specs)])
-        if with_mask:
-            outputs[-1].set_shape([rows])
-            return values, outputs[-1]
-        return values
+        for output, one in zip(outputs, specs, strict=True):
+            output.set_shape([rows, *one.shape])
+        return tf.nest.pack_sequence_as(spec, outputs)
 
 
 class ArrayRows(RowStore):
@@ -206,7 +201,6 @@ class SpooledRows(RowStore):
 
     def __init__(self, directory: str, split: str, num_rows: int, num_features: int):
         self.num_rows = num_rows
-        self.num_features = num_features
         self._x = _RowFile(_path(directory, split, "x"), np.float32, num_rows, num_features)
         self._w = _RowFile(_path(directory, split, "w"), np.uint8, num_rows, num_features)
         spec = tf.TensorSpec([num_features], tf.float32)

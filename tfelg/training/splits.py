@@ -110,8 +110,7 @@ class ArraySplits:
     def arrays(self, split: str) -> Arrays:
         return self.splits[split]
 
-    def batches(self, split: str, features=None, rows: int | None = None):
-        rows = rows or BATCH_ROWS
+    def batches(self, split: str, features=None, rows: int = BATCH_ROWS):
         arrays = self.splits[split]
         if features is not None:
             arrays = {k: v for k, v in arrays.items() if k in features}
@@ -144,12 +143,12 @@ class DatasetSplits:
     def arrays(self, split: str) -> Arrays:
         return tfelg_data.load_split_arrays(self.builder, split)
 
-    def batches(self, split: str, features=None, rows: int | None = None):
+    def batches(self, split: str, features=None, rows: int = BATCH_ROWS):
         if features is not None:
             # A feature the data lack is left to the reader's own message (the
             # preprocessing names the feature it needs and what is there).
             features = [k for k in features if k in self.builder.info.features]
-        return tfelg_data.split_batches(self.builder, split, rows or BATCH_ROWS, features)
+        return tfelg_data.split_batches(self.builder, split, rows, features)
 
 
 def check_splits(splits: Mapping[str, Arrays], dataset: str = "the data") -> None:

@@ -256,6 +256,7 @@ class Trainer:
         self.optimizers: dict = {}
         self._rows: dict[str, inputs_lib.RowStore] = {}
         self._spool_dir: str | None = None
+        self._train_take_fn = None  # the training split's gather, made at the first epoch
 
     # -- public ------------------------------------------------------------------------
     def run(self) -> dict:
@@ -528,7 +529,7 @@ class Trainer:
 
     def _train_take(self, store):
         """The training split's gather (for arrays in memory, their constants made once)."""
-        if getattr(self, "_train_take_fn", None) is None:
+        if self._train_take_fn is None:
             self._train_take_fn = store.tf_take_fn()
         return self._train_take_fn
 
