@@ -6,6 +6,7 @@ r"""How each component of a pipeline (emission_lines, hst_images) grows with the
     python benchmarks/pipeline_scale.py --pipeline=hst_images --sizes=1000,10000
     python benchmarks/pipeline_scale.py --sizes=1000000 --json=n1e6.json   # one size alone
     python benchmarks/pipeline_scale.py --from_json=n1e5.json,n1e6.json     # one table of both
+    python benchmarks/pipeline_scale.py --sizes=100000,1000000 --param=seeds=3 # AE over 3 seeds
 
 Runs the pipeline once per size into a fresh run root (a temporary folder
 unless --root is given) and, for every component, measures
@@ -85,11 +86,14 @@ def _cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def run_size(pipeline, n: int, root: str, overrides: dict, on_row=None, quality=None) -> list[dict]:
+def run_size(
+    pipeline, n: int, root: str, overrides: dict, on_row=None, quality=None, ensembles=None
+) -> list[dict]:
     from tfelg_components import runner
     from tfelg_components.base import OutputRef
 
     quality = {} if quality is None else quality
+    ensembles = {} if ensembles is None else ensembles
     defaults = PIPELINE_DEFAULTS[pipeline.name]
     params = pipeline.resolve_params({**defaults, **overrides, "num_galaxies": n})
     done, rows = {}, []
@@ -107,6 +111,8 @@ def run_size(pipeline, n: int, root: str, overrides: dict, on_row=None, quality=
         done[node.id] = execution
         if node.id == "reporter":  # the summary quality: chosen K, agreement with the schemes
             quality[n] = execution.outputs["report"].properties.get("results")
+        if node.id == "seed_ensemble":  # seeds=N: the same figures over training seeds
+            ensembles[n] = execution.outputs["table"].properties.get("rows")
         rows.append(
             {
                 "n": n,
@@ -195,6 +201,32 @@ def quality_text(quality: dict, schemes=SCHEMES["emission_lines"]) -> str:
     return "\n".join(lines)
 
 
+def ensemble_text(ensembles: dict, schemes=SCHEMES["emission_lines"]) -> str:
+    """With --param=seeds=N: chosen K per seed and ARI mean ± seed std [bootstrap] per size."""
+    from tfelg.analysis.ensembles import format_cell
+
+    if not ensembles:
+        return ""
+    lines = [
+        "",
+        "| N | representation | seeds | K (BIC) per seed | "
+        + " | ".join(f"ARI vs {s}: mean ± seed std [bootstrap]" for s in schemes)
+        + " |",
+        "|---" * (4 + len(schemes)) + "|",
+    ]
+    for n in sorted(ensembles):
+        for row in ensembles[n] or []:
+            cells = [
+                f"{n:,}",
+                row["representation"],
+                str(len(row["seeds"])),
+                ", ".join(map(str, row["k_bic"])),
+                *(format_cell(row[f"{s}_ari"]) if f"{s}_ari" in row else "–" for s in schemes),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _loads_text(loads: dict) -> str:
     return ", ".join(f"N={n:,}: {v:.1f}" for n, v in sorted(loads.items()))
 
@@ -224,6 +256,12 @@ def main(argv):
                 SCHEMES[_PIPELINE.value],
             )
         )
+        print(
+            ensemble_text(
+                {int(n): e for f in saved_all for n, e in f.get("ensembles", {}).items()},
+                SCHEMES[_PIPELINE.value],
+            )
+        )
         return 0
     sizes = sorted(int(s) for s in _SIZES.value)
     start = time.perf_counter()
@@ -242,7 +280,7 @@ def main(argv):
         + json.dumps({"pipeline": pipeline.name, **PIPELINE_DEFAULTS[pipeline.name], **overrides}),
         flush=True,
     )
-    rows, loads, quality = [], {}, {}
+    rows, loads, quality, ensembles = [], {}, {}, {}
 
     def save(size_rows=()):
         if _JSON.value:
@@ -254,6 +292,7 @@ def main(argv):
                         "rows": rows + list(size_rows),
                         "load_after": loads,
                         "quality": quality,
+                        "ensembles": ensembles,
                     },
                     f,
                     indent=2,
@@ -262,13 +301,16 @@ def main(argv):
     with tempfile.TemporaryDirectory() as scratch:
         for n in sizes:
             root = os.path.join(_ROOT.value or scratch, f"n{n}")
-            rows += run_size(pipeline, n, root, overrides, on_row=save, quality=quality)
+            rows += run_size(
+                pipeline, n, root, overrides, on_row=save, quality=quality, ensembles=ensembles
+            )
             loads[n] = os.getloadavg()[0]
             print(f"  N={n:,}: load average {loads[n]:.1f}", flush=True)
     print()
     print(table(rows, sizes))
     print("\nload average after each size: " + _loads_text(loads))
     print(quality_text(quality, SCHEMES[pipeline.name]))
+    print(ensemble_text(ensembles, SCHEMES[pipeline.name]))
     save()
     return 0
 

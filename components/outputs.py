@@ -1,7 +1,8 @@
 r"""Shared components that write what people read: catalogue, report, projector, comparison.
 
     (analysis.py) -> catalog_writer -> reporter -> projector_writer
-                                          \-> comparison (sweeps: one table of every chain)
+                                          +-> comparison (sweeps: one table of every chain)
+                                          +-> seed_ensemble (seeds=N: the figures over training seeds)
 
 Each handles every representation of an Embeddings artifact of any domain.
 The projector comes last, after the reporter, so that one TensorBoard log
@@ -52,6 +53,7 @@ from tfelg_components.common import (
     COMPARISON_JSON,
     DATASET_JSON,
     EMBEDDINGS_JSON,
+    ENSEMBLE_JSON,
     FIGURES_DIR,
     LOSS_PLOT,
     RESULTS_MD,
@@ -289,7 +291,131 @@ def comparison(
     table.properties["rows"] = len(rows)
 
 
-COMPONENTS = (catalog_writer, reporter, projector_writer, comparison)
+@component(version="1")
+def seed_ensemble(
+    report: Input[Report],
+    selection: Input[ModelSelection],
+    clusters: Input[Clusters],
+    table: Output[Report],
+    previous: Input[Report] = None,
+    report_seed: Annotated[int, SEED] = 0,
+    member_seed: Annotated[int, SEED] = 0,
+):
+    """A trained representation's figures over training seeds: mean ± seed spread [bootstrap].
+
+    One trained autoencoder is one draw from what its training produces: on
+    the synthetic data another seed moves its ARI against WHAN by 15-40 times
+    the bootstrap error over test galaxies (benchmarks/RESULTS.md). So the
+    pipeline's `seeds=N` trains N - 1 more models, with seeds
+    `seed + i * SEED_STRIDE`, through model selection and clustering, and
+    folds them member by member into this table (a component has a fixed set
+    of inputs): the first fold starts from the full chain's report
+    (`report_seed`, every representation), each adds one member (its
+    `selection` and `clusters`, `member_seed`). Representations without a
+    training seed (PCA, line ratios) are carried over as they are (spread 0).
+    Statistics: tfelg.analysis.ensembles (std over seeds, ddof = 1; the
+    bootstrap error is the members' RMS).
+    """
+    from tfelg.analysis import analyze
+
+    if previous:
+        records = list(_read_json(previous.path(ENSEMBLE_JSON))["records"])
+    else:
+        records = [
+            {**row, "seed": report_seed} for row in _read_json(report.path(SUMMARY_JSON))["results"]
+        ]
+    dims = {r["representation"]: r["latent_dim"] for r in records}
+    for name in sorted(e.name for e in os.scandir(clusters.uri) if e.is_dir()):
+        if name not in dims:
+            raise ValueError(
+                f"{clusters.uri}: representation {name!r} is not in the report's "
+                f"({', '.join(dims)}): an ensemble member must repeat the report's model"
+            )
+        if any(r["representation"] == name and r["seed"] == member_seed for r in records):
+            raise ValueError(f"training seed {member_seed} of {name!r} is already a member")
+        inference = analyze.ClassInference.load(clusters.path(name))
+        row = analyze.headline(
+            {
+                "representation": name,
+                "latent_dim": dims[name],
+                "chosen_k": _read_json(selection.path(f"{name}.json"))["chosen_k"],
+                "comparisons": inference.comparisons,
+            }
+        )
+        records.append({**row, "seed": member_seed})
+    rows = ensemble_rows(records)
+    _write_json(table.path(ENSEMBLE_JSON), {"records": records, "rows": rows})
+    with open(table.path(RESULTS_MD), "w", encoding="utf-8") as f:
+        f.write(ensemble_markdown(rows) + "\n")
+    table.properties["rows"] = rows
+
+
+#: Representations without a training seed: carried over from the report as they are.
+DETERMINISTIC = ("pca", "line_ratios")
+ENSEMBLE_METRICS = ("accuracy", "ari", "nmi")
+
+
+def ensemble_rows(records: list[dict]) -> list[dict]:
+    """One row per representation (first-seen order): seeds, chosen Ks, aggregated metrics."""
+    from tfelg.analysis import ensembles
+
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(r["representation"], []).append(r)
+    rows = []
+    for name, members in groups.items():
+        row = {
+            "representation": name,
+            "latent_dim": members[0]["latent_dim"],
+            "seeds": [m["seed"] for m in members],
+            "k_bic": [m.get("k_bic") for m in members],
+        }
+        for key in dict.fromkeys(k for m in members for k in m if k.endswith(ENSEMBLE_METRICS)):
+            if any(key not in m or f"{key}_err" not in m for m in members):
+                continue  # a metric every member has, or none
+            row[key] = ensembles.aggregate(
+                [m[key] for m in members],
+                [m[f"{key}_err"] for m in members],
+                deterministic=name in DETERMINISTIC,
+            )
+        rows.append(row)
+    return rows
+
+
+def ensemble_markdown(rows: list[dict]) -> str:
+    """The ensemble as Markdown: K (BIC) per seed, then mean ± seed std [bootstrap] per metric."""
+    from tfelg.analysis import ensembles
+
+    keys = list(dict.fromkeys(k for r in rows for k in r if k.endswith(ENSEMBLE_METRICS)))
+
+    def title(key: str) -> str:  # whan_ari -> whan ARI
+        scheme, metric = key.rsplit("_", 1)
+        return f"{scheme} {metric.upper() if metric != 'accuracy' else metric}"
+
+    header = ["representation", "d", "seeds", "K (BIC) per seed", *map(title, keys)]
+    lines = [
+        "# Over training seeds",
+        "",
+        "Each figure: mean over the training seeds ± their standard deviation "
+        "[bootstrap error over test galaxies, the members' RMS]; PCA and the line ratios "
+        "have no training seed.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for r in rows:
+        cells = [
+            r["representation"],
+            str(r["latent_dim"]),
+            ", ".join(map(str, r["seeds"])),
+            ", ".join(map(str, r["k_bic"])),
+            *(ensembles.format_cell(r[k]) if k in r else "–" for k in keys),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+COMPONENTS = (catalog_writer, reporter, projector_writer, comparison, seed_ensemble)
 
 if __name__ == "__main__":
     binary.run(*COMPONENTS)

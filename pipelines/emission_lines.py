@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import os
 
+from tfelg.analysis.ensembles import SEED_STRIDE, ensemble_seeds
 from tfelg_components import common, outputs, runner, training
 from tfelg_components import emission_lines as el
-from tfelg_components.base import Files, Parameter
+from tfelg_components.base import Files, Parameter, Range
 from tfelg_components.pipeline import feeds
 from tfelg_pipelines import shared
 from tfelg_pipelines.registry import register_pipeline
@@ -69,6 +70,14 @@ PARAMETERS = [
     feeds(training.trainer, "batch_size", help="Global batch size."),
     feeds(training.trainer, "learning_rate", help="Adam's step size."),
     feeds(training.trainer, "seed", help="Seeds training and every step of the analysis."),
+    Parameter(
+        "seeds",
+        1,
+        int,
+        help=f"Training seeds: N > 1 also trains N - 1 models with seeds seed + i x {SEED_STRIDE} "
+        "through clustering; the summary gives the mean over seeds ± their spread.",
+        constraints=(Range(ge=1, le=100),),
+    ),
     # Analysis (after "baselines", every pipeline's: tfelg_pipelines.shared).
     Parameter("baselines", True, help="Also analyse PCA (same d) and the line ratios."),
     *shared.ANALYSIS_PARAMETERS,
@@ -116,7 +125,45 @@ def _chain(params, data, model: str, d: int, suffix: str, baselines: list[str]) 
             exported.outputs["embeddings"],
         ),
     ]
+    nodes += _seed_members(params, data, model, d, nodes)
     return [node.with_id(node.id + suffix) for node in nodes]
+
+
+def _seed_members(params, data, model: str, d: int, chain: list) -> list:
+    """`seeds` > 1: the other members of the seed ensemble and the table folding them.
+
+    A member is trained, exported (no baselines: they have no training seed),
+    selected and clustered with its own seed in every step, as an independent
+    run would be; t-SNE, the catalogue, the report and the projector stay the
+    first model's. Node ids: `trainer_seed1000`, ..., `seed_ensemble`.
+    """
+    seeds = ensemble_seeds(params["seed"], params["seeds"])
+    report = next(n for n in chain if n.component is outputs.reporter).outputs["report"]
+    nodes, previous = [], None
+    for i, seed in enumerate(seeds[1:], start=1):
+        trained = training.trainer(
+            **{**chain[0].params, "seed": seed}, dataset=data.outputs["dataset"]
+        )
+        exported = training.embedding_exporter(
+            dataset=data.outputs["dataset"], model=trained.outputs["model"], baselines=[]
+        )
+        selected, clustered = shared.clustering_nodes(
+            {**params, "seed": seed}, exported.outputs["embeddings"]
+        )
+        folded = outputs.seed_ensemble(
+            report=report,
+            selection=selected.outputs["selection"],
+            clusters=clustered.outputs["clusters"],
+            previous=previous.outputs["table"] if previous else None,
+            report_seed=seeds[0],
+            member_seed=seed,
+        )
+        last = i == len(seeds) - 1
+        members = [trained, exported, selected, clustered]
+        nodes += [n.with_id(f"{n.id}_seed{seed}") for n in members]
+        nodes.append(folded.with_id("seed_ensemble" if last else f"seed_ensemble_seed{seed}"))
+        previous = nodes[-1]
+    return nodes
 
 
 def build(params) -> list:
@@ -212,6 +259,9 @@ def summary_text(root: str) -> str:
             f"  catalogue:  {', '.join(show(os.path.join(root, c)) for c in catalogues)}",
             f"  summary:    {show(os.path.join(report, common.SUMMARY_JSON))}",
         ]
+        ensemble_node = "seed_ensemble" + node[len("reporter") :]
+        if ensemble_node in outputs:
+            lines += _ensemble_lines(outputs[ensemble_node]["table"], show)
         projector_node = "projector_writer" + node[len("reporter") :]
         if projector_node in outputs:
             logdir = show(outputs[projector_node]["projector"])
@@ -224,6 +274,30 @@ def summary_text(root: str) -> str:
             text = f.read().strip()
         lines += ["", text[text.index("|") :], f"(table: {show(table)})"]
     return "\n".join(lines)
+
+
+def _ensemble_lines(table: str, show) -> list[str]:
+    """The seed ensemble's rows: chosen K per seed, ARI per scheme (mean ± seed std [bootstrap])."""
+    from tfelg.analysis import ensembles
+
+    rows = runner.read_json(os.path.join(table, common.ENSEMBLE_JSON))["rows"]
+    lines = []
+    for row in rows:
+        if len(row["seeds"]) < 2:
+            continue  # no training seed (PCA, line ratios): as in the lines above
+        lines.append(
+            f"  {row['representation']} over {len(row['seeds'])} training seeds "
+            f"({', '.join(map(str, row['seeds']))}): chosen K (BIC) "
+            + ", ".join(map(str, row["k_bic"]))
+            + "; ARI mean ± seed std [bootstrap] vs "
+            + ", ".join(
+                f"{s} {ensembles.format_cell(row[f'{s}_ari'])}"
+                for s in SCHEMES
+                if f"{s}_ari" in row
+            )
+        )
+    lines.append(f"  ensemble:   {show(os.path.join(table, common.RESULTS_MD))}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -99,14 +99,11 @@ def sweep_parameter(name: str, component: Component, feeds_name: str, help: str)
     )
 
 
-def analysis_nodes(
-    params: dict, dataset: OutputRef, model: OutputRef, embeddings: OutputRef
-) -> list[Node]:
-    """model_selector ... projector_writer for one model's embeddings, with default node ids.
+def clustering_nodes(params: dict, embeddings: OutputRef) -> list[Node]:
+    """model_selector -> clusterer for one Embeddings artifact, seeded by `params["seed"]`.
 
-    `params` holds (at least) the values of ANALYSIS_PARAMETERS and `seed`,
-    which seeds every step; the reporter and the projector writer also read
-    the dataset and the model (its loss plot and training curves).
+    The part of the chain that a seed-ensemble member runs too (its classes
+    and their agreement with the schemes, without a map, report or projector).
     """
     seed = params["seed"]
     selected = analysis.model_selector(
@@ -127,6 +124,20 @@ def analysis_nodes(
         n_bootstrap=params["n_bootstrap"],
         seed=seed,
     )
+    return [selected, clustered]
+
+
+def analysis_nodes(
+    params: dict, dataset: OutputRef, model: OutputRef, embeddings: OutputRef
+) -> list[Node]:
+    """model_selector ... projector_writer for one model's embeddings, with default node ids.
+
+    `params` holds (at least) the values of ANALYSIS_PARAMETERS and `seed`,
+    which seeds every step; the reporter and the projector writer also read
+    the dataset and the model (its loss plot and training curves).
+    """
+    seed = params["seed"]
+    selected, clustered = clustering_nodes(params, embeddings)
     mapped = analysis.tsne(
         embeddings=embeddings,
         perplexity=params["tsne_perplexity"],

@@ -34,6 +34,17 @@ from collections.abc import Sequence
 import numpy as np
 
 DEFAULT_N_SIGMA = 2.0
+#: Distance between the trainer seeds of two members of a seed ensemble: the
+#: per-epoch shuffle seeds (``seed + epoch``) of two members stay apart for any
+#: run shorter than this many epochs.
+SEED_STRIDE = 1000
+
+
+def ensemble_seeds(base_seed: int, n: int) -> list[int]:
+    """The trainer seeds of an N-member ensemble: ``base_seed + i * SEED_STRIDE``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"seeds must be an integer >= 1, got {n!r}")
+    return [int(base_seed) + i * SEED_STRIDE for i in range(n)]
 
 
 def aggregate(values: Sequence[float], bootstrap_errors: Sequence[float], *, deterministic=False):

@@ -44,14 +44,13 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from absl import logging
 
+from tfelg.analysis.ensembles import SEED_STRIDE, ensemble_seeds
 from tfelg.preprocessing import Preprocessor, write_bytes_atomically, write_text_atomically
 from tfelg.training import loop
 from tfelg.training.config import ExperimentConfig, ModelConfig
 
 DEFAULT_MODELS = ("ae", "cae", "vae", "cvae", "aae")
 DEFAULT_LATENT_DIMS = (1, 2, 3, 4, 6)
-#: Distance between the trainer seeds of two members of a seed ensemble.
-SEED_STRIDE = 1000
 #: Sweep names that are a registry model with fixed options.
 MODEL_VARIANTS = {
     "vae_mog": ("vae", {"prior": "mog"}),
@@ -90,13 +89,6 @@ def options_for(model: str, options: Mapping) -> dict:
 def registry_name(model: str) -> str:
     """The registry model behind a sweep name (``vae_mog`` -> ``vae``)."""
     return MODEL_VARIANTS.get(model, (model, {}))[0]
-
-
-def ensemble_seeds(base_seed: int, n: int) -> list[int]:
-    """The trainer seeds of an N-member ensemble (see the module docstring)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"seeds must be an integer >= 1, got {n!r}")
-    return [int(base_seed) + i * SEED_STRIDE for i in range(n)]
 
 
 def run_name(model: str, latent_dim: int, seed: int, base_seed: int) -> str:
