@@ -301,19 +301,20 @@ def seed_ensemble(
     report_seed: Annotated[int, SEED] = 0,
     member_seed: Annotated[int, SEED] = 0,
 ):
-    """A trained representation's figures over training seeds: mean ± seed spread [bootstrap].
+    """Chosen K and agreement with each scheme over runs with other seeds: mean ± spread.
 
     One trained autoencoder is one draw from what its training produces: on
     the synthetic data another seed moves its ARI against WHAN by 15-40 times
-    the bootstrap error over test galaxies (benchmarks/RESULTS.md). So the
-    pipeline's `seeds=N` trains N - 1 more models, with seeds
-    `seed + i * SEED_STRIDE`, through model selection and clustering, and
-    folds them member by member into this table (a component has a fixed set
-    of inputs): the first fold starts from the full chain's report
-    (`report_seed`, every representation), each adds one member (its
-    `selection` and `clusters`, `member_seed`). Representations without a
-    training seed (PCA, line ratios) are carried over as they are (spread 0).
-    Statistics: tfelg.analysis.ensembles (std over seeds, ddof = 1; the
+    the bootstrap error over test galaxies (benchmarks/RESULTS.md), and a
+    mixture at a K where BIC has no minimum splits the continuum differently
+    from one EM start to the next. So the pipeline's `seeds=N` repeats the
+    run N - 1 times on the same data with seeds `seed + i * SEED_STRIDE`
+    (training, model selection and clustering; the baselines are the same
+    numbers, their mixtures are not) and folds the members into this table
+    one by one (a component has a fixed set of inputs): the first fold starts
+    from the first run's report (`report_seed`, its rows as they are), each
+    adds one member (its `selection` and `clusters`, `member_seed`).
+    Statistics: tfelg.analysis.ensembles (std over members, ddof = 1; the
     bootstrap error is the members' RMS).
     """
     from tfelg.analysis import analyze
@@ -324,15 +325,15 @@ def seed_ensemble(
         records = [
             {**row, "seed": report_seed} for row in _read_json(report.path(SUMMARY_JSON))["results"]
         ]
+    if any(r["seed"] == member_seed for r in records):
+        raise ValueError(f"seed {member_seed} is already a member of the ensemble")
     dims = {r["representation"]: r["latent_dim"] for r in records}
     for name in sorted(e.name for e in os.scandir(clusters.uri) if e.is_dir()):
         if name not in dims:
             raise ValueError(
                 f"{clusters.uri}: representation {name!r} is not in the report's "
-                f"({', '.join(dims)}): an ensemble member must repeat the report's model"
+                f"({', '.join(dims)}): an ensemble member must repeat the report's run"
             )
-        if any(r["representation"] == name and r["seed"] == member_seed for r in records):
-            raise ValueError(f"training seed {member_seed} of {name!r} is already a member")
         inference = analyze.ClassInference.load(clusters.path(name))
         row = analyze.headline(
             {
@@ -350,8 +351,6 @@ def seed_ensemble(
     table.properties["rows"] = rows
 
 
-#: Representations without a training seed: carried over from the report as they are.
-DETERMINISTIC = ("pca", "line_ratios")
 ENSEMBLE_METRICS = ("accuracy", "ari", "nmi")
 
 
@@ -374,9 +373,7 @@ def ensemble_rows(records: list[dict]) -> list[dict]:
             if any(key not in m or f"{key}_err" not in m for m in members):
                 continue  # a metric every member has, or none
             row[key] = ensembles.aggregate(
-                [m[key] for m in members],
-                [m[f"{key}_err"] for m in members],
-                deterministic=name in DETERMINISTIC,
+                [m[key] for m in members], [m[f"{key}_err"] for m in members]
             )
         rows.append(row)
     return rows
@@ -394,11 +391,12 @@ def ensemble_markdown(rows: list[dict]) -> str:
 
     header = ["representation", "d", "seeds", "K (BIC) per seed", *map(title, keys)]
     lines = [
-        "# Over training seeds",
+        "# Over seeds",
         "",
-        "Each figure: mean over the training seeds ± their standard deviation "
-        "[bootstrap error over test galaxies, the members' RMS]; PCA and the line ratios "
-        "have no training seed.",
+        "Each figure: mean over the runs with these seeds ± their standard deviation "
+        "[bootstrap error over test galaxies, the runs' RMS]. The autoencoder is trained "
+        "again with each seed; PCA and the line ratios are the same numbers in every run, "
+        "their spread is that of model selection and the mixture's EM starts.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

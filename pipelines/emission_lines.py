@@ -24,6 +24,16 @@ chain per (model, d) sharing the dataset, with node ids such as
 `trainer_vae_d2`, computes each baseline once (PCA once per d, line ratios
 once), and folds every chain's report into one table (`comparison`).
 
+Seed ensembles (`seeds=N`): one trained autoencoder is one draw from what its
+training produces, and its classes move with the seed by much more than their
+bootstrap error (benchmarks/RESULTS.md). With N > 1 each chain is repeated
+N - 1 times on the same data with seeds `seed + i * 1000` (trainer, embedding
+exporter, model selector, clusterer: `trainer_seed1000`, ...), and
+`seed_ensemble` gives chosen K per run and every agreement figure as the mean
+over the runs ± their standard deviation [bootstrap error]:
+
+    tfelg-pipeline --pipeline=emission_lines --root=runs/el --param=seeds=5
+
 Only the dataset component is the emission lines' own
 (tfelg_components.emission_lines, with the domain's baselines, thumbnails and
 schemes); the chain is the shared components of tfelg_components.training,
@@ -74,8 +84,8 @@ PARAMETERS = [
         "seeds",
         1,
         int,
-        help=f"Training seeds: N > 1 also trains N - 1 models with seeds seed + i x {SEED_STRIDE} "
-        "through clustering; the summary gives the mean over seeds ± their spread.",
+        help=f"Runs: N > 1 repeats training, model selection and clustering with seeds "
+        f"seed + i x {SEED_STRIDE}; the summary gives the mean over the runs ± their spread.",
         constraints=(Range(ge=1, le=100),),
     ),
     # Analysis (after "baselines", every pipeline's: tfelg_pipelines.shared).
@@ -125,27 +135,29 @@ def _chain(params, data, model: str, d: int, suffix: str, baselines: list[str]) 
             exported.outputs["embeddings"],
         ),
     ]
-    nodes += _seed_members(params, data, model, d, nodes)
+    nodes += _seed_members(params, data, nodes)
     return [node.with_id(node.id + suffix) for node in nodes]
 
 
-def _seed_members(params, data, model: str, d: int, chain: list) -> list:
+def _seed_members(params, data, chain: list) -> list:
     """`seeds` > 1: the other members of the seed ensemble and the table folding them.
 
-    A member is trained, exported (no baselines: they have no training seed),
-    selected and clustered with its own seed in every step, as an independent
-    run would be; t-SNE, the catalogue, the report and the projector stay the
-    first model's. Node ids: `trainer_seed1000`, ..., `seed_ensemble`.
+    A member repeats the chain's training, export (with the same baselines:
+    the same numbers), model selection and clustering with its own seed in
+    every step, as an independent run with that seed would; t-SNE, the
+    catalogue, the report and the projector stay the first run's. Node ids:
+    `trainer_seed1000`, ..., `seed_ensemble`.
     """
     seeds = ensemble_seeds(params["seed"], params["seeds"])
     report = next(n for n in chain if n.component is outputs.reporter).outputs["report"]
+    baselines = chain[1].params["baselines"]
     nodes, previous = [], None
     for i, seed in enumerate(seeds[1:], start=1):
         trained = training.trainer(
             **{**chain[0].params, "seed": seed}, dataset=data.outputs["dataset"]
         )
         exported = training.embedding_exporter(
-            dataset=data.outputs["dataset"], model=trained.outputs["model"], baselines=[]
+            dataset=data.outputs["dataset"], model=trained.outputs["model"], baselines=baselines
         )
         selected, clustered = shared.clustering_nodes(
             {**params, "seed": seed}, exported.outputs["embeddings"]
@@ -277,19 +289,20 @@ def summary_text(root: str) -> str:
 
 
 def _ensemble_lines(table: str, show) -> list[str]:
-    """The seed ensemble's rows: chosen K per seed, ARI per scheme (mean ± seed std [bootstrap])."""
+    """The seed ensemble's rows: chosen K per run, ARI per scheme (mean ± spread [bootstrap])."""
     from tfelg.analysis import ensembles
 
     rows = runner.read_json(os.path.join(table, common.ENSEMBLE_JSON))["rows"]
-    lines = []
+    lines = [
+        f"  over {max(len(r['seeds']) for r in rows)} runs (seeds=N; mean ± std over the runs "
+        "[bootstrap error]):"
+    ]
     for row in rows:
-        if len(row["seeds"]) < 2:
-            continue  # no training seed (PCA, line ratios): as in the lines above
         lines.append(
-            f"  {row['representation']} over {len(row['seeds'])} training seeds "
-            f"({', '.join(map(str, row['seeds']))}): chosen K (BIC) "
+            f"    {row['representation']} (seeds {', '.join(map(str, row['seeds']))}): "
+            "chosen K (BIC) "
             + ", ".join(map(str, row["k_bic"]))
-            + "; ARI mean ± seed std [bootstrap] vs "
+            + "; ARI vs "
             + ", ".join(
                 f"{s} {ensembles.format_cell(row[f'{s}_ari'])}"
                 for s in SCHEMES

@@ -22,7 +22,8 @@ from tfelg.errors import InputError
 from tfelg.outputs import projector
 from tfelg.outputs.tensorboard_command import tensorboard_command, tensorboard_executable
 from tfelg.testing.tensorboard_server import SERVER_TIMEOUT_S, TensorBoardServer
-from tfelg_components.base import ParameterError
+from tfelg_components import outputs, runner
+from tfelg_components.base import ParameterError, Report
 from tfelg_components.pipeline import run_pipeline
 from tfelg_pipelines import emission_lines, registry
 
@@ -205,6 +206,114 @@ class EmissionLinesPipelineTest(absltest.TestCase):
         recorded = emission_lines.runner.read_json(first.path("ae.json"))
         self.assertEqual(recorded["gap_n_init"], 10)  # the default
 
+    def test_seed_ensemble_retrains_the_model_and_folds_its_scores(self):
+        result, _ = _run(self.root, **{**SMALL, "seeds": 3})
+        statuses = _statuses(result)
+        # The first run's chain is the run without seeds: nothing of it re-runs.
+        self.assertEqual(
+            {n: statuses.pop(n) for n in ["dataset_gen", *CHAIN]},
+            dict.fromkeys(["dataset_gen", *CHAIN], "cached"),
+        )
+        members = [
+            f"{node}_seed{seed}"
+            for seed in (1000, 2000)
+            for node in ("trainer", "embedding_exporter", "model_selector", "clusterer")
+        ]
+        self.assertEqual(
+            statuses, dict.fromkeys([*members, "seed_ensemble_seed1000", "seed_ensemble"], "ran")
+        )
+        table = result["seed_ensemble"].outputs["table"]
+        saved = emission_lines.runner.read_json(table.path("ensemble.json"))
+        records = {(r["representation"], r["seed"]): r for r in saved["records"]}
+        seeds = (0, 1000, 2000)
+        self.assertCountEqual(records, [(name, s) for name in REPRESENTATIONS for s in seeds])
+        # The first run's rows are its report's, as they are.
+        report = self.output("reporter", "report")
+        for row in emission_lines.runner.read_json(report.path("summary.json"))["results"]:
+            self.assertEqual(records[row["representation"], 0], {**row, "seed": 0})
+
+        # A member is what a run with its seed finds: the same trained network,
+        # the same chosen K and scores for every representation.
+        alone, _ = _run(self.root, **{**SMALL, "seed": 1000})
+        self.assertEqual(
+            *(
+                emission_lines.runner.read_json(r[node].outputs["model"].path("metrics.json"))[
+                    "losses"
+                ]
+                for r, node in ((alone, "trainer"), (result, "trainer_seed1000"))
+            )
+        )
+        for own in alone["reporter"].outputs["report"].properties["results"]:
+            self.assertEqual(records[own["representation"], 1000], {**own, "seed": 1000})
+        # The baselines are the same numbers in every run; their mixtures are not
+        # (another selection subsample and other EM starts).
+        for name in ("pca", "line_ratios"):
+            first, member = (
+                result[node].outputs["embeddings"].path(f"{name}.npz")
+                for node in ("embedding_exporter", "embedding_exporter_seed2000")
+            )
+            with np.load(first) as a, np.load(member) as b:
+                np.testing.assert_array_equal(a["latent"], b["latent"])
+
+        rows = {r["representation"]: r for r in saved["rows"]}
+        self.assertEqual(list(rows), list(REPRESENTATIONS))
+        for name in REPRESENTATIONS:
+            with self.subTest(name):
+                self.assertEqual(rows[name]["seeds"], list(seeds))
+                self.assertEqual(rows[name]["k_bic"], [records[name, s]["k_bic"] for s in seeds])
+                values = [records[name, s]["whan_ari"] for s in seeds]
+                errors = [records[name, s]["whan_ari_err"] for s in seeds]
+                mean = sum(values) / 3
+                ari = rows[name]["whan_ari"]
+                self.assertAlmostEqual(ari["mean"], mean)
+                self.assertAlmostEqual(
+                    ari["std"], (sum((v - mean) ** 2 for v in values) / 2) ** 0.5
+                )
+                self.assertAlmostEqual(ari["boot"], (sum(e**2 for e in errors) / 3) ** 0.5)
+        with open(table.path("results.md"), encoding="utf-8") as f:
+            self.assertIn("| ae | 2 | 0, 1000, 2000 |", f.read())
+
+        # A member is another run: the same seed twice, or a representation
+        # the first run did not have, is refused, and nothing is written.
+        bad = {
+            "seed 0 is already a member": (
+                self.output("model_selector", "selection"),
+                self.output("clusterer", "clusters"),
+            ),
+            "representation 'ae' is not in the report's \\(line_ratios\\)": (
+                result["model_selector_seed1000"].outputs["selection"],
+                result["clusterer_seed1000"].outputs["clusters"],
+            ),
+        }
+        line_ratios_only = tempfile.mkdtemp(dir=self.root)
+        with open(os.path.join(line_ratios_only, "summary.json"), "w", encoding="utf-8") as f:
+            json.dump({"results": [records["line_ratios", 0]]}, f)
+        for words, (selection, clusters) in bad.items():
+            with self.subTest(words), self.assertRaisesRegex(runner.ComponentError, words):
+                runner.execute(
+                    outputs.seed_ensemble,
+                    self.root,
+                    {
+                        "report": report if "already" in words else Report(line_ratios_only),
+                        "selection": selection,
+                        "clusters": clusters,
+                    },
+                    {"member_seed": 0 if "already" in words else 1000},
+                    node="seed_ensemble_bad",
+                )
+        self.assertEqual(os.listdir(os.path.join(self.root, "seed_ensemble_bad", "table")), [])
+
+        # The summary of the run says it (the runs above changed the root's last run).
+        _run(self.root, **{**SMALL, "seeds": 3})
+        text = emission_lines.summary_text(self.root)
+        self.assertIn("  over 3 runs (seeds=N; mean ± std over the runs [bootstrap error]):", text)
+        for name in REPRESENTATIONS:
+            self.assertRegex(
+                text,
+                rf"    {name} \(seeds 0, 1000, 2000\): chosen K \(BIC\) \d+, \d+, \d+; "
+                r"ARI vs whan -?0\.\d{3} ± 0\.\d{3} \[0\.\d{3}\], bpt ",
+            )
+
     def test_sweep_shares_the_dataset_and_writes_one_table(self):
         sweep = {**SMALL, "epochs": 1, "baselines": False, "models": ["ae"], "latent_dims": [2, 3]}
         result, _ = _run(self.root, **sweep)
@@ -278,6 +387,50 @@ class BuildTest(absltest.TestCase):
         self.assertIs(nodes["comparison"].inputs["previous"].node, nodes["comparison_vae_d2"])
         for node_id in ("trainer_ae_d2", "trainer_vae_d3"):
             self.assertIs(nodes[node_id].inputs["dataset"].node, nodes["dataset_gen"])
+
+    def test_seed_ensemble_nodes(self):
+        self.assertEqual(list(self.nodes(seeds=1)), ["dataset_gen", *CHAIN])
+        nodes = self.nodes(seeds=3, seed=7, epochs=4)
+        member = ("trainer", "embedding_exporter", "model_selector", "clusterer")
+        self.assertEqual(
+            list(nodes),
+            [
+                "dataset_gen",
+                *CHAIN,
+                *(f"{n}_seed1007" for n in member),
+                "seed_ensemble_seed1007",
+                *(f"{n}_seed2007" for n in member),
+                "seed_ensemble",
+            ],
+        )
+        # A member repeats the first run's steps up to clustering, its own seed in each.
+        self.assertEqual(
+            nodes["trainer_seed2007"].params, {**nodes["trainer"].params, "seed": 2007}
+        )
+        self.assertEqual(
+            nodes["embedding_exporter_seed1007"].params, nodes["embedding_exporter"].params
+        )
+        for node in ("model_selector_seed1007", "clusterer_seed1007"):
+            self.assertEqual(nodes[node].params["seed"], 1007)
+        self.assertIs(
+            nodes["clusterer_seed1007"].inputs["embeddings"].node,
+            nodes["embedding_exporter_seed1007"],
+        )
+        first, last = nodes["seed_ensemble_seed1007"], nodes["seed_ensemble"]
+        self.assertIsNone(first.inputs["previous"])
+        self.assertIs(last.inputs["previous"].node, first)
+        self.assertIs(last.inputs["report"].node, nodes["reporter"])
+        self.assertIs(last.inputs["clusters"].node, nodes["clusterer_seed2007"])
+        self.assertEqual((last.params["report_seed"], last.params["member_seed"]), (7, 2007))
+        # In a sweep each chain has its members.
+        sweep = self.nodes(seeds=2, models=["ae", "vae"])
+        self.assertContainsSubset(
+            {"trainer_seed1000_vae_d2", "seed_ensemble_ae_d2", "seed_ensemble_vae_d2"}, sweep
+        )
+        self.assertEqual(sweep["trainer_seed1000_vae_d2"].params["model_name"], "vae")
+        self.assertEqual(sweep["embedding_exporter_seed1000_vae_d2"].params["baselines"], [])
+        with self.assertRaisesRegex(ParameterError, "'seeds' must be >= 1 and <= 100, got 0"):
+            self.nodes(seeds=0)
 
     def test_gap_n_init_is_a_pipeline_parameter(self):
         pipeline = emission_lines.PIPELINE

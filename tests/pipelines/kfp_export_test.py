@@ -155,7 +155,9 @@ class ExportMatchesGraphTest(absltest.TestCase):
 
     def test_graph_shaping_parameters_are_fixed_the_rest_are_run_parameters(self):
         plan = kfp_export.plan(registry.get_pipeline("emission_lines"))
-        self.assertCountEqual(plan.fixed, ["manual_dir", "baselines", "models", "latent_dims"])
+        self.assertCountEqual(
+            plan.fixed, ["manual_dir", "baselines", "models", "latent_dims", "seeds"]
+        )
         seeds = {node for (node, key), q in plan.bindings.items() if q == "seed"}
         self.assertLen(seeds, 7)  # every node of the chain that takes a seed
         self.assertEqual(plan.bindings[("dataset_gen", "seed")], "dataset_seed")
@@ -165,6 +167,10 @@ class ExportMatchesGraphTest(absltest.TestCase):
         sweep = kfp_export.plan(registry.get_pipeline("emission_lines"), {"models": ["ae"]})
         self.assertContainsSubset(["model", "latent_dim", "models"], sweep.fixed)
         self.assertIn("epochs", sweep.run_params)
+        # A seed ensemble: the members' seeds are `seed` transformed (seed + 1000 i): fixed.
+        ensemble = kfp_export.plan(registry.get_pipeline("emission_lines"), {"seeds": 2})
+        self.assertContainsSubset(["seeds", "seed"], ensemble.fixed)
+        self.assertIn("epochs", ensemble.run_params)
         toy = kfp_export.plan(registry.get_pipeline("toy"))
         self.assertEqual(toy.fixed, [])
         self.assertEqual(toy.bindings[("summarise_raw", "bins")], "bins")
