@@ -392,7 +392,10 @@ class BinaryTest(absltest.TestCase):
         for module, names in [
             (training, ("trainer", "embedding_exporter")),
             (analysis, ("model_selector", "clusterer", "tsne")),
-            (outputs, ("catalog_writer", "reporter", "projector_writer", "comparison")),
+            (
+                outputs,
+                ("catalog_writer", "reporter", "projector_writer", "comparison", "seed_ensemble"),
+            ),
         ]:
             with self.subTest(module.__name__):
                 self.assertEqual(tuple(c.name for c in module.COMPONENTS), names)
