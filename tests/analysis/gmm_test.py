@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -11,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
 
-from tfelg.analysis import em_statistics, gmm
+from tfelg.analysis import em_statistics, gmm, mixture
 from tfelg.errors import InputError
 
 
@@ -163,6 +164,20 @@ class GmmApiTest(parameterized.TestCase, tf.test.TestCase):
         self.assertAllClose(gmm.score_samples(fit, x).sum(), fit.log_likelihood, rtol=1e-5)
         self.assertAllClose(fit.bic, -2 * fit.log_likelihood + fit.n_parameters * np.log(len(x)))
         json.dumps(fit.to_dict())
+
+    @parameterized.parameters("full", "diag")
+    def test_prediction_in_row_blocks_is_sklearns(self, covariance_type):
+        # Blocks of 7 rows (the default is 65,536): the same numbers as
+        # scikit-learn's whole-array prediction from the same mixture.
+        x, _ = mixture_data(n=500)
+        fit = gmm.fit_gmm(x, 4, covariance_type=covariance_type, seed=0)
+        ref = GaussianMixture(4, covariance_type=covariance_type)
+        ref.weights_, ref.means_ = fit.weights, fit.means
+        ref.precisions_cholesky_ = fit.precisions_cholesky
+        self.enter_context(mock.patch.object(mixture, "PREDICT_ROWS", 7))
+        self.assertAllClose(gmm.predict_proba(fit, x), ref.predict_proba(x), rtol=1e-12, atol=1e-15)
+        self.assertAllClose(gmm.score_samples(fit, x), ref.score_samples(x), rtol=1e-12)
+        self.assertAllEqual(gmm.predict(fit, x), ref.predict(x))
 
     def test_translation_invariant(self):
         x, labels = mixture_data(n=500)

@@ -8,7 +8,9 @@ point and compared number for number. Fitting is in :mod:`tfelg.analysis.em`;
 :mod:`tfelg.analysis.gmm` gathers the public names.
 
 Prediction (:func:`predict_proba`, :func:`predict`, :func:`score_samples`)
-is NumPy float64 with scikit-learn's formulas: one pass, no need to compile.
+is NumPy float64 with scikit-learn's formulas: one pass, no need to compile,
+over blocks of :data:`PREDICT_ROWS` rows (a million galaxies do not make
+million-row temporaries).
 """
 
 from __future__ import annotations
@@ -217,21 +219,42 @@ def _weighted_log_prob(result: GMMResult, x: np.ndarray) -> np.ndarray:
     return -0.5 * (d * _LOG_2PI + out) + log_det + np.log(result.weights)
 
 
+#: Rows a prediction computes at a time: its temporaries are a few (PREDICT_ROWS, K) and
+#: (PREDICT_ROWS, D) arrays whatever N (the (N, K) probabilities themselves are the caller's).
+PREDICT_ROWS = 65_536
+
+
+def _row_blocks(n: int):
+    return (slice(start, start + PREDICT_ROWS) for start in range(0, n, PREDICT_ROWS))
+
+
 def score_samples(result: GMMResult, x) -> np.ndarray:
     """Log-density of each point under the mixture (N,)."""
-    lp = _weighted_log_prob(result, check_points(x))
-    m = lp.max(axis=1, keepdims=True)
-    return (m + np.log(np.exp(lp - m).sum(axis=1, keepdims=True)))[:, 0]
+    x = check_points(x)
+    out = np.empty(x.shape[0])
+    for rows in _row_blocks(x.shape[0]):
+        lp = _weighted_log_prob(result, x[rows])
+        m = lp.max(axis=1, keepdims=True)
+        out[rows] = (m + np.log(np.exp(lp - m).sum(axis=1, keepdims=True)))[:, 0]
+    return out
 
 
 def predict_proba(result: GMMResult, x) -> np.ndarray:
     """Posterior probability of each component for each point (N, K)."""
-    lp = _weighted_log_prob(result, check_points(x))
-    lp -= lp.max(axis=1, keepdims=True)
-    p = np.exp(lp)
-    return p / p.sum(axis=1, keepdims=True)
+    x = check_points(x)
+    out = np.empty((x.shape[0], result.k))
+    for rows in _row_blocks(x.shape[0]):
+        lp = _weighted_log_prob(result, x[rows])
+        lp -= lp.max(axis=1, keepdims=True)
+        p = np.exp(lp, out=lp)
+        out[rows] = p / p.sum(axis=1, keepdims=True)
+    return out
 
 
 def predict(result: GMMResult, x) -> np.ndarray:
     """The most probable component of each point (N,) int64."""
-    return np.argmax(_weighted_log_prob(result, check_points(x)), axis=1)
+    x = check_points(x)
+    out = np.empty(x.shape[0], np.int64)
+    for rows in _row_blocks(x.shape[0]):
+        out[rows] = np.argmax(_weighted_log_prob(result, x[rows]), axis=1)
+    return out
