@@ -135,11 +135,12 @@ def _chain(params, data, model: str, d: int, suffix: str, baselines: list[str]) 
             exported.outputs["embeddings"],
         ),
     ]
-    nodes += _seed_members(params, data, nodes)
+    report = next(n for n in nodes if n.component is outputs.reporter).outputs["report"]
+    nodes += _seed_members(params, data, trained, exported, report)
     return [node.with_id(node.id + suffix) for node in nodes]
 
 
-def _seed_members(params, data, chain: list) -> list:
+def _seed_members(params, data, trained, exported, report) -> list:
     """`seeds` > 1: the other members of the seed ensemble and the table folding them.
 
     A member repeats the chain's training, export (with the same baselines:
@@ -149,18 +150,16 @@ def _seed_members(params, data, chain: list) -> list:
     `trainer_seed1000`, ..., `seed_ensemble`.
     """
     seeds = ensemble_seeds(params["seed"], params["seeds"])
-    report = next(n for n in chain if n.component is outputs.reporter).outputs["report"]
-    baselines = chain[1].params["baselines"]
     nodes, previous = [], None
     for i, seed in enumerate(seeds[1:], start=1):
-        trained = training.trainer(
-            **{**chain[0].params, "seed": seed}, dataset=data.outputs["dataset"]
+        member = training.trainer(
+            **{**trained.params, "seed": seed}, dataset=data.outputs["dataset"]
         )
-        exported = training.embedding_exporter(
-            dataset=data.outputs["dataset"], model=trained.outputs["model"], baselines=baselines
+        member_exported = training.embedding_exporter(
+            **exported.params, dataset=data.outputs["dataset"], model=member.outputs["model"]
         )
         selected, clustered = shared.clustering_nodes(
-            {**params, "seed": seed}, exported.outputs["embeddings"]
+            {**params, "seed": seed}, member_exported.outputs["embeddings"]
         )
         folded = outputs.seed_ensemble(
             report=report,
@@ -171,8 +170,9 @@ def _seed_members(params, data, chain: list) -> list:
             member_seed=seed,
         )
         last = i == len(seeds) - 1
-        members = [trained, exported, selected, clustered]
-        nodes += [n.with_id(f"{n.id}_seed{seed}") for n in members]
+        nodes += [
+            n.with_id(f"{n.id}_seed{seed}") for n in (member, member_exported, selected, clustered)
+        ]
         nodes.append(folded.with_id("seed_ensemble" if last else f"seed_ensemble_seed{seed}"))
         previous = nodes[-1]
     return nodes
