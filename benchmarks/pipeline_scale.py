@@ -227,6 +227,40 @@ def ensemble_text(ensembles: dict, schemes=SCHEMES["emission_lines"]) -> str:
     return "\n".join(lines)
 
 
+def agreement_text(ensembles: dict, schemes=SCHEMES["emission_lines"]) -> str:
+    """Issue 15's quality check over runs: the two largest sizes' mean ARIs, within their error?
+
+    The error of each mean is that of tfelg.analysis.ensembles (the spread over
+    runs / sqrt(runs), with the bootstrap error over test galaxies); a
+    difference is called significant beyond 2 sigma of the two combined.
+    """
+    from tfelg.analysis.ensembles import compare
+
+    sizes = sorted(ensembles)
+    if len(sizes) < 2:
+        return ""
+    small, large = ({r["representation"]: r for r in ensembles[n] or []} for n in sizes[-2:])
+    lines = [
+        "",
+        f"| representation | scheme | ARI N={sizes[-2]:,} | ARI N={sizes[-1]:,} | difference "
+        "| sigma | within 2 sigma |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in small:
+        for scheme in schemes:
+            key = f"{scheme}_ari"
+            if name not in large or key not in small[name] or key not in large[name]:
+                continue
+            a, b = small[name][key], large[name][key]
+            c = compare(b, a)
+            lines.append(
+                f"| {name} | {scheme} | {a['mean']:.3f} ± {a['error']:.3f} | "
+                f"{b['mean']:.3f} ± {b['error']:.3f} | {c['difference']:+.3f} | "
+                f"{c['sigma']:.3f} | {'?' if c['significant'] is None else 'no' if c['significant'] else 'yes'} |"
+            )
+    return "\n".join(lines)
+
+
 def _loads_text(loads: dict) -> str:
     return ", ".join(f"N={n:,}: {v:.1f}" for n, v in sorted(loads.items()))
 
@@ -256,12 +290,9 @@ def main(argv):
                 SCHEMES[_PIPELINE.value],
             )
         )
-        print(
-            ensemble_text(
-                {int(n): e for f in saved_all for n, e in f.get("ensembles", {}).items()},
-                SCHEMES[_PIPELINE.value],
-            )
-        )
+        ensembles = {int(n): e for f in saved_all for n, e in f.get("ensembles", {}).items()}
+        print(ensemble_text(ensembles, SCHEMES[_PIPELINE.value]))
+        print(agreement_text(ensembles, SCHEMES[_PIPELINE.value]))
         return 0
     sizes = sorted(int(s) for s in _SIZES.value)
     start = time.perf_counter()
@@ -311,6 +342,7 @@ def main(argv):
     print("\nload average after each size: " + _loads_text(loads))
     print(quality_text(quality, SCHEMES[pipeline.name]))
     print(ensemble_text(ensembles, SCHEMES[pipeline.name]))
+    print(agreement_text(ensembles, SCHEMES[pipeline.name]))
     save()
     return 0
 
