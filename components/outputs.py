@@ -394,7 +394,7 @@ def ensemble_markdown(rows: list[dict]) -> str:
         "# Over seeds",
         "",
         "Each figure: mean over the runs with these seeds ± their standard deviation "
-        "[bootstrap error over test galaxies, the runs' RMS]. The autoencoder is trained "
+        "[bootstrap error over test galaxies, the runs' RMS]. The model is trained "
         "again with each seed; PCA and the line ratios are the same numbers in every run, "
         "their spread is that of model selection and the mixture's EM starts.",
         "",

@@ -13,7 +13,10 @@ Needs Debian's ``chromium`` (``apt-get install chromium``); skips, saying
 so, without it. ``.ci/run`` installs it where it can.
 """
 
+import json
 import os
+import shutil
+import tempfile
 import time
 
 import numpy as np
@@ -54,13 +57,19 @@ class ProjectorInBrowserTest(tf.test.TestCase, parameterized.TestCase):
         self.addCleanup(server.stop)
         server.wait_until_serving(time.monotonic() + SERVER_TIMEOUT_S)
 
+        # What the page will fetch, asked for once first: TensorBoard reads the
+        # checkpoint on the first request, which on a busy machine is slow.
+        (run,) = json.loads(server.get("data/plugin/projector/runs"))
+        info = json.loads(server.get("data/plugin/projector/info", run=run))
+        for embedding in info["embeddings"]:
+            server.get("data/plugin/projector/tensor", run=run, name=embedding["tensorName"])
+
         png = os.path.join(self.get_temp_dir(), f"projector_d{dim}.png")
-        # The page fetches the tensors from the server in real time, not in the
-        # browser's virtual time: on a machine busy with other tests the first
-        # budget can end before they arrive (one clean-clone CI run drew 0 pixels
-        # in 2-D; the run before it and a rerun passed). A longer second look,
-        # then the verdict.
-        for budget_ms in (15_000, 45_000):
+        # The page still works in real time (its script, the software WebGL),
+        # not in the browser's virtual time: two clean-clone CI runs on a busy
+        # machine drew 0 pixels in 2-D where runs before and after drew 16,000.
+        # Longer looks, then the verdict, with the last screenshot kept.
+        for budget_ms in (15_000, 45_000, 90_000):
             image = browser.screenshot(
                 server.url + "#projector", png, size=WINDOW, budget_ms=budget_ms
             )
@@ -68,6 +77,10 @@ class ProjectorInBrowserTest(tf.test.TestCase, parameterized.TestCase):
             drawn = browser.count_colour(_drawing_area(image), browser.PROJECTOR_POINT_RGB)
             if drawn > MIN_POINT_PIXELS:
                 break
+        if drawn <= MIN_POINT_PIXELS:
+            kept = os.path.join(tempfile.gettempdir(), f"tfelg_projector_d{dim}_failed.png")
+            shutil.copy(png, kept)
+            png = kept
         self.assertGreater(
             drawn,
             MIN_POINT_PIXELS,
