@@ -6,7 +6,7 @@ r"""How each component of a pipeline (emission_lines, hst_images) grows with the
     python benchmarks/pipeline_scale.py --pipeline=hst_images --sizes=1000,10000
     python benchmarks/pipeline_scale.py --sizes=1000000 --json=n1e6.json   # one size alone
     python benchmarks/pipeline_scale.py --from_json=n1e5.json,n1e6.json     # one table of both
-    python benchmarks/pipeline_scale.py --sizes=100000,1000000 --param=seeds=3 # AE over 3 seeds
+    python benchmarks/pipeline_scale.py --sizes=100000,1000000 --param=seeds=3 # three runs each
 
 Runs the pipeline once per size into a fresh run root (a temporary folder
 unless --root is given) and, for every component, measures
@@ -111,7 +111,7 @@ def run_size(
         done[node.id] = execution
         if node.id == "reporter":  # the summary quality: chosen K, agreement with the schemes
             quality[n] = execution.outputs["report"].properties.get("results")
-        if node.id == "seed_ensemble":  # seeds=N: the same figures over training seeds
+        if node.id == "seed_ensemble":  # seeds=N: the same figures over N runs
             ensembles[n] = execution.outputs["table"].properties.get("rows")
         rows.append(
             {
@@ -202,7 +202,7 @@ def quality_text(quality: dict, schemes=SCHEMES["emission_lines"]) -> str:
 
 
 def ensemble_text(ensembles: dict, schemes=SCHEMES["emission_lines"]) -> str:
-    """With --param=seeds=N: chosen K per seed and ARI mean ± seed std [bootstrap] per size."""
+    """With --param=seeds=N: chosen K per run and ARI mean ± std over runs [bootstrap] per size."""
     from tfelg.analysis.ensembles import format_cell
 
     if not ensembles:
@@ -253,10 +253,11 @@ def agreement_text(ensembles: dict, schemes=SCHEMES["emission_lines"]) -> str:
                 continue
             a, b = small[name][key], large[name][key]
             c = compare(b, a)
+            within = {None: "?", True: "no", False: "yes"}[c["significant"]]
             lines.append(
                 f"| {name} | {scheme} | {a['mean']:.3f} ± {a['error']:.3f} | "
                 f"{b['mean']:.3f} ± {b['error']:.3f} | {c['difference']:+.3f} | "
-                f"{c['sigma']:.3f} | {'?' if c['significant'] is None else 'no' if c['significant'] else 'yes'} |"
+                f"{c['sigma']:.3f} | {within} |"
             )
     return "\n".join(lines)
 

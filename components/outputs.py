@@ -2,7 +2,7 @@ r"""Shared components that write what people read: catalogue, report, projector,
 
     (analysis.py) -> catalog_writer -> reporter -> projector_writer
                                           +-> comparison (sweeps: one table of every chain)
-                                          +-> seed_ensemble (seeds=N: the figures over training seeds)
+                                          +-> seed_ensemble (seeds=N: the figures over N runs with other seeds)
 
 Each handles every representation of an Embeddings artifact of any domain.
 The projector comes last, after the reporter, so that one TensorBoard log
